@@ -1,0 +1,1 @@
+//! Condition: Python's threading.Condition for Rust, owning its data, loom-verified.

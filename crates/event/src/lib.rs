@@ -1,0 +1,1 @@
+//! Event: Python's threading.Event for Rust, loom-verified.

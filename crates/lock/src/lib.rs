@@ -1,0 +1,1 @@
+//! Lock and RLock: Python's threading.Lock and threading.RLock for Rust, loom-verified.

@@ -1,0 +1,1 @@
+//! ThreadPoolExecutor: Python's concurrent.futures.ThreadPoolExecutor for Rust, loom-verified.

@@ -1,0 +1,1 @@
+//! ProcessPoolExecutor: Python's ProcessPoolExecutor for Rust, fork-based and crash-proof.

@@ -1,0 +1,1 @@
+//! Semaphore and BoundedSemaphore: Python's threading semaphores for Rust, loom-verified.

@@ -1,0 +1,61 @@
+/// Runs a concurrency model.
+///
+/// Under `weft_loom`, `loom::model`: every interleaving of the threads the body spawns through
+/// [`crate::thread`], bounded by `LOOM_MAX_PREEMPTIONS` (3 when unset). Under `std`, the body
+/// runs once on real threads, so plain `cargo test` compiles and smoke-runs every model.
+pub fn model<F>(body: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    model_with_preemptions(3, body);
+}
+
+/// [`model`] with a default preemption bound of `bound` (`LOOM_MAX_PREEMPTIONS` still wins when
+/// set), for a model too large to run exhaustively at the usual bound.
+pub fn model_with_preemptions<F>(bound: usize, body: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    #[cfg(weft_loom)]
+    {
+        let mut builder = loom::model::Builder::new();
+        if builder.preemption_bound.is_none() {
+            builder.preemption_bound = Some(bound);
+        }
+        builder.check(body);
+    }
+    #[cfg(not(weft_loom))]
+    {
+        let _ = bound;
+        body();
+    }
+}
+
+#[cfg(not(weft_loom))]
+pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    use std::{
+        sync::Arc,
+        task::{Context, Poll, Wake, Waker},
+        thread::Thread,
+    };
+
+    struct ThreadWaker(Thread);
+    impl Wake for ThreadWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    let mut f = std::pin::pin!(f);
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}
