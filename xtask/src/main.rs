@@ -1,1 +1,59 @@
-fn main() {}
+//! weft's task runner: `cargo xtask <command>`.
+//!
+//! * `verify [--only CRATE] [--skip CHECK]...`: fmt, clippy, tests (with doc tests), docs,
+//!   tidy, loom, Miri, examples; a crate × check table at the end.
+//! * `loom [CRATE] [--preemptions N]`: the loom models, exhaustive, one crate at a time.
+//! * `bench [--filter TEXT] [--json PATH] [--runs N] [--quick]`: weft beside its peers.
+//! * `demo [--scenario NAME]`: the guide's scenarios, end to end, with timings.
+//! * `tidy`: the project's conventions (also a `#[test]`).
+#![allow(clippy::disallowed_types, clippy::disallowed_methods)]
+
+mod bench;
+mod demo;
+mod run;
+mod tidy;
+mod verify;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  verify [--only CRATE] [--skip CHECK]...   every check: fmt clippy test doc tidy loom miri examples
+  loom [CRATE] [--preemptions N]            loom models (exhaustive), one crate or all
+  miri [CRATE]                              Miri over the crates that contain unsafe code
+  bench [--filter TEXT] [--json PATH] [--runs N] [--quick]
+                                            weft beside std, parking_lot, crossbeam, flume, rayon,
+                                            threadpool and CPython, with ratios
+  demo [--scenario NAME] [--list]           the Python threading guide's scenarios, with timings
+  tidy                                      the project's conventions
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((cmd, rest)) = args.split_first() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match cmd.as_str() {
+        "verify" => verify::main(rest),
+        "loom" => verify::loom_main(rest),
+        "miri" => verify::miri_main(rest),
+        "bench" => bench::main(rest),
+        "demo" => demo::main(rest),
+        "tidy" => tidy::main(),
+        "-h" | "--help" | "help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

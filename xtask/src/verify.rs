@@ -1,0 +1,425 @@
+//! `cargo xtask verify`, `cargo xtask loom`, `cargo xtask miri`.
+
+use std::{collections::BTreeMap, process::Command, time::Duration};
+
+use crate::run::{self, Crate, Outcome};
+
+/// The checks, in the order they run.
+const CHECKS: &[&str] = &[
+    "fmt", "clippy", "test", "doc", "tidy", "loom", "miri", "examples",
+];
+
+/// Default preemption bound for the loom run (`LOOM_MAX_PREEMPTIONS` overrides it).
+const LOOM_PREEMPTIONS: &str = "2";
+
+#[derive(Clone, Debug)]
+enum Cell {
+    Pass(Duration),
+    Fail(Duration),
+    Skip(&'static str),
+}
+
+#[derive(Default)]
+struct Table {
+    /// row (crate or "workspace") → check → cell.
+    cells: BTreeMap<(usize, String), BTreeMap<&'static str, Cell>>,
+    failures: Vec<String>,
+    tests: (u64, u64, u64),
+}
+
+impl Table {
+    fn set(&mut self, row: (usize, &str), check: &'static str, cell: Cell) {
+        if let Cell::Fail(_) = cell {
+            self.failures.push(format!("{check} ({})", row.1));
+        }
+        self.cells
+            .entry((row.0, row.1.to_string()))
+            .or_default()
+            .insert(check, cell);
+    }
+
+    fn print(&self) {
+        let checks: Vec<&str> = CHECKS
+            .iter()
+            .copied()
+            .filter(|c| self.cells.values().any(|r| r.contains_key(c)))
+            .collect();
+        println!();
+        print!("{:<12}", "crate");
+        for c in &checks {
+            print!(" {c:>12}");
+        }
+        println!();
+        for ((_, row), cells) in &self.cells {
+            print!("{row:<12}");
+            for c in &checks {
+                let s = match cells.get(c) {
+                    Some(Cell::Pass(d)) => format!("pass {:>5.1}s", d.as_secs_f64()),
+                    Some(Cell::Fail(d)) => format!("FAIL {:>5.1}s", d.as_secs_f64()),
+                    Some(Cell::Skip(why)) => format!("skip:{why}"),
+                    None => "-".into(),
+                };
+                print!(" {s:>12}");
+            }
+            println!();
+        }
+        println!();
+    }
+}
+
+struct Options {
+    only: Option<String>,
+    skip: Vec<String>,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut o = Options {
+        only: None,
+        skip: Vec::new(),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--only" | "-p" => o.only = Some(it.next().ok_or("--only needs a crate")?.clone()),
+            "--skip" => {
+                let c = it.next().ok_or("--skip needs a check")?;
+                if !CHECKS.contains(&c.as_str()) {
+                    return Err(format!(
+                        "unknown check `{c}` (checks: {})",
+                        CHECKS.join(" ")
+                    ));
+                }
+                o.skip.push(c.clone());
+            }
+            "--quick" => o.skip.extend(["loom".to_string(), "miri".to_string()]),
+            other => return Err(format!("unknown option `{other}`")),
+        }
+    }
+    Ok(o)
+}
+
+/// Crates selected by `--only` (by directory or package name).
+fn selected(only: Option<&str>) -> Result<Vec<Crate>, String> {
+    let all = run::crates();
+    match only {
+        None => Ok(all),
+        Some(name) => {
+            let name = name.strip_prefix("weft-").unwrap_or(name);
+            let hit: Vec<Crate> = all
+                .into_iter()
+                .filter(|c| {
+                    c.dir == name || c.package == name || c.package == format!("weft-{name}")
+                })
+                .collect();
+            if hit.is_empty() {
+                Err(format!("no crate named `{name}`"))
+            } else {
+                Ok(hit)
+            }
+        }
+    }
+}
+
+pub(crate) fn main(args: &[String]) -> Result<(), String> {
+    let opts = parse(args)?;
+    let crates = selected(opts.only.as_deref())?;
+    let wants = |c: &str| !opts.skip.iter().any(|s| s == c);
+    let mut table = Table::default();
+    let ws = (0usize, "workspace");
+    let packages: Vec<String> = crates.iter().map(|c| c.package.clone()).collect();
+    let scope = |cmd: &mut Command| {
+        if opts.only.is_some() {
+            for p in &packages {
+                cmd.args(["-p", p]);
+            }
+        } else {
+            cmd.arg("--workspace");
+        }
+    };
+    let rows: Vec<(usize, Crate)> = crates
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(i, c)| (i + 1, c))
+        .collect();
+
+    if wants("fmt") {
+        step("fmt", "formatting");
+        let mut cmd = run::cargo();
+        cmd.args(["fmt", "--all", "--check"]);
+        let o = run::run_streaming(&mut cmd, true);
+        table.set(ws, "fmt", cell(&o));
+    }
+    if wants("clippy") {
+        step("clippy", "lints, -D warnings, every target and feature");
+        let mut cmd = run::cargo();
+        cmd.arg("clippy");
+        scope(&mut cmd);
+        cmd.args(["--all-targets", "--all-features", "--", "-D", "warnings"]);
+        let o = run::run_streaming(&mut cmd, true);
+        table.set(ws, "clippy", cell(&o));
+    }
+    if wants("test") {
+        for (i, c) in &rows {
+            if c.dir == "bench" {
+                continue;
+            }
+            step(
+                "test",
+                &format!("{} (unit, integration and doc tests)", c.package),
+            );
+            let mut cmd = run::cargo();
+            cmd.args(["test", "-p", &c.package, "--all-features"]);
+            let o = run::run_with_timeout(&mut cmd, Duration::from_secs(600));
+            let counts = run::test_counts(&o.output);
+            table.tests.0 += counts.0;
+            table.tests.1 += counts.1;
+            table.tests.2 += counts.2;
+            println!(
+                "    {}: {} passed, {} failed, {} ignored",
+                c.package, counts.0, counts.1, counts.2
+            );
+            table.set((*i, &c.dir), "test", cell(&o));
+        }
+        if opts.only.is_none() {
+            step("test", "xtask");
+            let mut cmd = run::cargo();
+            cmd.args(["test", "-p", "xtask"]);
+            let o = run::run_with_timeout(&mut cmd, Duration::from_secs(300));
+            let counts = run::test_counts(&o.output);
+            table.tests.0 += counts.0;
+            table.tests.1 += counts.1;
+            table.set((usize::MAX, "xtask"), "test", cell(&o));
+        }
+    }
+    if wants("doc") {
+        step("doc", "rustdoc, -D warnings");
+        let mut cmd = run::cargo();
+        cmd.arg("doc");
+        scope(&mut cmd);
+        cmd.args(["--no-deps", "--all-features"])
+            .env("RUSTDOCFLAGS", "-Dwarnings");
+        let o = run::run_streaming(&mut cmd, true);
+        table.set(ws, "doc", cell(&o));
+    }
+    if wants("tidy") {
+        step("tidy", "conventions");
+        let start = std::time::Instant::now();
+        let problems = crate::tidy::check();
+        for p in &problems {
+            println!("      {p}");
+        }
+        let d = start.elapsed();
+        table.set(
+            ws,
+            "tidy",
+            if problems.is_empty() {
+                Cell::Pass(d)
+            } else {
+                Cell::Fail(d)
+            },
+        );
+    }
+    if wants("loom") {
+        for (i, c) in &rows {
+            if c.has_loom_models() {
+                let cellv = loom_one(c, None);
+                table.set((*i, &c.dir), "loom", cellv);
+            }
+        }
+    }
+    if wants("miri") {
+        let unsafe_crates: Vec<&(usize, Crate)> = rows
+            .iter()
+            .filter(|(_, c)| c.dir != "bench" && c.has_unsafe())
+            .collect();
+        if !unsafe_crates.is_empty() {
+            if miri_available() {
+                for (i, c) in unsafe_crates {
+                    table.set((*i, &c.dir), "miri", miri_one(c));
+                }
+            } else {
+                println!(
+                    "\n==> miri: skipped: no nightly Miri here \
+                     (rustup component add --toolchain nightly miri rust-src)"
+                );
+                for (i, c) in unsafe_crates {
+                    table.set((*i, &c.dir), "miri", Cell::Skip("none"));
+                }
+            }
+        }
+    }
+    if wants("examples") && crates.iter().any(|c| c.dir == "weft") {
+        step("examples", "every example of the weft crate, run");
+        let start = std::time::Instant::now();
+        let ok = crate::demo::run_all(None, false).is_ok();
+        let d = start.elapsed();
+        let i = rows
+            .iter()
+            .find(|(_, c)| c.dir == "weft")
+            .map_or(0, |(i, _)| *i);
+        table.set(
+            (i, "weft"),
+            "examples",
+            if ok { Cell::Pass(d) } else { Cell::Fail(d) },
+        );
+    }
+
+    table.print();
+    let (p, f, s) = table.tests;
+    println!("tests: {p} passed, {f} failed, {s} skipped");
+    if table.failures.is_empty() {
+        println!("verify: all checks passed");
+        Ok(())
+    } else {
+        Err(format!("failed: {}", table.failures.join(", ")))
+    }
+}
+
+fn step(check: &str, what: &str) {
+    println!("\n==> {check}: {what}");
+}
+
+fn cell(o: &Outcome) -> Cell {
+    if o.ok {
+        Cell::Pass(o.elapsed)
+    } else {
+        Cell::Fail(o.elapsed)
+    }
+}
+
+/// Runs one crate's loom models; a crate that ran zero models fails.
+fn loom_one(c: &Crate, preemptions: Option<&str>) -> Cell {
+    let bound = preemptions
+        .map(str::to_string)
+        .or_else(|| std::env::var("LOOM_MAX_PREEMPTIONS").ok())
+        .unwrap_or_else(|| LOOM_PREEMPTIONS.to_string());
+    step(
+        "loom",
+        &format!("{} (exhaustive, LOOM_MAX_PREEMPTIONS={bound})", c.package),
+    );
+    let mut cmd = run::cargo();
+    cmd.args([
+        "test",
+        "-p",
+        &c.package,
+        "--test",
+        "loom",
+        "--release",
+        "--target-dir",
+    ])
+    .arg(run::root().join("target/loom"))
+    .env("RUSTFLAGS", "--cfg weft_loom -C debug-assertions")
+    .env("LOOM_MAX_PREEMPTIONS", &bound);
+    let o = run::run_with_timeout(&mut cmd, Duration::from_secs(900));
+    let (passed, failed, _) = run::test_counts(&o.output);
+    println!("    {}: {passed} models passed, {failed} failed", c.package);
+    if o.ok && passed == 0 {
+        println!("    {}: ran zero loom models: that is a failure", c.package);
+        return Cell::Fail(o.elapsed);
+    }
+    if !o.ok {
+        println!(
+            "    to replay a failing model: LOOM_CHECKPOINT_FILE=loom.json LOOM_CHECKPOINT_INTERVAL=1 \
+             then LOOM_LOG=1 LOOM_LOCATION=1 with the same command and the model's name"
+        );
+    }
+    cell(&o)
+}
+
+/// Whether `cargo +nightly miri` works here.
+fn miri_available() -> bool {
+    let mut cmd = nightly();
+    cmd.args(["miri", "--version"]);
+    cmd.output().is_ok_and(|o| o.status.success())
+}
+
+/// The rustup proxy's `cargo +nightly`, without the variables the stable cargo set for us.
+fn nightly() -> Command {
+    let mut cmd = Command::new("cargo");
+    cmd.arg("+nightly").current_dir(run::root());
+    for v in [
+        "CARGO",
+        "RUSTC",
+        "RUSTDOC",
+        "RUSTUP_TOOLCHAIN",
+        "RUSTC_WRAPPER",
+    ] {
+        cmd.env_remove(v);
+    }
+    cmd
+}
+
+fn miri_one(c: &Crate) -> Cell {
+    step(
+        "miri",
+        &format!("{} (unit and integration tests under Miri)", c.package),
+    );
+    let mut cmd = nightly();
+    cmd.args([
+        "miri",
+        "test",
+        "-p",
+        &c.package,
+        "--lib",
+        "--tests",
+        "--target-dir",
+    ])
+    .arg(run::root().join("target/miri"))
+    .env("MIRIFLAGS", "-Zmiri-disable-isolation");
+    let o = run::run_with_timeout(&mut cmd, Duration::from_secs(900));
+    let (passed, failed, ignored) = run::test_counts(&o.output);
+    println!(
+        "    {}: {passed} passed, {failed} failed, {ignored} ignored under Miri",
+        c.package
+    );
+    cell(&o)
+}
+
+pub(crate) fn loom_main(args: &[String]) -> Result<(), String> {
+    let mut only = None;
+    let mut bound = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--preemptions" => bound = Some(it.next().ok_or("--preemptions needs N")?.clone()),
+            other if !other.starts_with('-') => only = Some(other.to_string()),
+            other => return Err(format!("unknown option `{other}`")),
+        }
+    }
+    let mut failed = Vec::new();
+    for c in selected(only.as_deref())?
+        .iter()
+        .filter(|c| c.has_loom_models())
+    {
+        if let Cell::Fail(_) = loom_one(c, bound.as_deref()) {
+            failed.push(c.package.clone());
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("loom failed: {}", failed.join(", ")))
+    }
+}
+
+pub(crate) fn miri_main(args: &[String]) -> Result<(), String> {
+    if !miri_available() {
+        println!("miri: skipped: no nightly Miri here");
+        return Ok(());
+    }
+    let mut failed = Vec::new();
+    for c in selected(args.first().map(String::as_str))?
+        .iter()
+        .filter(|c| c.dir != "bench" && c.has_unsafe())
+    {
+        if let Cell::Fail(_) = miri_one(c) {
+            failed.push(c.package.clone());
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("miri failed: {}", failed.join(", ")))
+    }
+}
