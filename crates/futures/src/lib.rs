@@ -1,1 +1,76 @@
-//! Future, Promise, as_completed and wait: Python's concurrent.futures primitives for Rust, loom-verified.
+//! Future, Promise, `as_completed` and `wait`: the heart of Python's `concurrent.futures`,
+//! for Rust, model-checked with loom.
+//!
+//! | Python | weft |
+//! |---|---|
+//! | `Future()` made by `executor.submit` | [`promise()`] → ([`Promise`], [`Future`]) |
+//! | `f.set_running_or_notify_cancel()` | [`Promise::set_running`] |
+//! | `f.set_result(v)` / `f.set_exception(e)` | [`Promise::set_result`] / [`Promise::set_error`] |
+//! | `f.done()`, `f.running()`, `f.cancelled()`, `f.cancel()` | the same names on [`Future`] |
+//! | `f.result()` / `f.result(timeout)` | [`Future::result`] / [`Future::result_timeout`] |
+//! | `f.add_done_callback(fn)` | [`Future::add_done_callback`] (the closure captures what it needs) |
+//! | `as_completed(fs)` / `as_completed(fs, timeout)` | [`as_completed`] / [`as_completed_timeout`] |
+//! | `wait(fs, timeout, return_when)` | [`wait`] → [`Waited`] `{ done, not_done }` |
+//! | `CancelledError`, exceptions, `BrokenExecutor` | [`TaskError`] |
+//! | `TimeoutError` from `as_completed` | [`Timeout`] |
+//! | `await asyncio.wrap_future(f)` | `f.await` (feature `async`) |
+//!
+//! A future is pending, then running, then finished; or cancelled while pending. Every
+//! transition is one CAS on one atomic word, so it happens exactly once whatever races; a done
+//! future's [`Future::done`] is a single Acquire load, and completing a future that nobody
+//! waits on takes no lock. See `docs/futures.md` for the design and its loom models.
+//!
+//! # Examples
+//!
+//! ```
+//! use weft_futures::{as_completed, promise};
+//!
+//! let mut futures = Vec::new();
+//! for n in 1..=3u64 {
+//!     let (p, f) = promise();
+//!     std::thread::spawn(move || p.set_result(n * n));
+//!     futures.push(f);
+//! }
+//! let mut total = 0;
+//! for f in as_completed(futures) {
+//!     total += f.result().unwrap();
+//! }
+//! assert_eq!(total, 14);
+//! ```
+
+mod as_completed;
+#[cfg(feature = "async")]
+mod awaiting;
+mod error;
+mod future;
+mod options;
+mod promise;
+mod queue;
+mod shared;
+mod wait;
+
+#[cfg(feature = "async")]
+pub use crate::awaiting::ResultFuture;
+pub use crate::{
+    as_completed::{AsCompleted, AsCompletedTimeout, as_completed, as_completed_timeout},
+    error::{TaskError, Timeout},
+    future::{Future, FutureId},
+    options::MapOptions,
+    promise::{Promise, promise},
+    wait::{ReturnWhen, Waited, wait},
+};
+
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    const fn send<T: Send>() {}
+    send_sync::<Future<Vec<u8>>>();
+    send::<Promise<Vec<u8>>>();
+    send_sync::<Promise<Vec<u8>>>();
+    send_sync::<TaskError>();
+    send_sync::<Timeout>();
+    send_sync::<MapOptions>();
+    send_sync::<FutureId>();
+    send::<AsCompleted<Vec<u8>>>();
+    send::<AsCompletedTimeout<Vec<u8>>>();
+    send::<Waited<Vec<u8>>>();
+};

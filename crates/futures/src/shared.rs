@@ -1,0 +1,405 @@
+//! The state every [`Future`](crate::Future) shares with its [`Promise`](crate::Promise).
+//!
+//! # The state word
+//!
+//! ```text
+//!             set_running                complete
+//!   PENDING ─────────────▶ RUNNING ───────────────▶ FINISHED_OK | FINISHED_ERR
+//!      │  └──────────────────────────────────────────▲ complete
+//!      │ cancel
+//!      ▼
+//!   CANCELLED
+//! ```
+//!
+//! Bits 0..=2 hold the phase; bit 3 (`LISTENERS`) says that someone registered with the
+//! listener list (a waiter, a callback, an `as_completed` hook or a waker) and that the thread
+//! making the future done must take the lock and fire them. Every transition is a CAS, so it
+//! happens once whatever races; the phases after PENDING and RUNNING are final.
+//!
+//! The value slot is written by the promise (the one writer, by construction: it is consumed
+//! by completing) before the CAS that publishes FINISHED, with Release; every reader first
+//! observes FINISHED with Acquire. A completion that loses to `cancel` takes its value back.
+
+// `weft_sync::atomic::AtomicUsize` is a re-export of std's type under `std` builds, which
+// clippy.toml's ban (aimed at bypassing weft-sync) resolves to; these are weft-sync's.
+#![allow(clippy::disallowed_types)]
+
+use std::{
+    mem,
+    panic::{AssertUnwindSafe, catch_unwind},
+};
+
+use weft_sync::{
+    Arc, Deadline, Mutex, WaitList,
+    atomic::{AtomicUsize, Ordering},
+    cell::UnsafeCell,
+    park::{Parked, Waiter},
+};
+
+use crate::{TaskError, queue::CompletionQueue};
+
+const PHASE: usize = 0b111;
+pub(crate) const PENDING: usize = 0;
+pub(crate) const RUNNING: usize = 1;
+pub(crate) const FINISHED_OK: usize = 2;
+pub(crate) const FINISHED_ERR: usize = 3;
+pub(crate) const CANCELLED: usize = 4;
+/// Someone is in the listener list: the completing thread must fire it.
+const LISTENERS: usize = 0b1000;
+
+/// Whether `state` is final (finished or cancelled).
+#[inline]
+pub(crate) fn is_done(state: usize) -> bool {
+    state & PHASE >= FINISHED_OK
+}
+
+/// A callback or an `as_completed`/`wait` hook, fired once in registration order.
+pub(crate) enum Listener {
+    Callback(Box<dyn FnOnce() + Send>),
+    /// Pushes this index onto an `as_completed` / `wait` completion queue.
+    Hook(Arc<CompletionQueue>, usize),
+}
+
+/// A list that needs no allocation for its common size, one (an `as_completed` hook).
+#[derive(Default)]
+enum List {
+    #[default]
+    Empty,
+    One(Listener),
+    Many(Vec<Listener>),
+}
+
+impl List {
+    fn push(&mut self, l: Listener) {
+        match mem::take(self) {
+            Self::Empty => *self = Self::One(l),
+            Self::One(first) => *self = Self::Many(vec![first, l]),
+            Self::Many(mut v) => {
+                v.push(l);
+                *self = Self::Many(v);
+            }
+        }
+    }
+
+    fn remove_hook(&mut self, queue: &Arc<CompletionQueue>) {
+        let is_it = |l: &Listener| matches!(l, Listener::Hook(q, _) if Arc::ptr_eq(q, queue));
+        match self {
+            Self::One(l) if is_it(l) => *self = Self::Empty,
+            Self::Many(v) => {
+                if let Some(at) = v.iter().position(is_it) {
+                    v.remove(at);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn fire(self) {
+        match self {
+            Self::Empty => {}
+            Self::One(l) => fire_one(l),
+            Self::Many(v) => v.into_iter().for_each(fire_one),
+        }
+    }
+}
+
+fn fire_one(l: Listener) {
+    match l {
+        Listener::Hook(queue, index) => queue.push(index),
+        // A panicking callback is caught (the panic hook has reported it, as Python logs it)
+        // and the later ones still run; nothing is poisoned.
+        Listener::Callback(f) => drop(catch_unwind(AssertUnwindSafe(f))),
+    }
+}
+
+/// Everything a done future must wake, kept under `Shared::listeners`.
+#[derive(Default)]
+pub(crate) struct Listeners {
+    waiters: WaitList,
+    list: List,
+    #[cfg(feature = "async")]
+    waker: Option<std::task::Waker>,
+}
+
+pub(crate) struct Shared<T> {
+    /// Phase and the `LISTENERS` bit; see the module docs.
+    state: AtomicUsize,
+    id: u64,
+    /// Written once by the promise before the Release CAS to FINISHED_*; read (taken) only
+    /// by the future's owner after an Acquire load of FINISHED_*.
+    value: UnsafeCell<Option<Result<T, TaskError>>>,
+    listeners: Mutex<Listeners>,
+}
+
+// SAFETY: the value slot is only ever moved in (by the promise's thread) and moved out (by the
+// future's owner), never shared by reference across threads, so `T: Send` is enough; the
+// rest is atomics and a mutex.
+unsafe impl<T: Send> Sync for Shared<T> {}
+
+/// A fresh id for each future: unique for the life of the process.
+fn next_id() -> u64 {
+    // Not a synchronisation variable (it orders nothing, and no model depends on it), so a
+    // plain std atomic that loom need not see.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+impl<T> Shared<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            state: AtomicUsize::new(PENDING),
+            id: next_id(),
+            value: UnsafeCell::new(None),
+            listeners: Mutex::new(Listeners::default()),
+        }
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The phase (Acquire: pairs with the Release of the transition that set it, so a reader
+    /// that sees FINISHED_* sees the value).
+    #[inline]
+    pub(crate) fn phase(&self) -> usize {
+        self.state.load(Ordering::Acquire) & PHASE
+    }
+
+    #[inline]
+    pub(crate) fn is_done(&self) -> bool {
+        is_done(self.state.load(Ordering::Acquire))
+    }
+
+    /// PENDING → RUNNING. `false` if cancelled; `true` if it is (now or already) running.
+    pub(crate) fn set_running(&self) -> bool {
+        let mut cur = self.state.load(Ordering::Acquire);
+        loop {
+            match cur & PHASE {
+                PENDING => {}
+                RUNNING => return true,
+                _ => return false,
+            }
+            // Relaxed on success: RUNNING publishes nothing; the CAS itself makes the
+            // transition race-free against `cancel`.
+            match self.state.compare_exchange_weak(
+                cur,
+                (cur & !PHASE) | RUNNING,
+                Ordering::Relaxed,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// PENDING → CANCELLED, firing the listeners on this thread. `true` if cancelled after the
+    /// call (also when it already was).
+    pub(crate) fn cancel(&self) -> bool {
+        let mut cur = self.state.load(Ordering::Acquire);
+        loop {
+            match cur & PHASE {
+                PENDING => {}
+                CANCELLED => return true,
+                _ => return false,
+            }
+            // AcqRel: Release publishes nothing in the slot, but orders this transition before
+            // whatever a listener observes; Acquire pairs with registrants (via the lock).
+            match self.state.compare_exchange_weak(
+                cur,
+                (cur & !PHASE) | CANCELLED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(prev) => {
+                    if prev & LISTENERS != 0 {
+                        self.fire();
+                    }
+                    return true;
+                }
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// PENDING | RUNNING → FINISHED_*, with `outcome`. `false` (and `outcome` dropped) if the
+    /// future was cancelled first.
+    pub(crate) fn complete(&self, outcome: Result<T, TaskError>) -> bool {
+        let mut cur = self.state.load(Ordering::Acquire);
+        if is_done(cur) {
+            return false;
+        }
+        let phase = if outcome.is_ok() {
+            FINISHED_OK
+        } else {
+            FINISHED_ERR
+        };
+        self.value.with_mut(|p| {
+            // SAFETY: the promise is the only writer and writes once (it is consumed by this
+            // call); no reader touches the slot before observing FINISHED_*, which only the CAS
+            // below publishes.
+            unsafe { *p = Some(outcome) }
+        });
+        loop {
+            // Release: publishes the value written above to every Acquire reader of the state.
+            match self.state.compare_exchange_weak(
+                cur,
+                (cur & !PHASE) | phase,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(prev) => {
+                    if prev & LISTENERS != 0 {
+                        self.fire();
+                    }
+                    return true;
+                }
+                Err(now) if is_done(now) => {
+                    // Lost to `cancel`: nobody reads the slot of a cancelled future; take the
+                    // value back so that it is dropped now, on the producer's thread.
+                    let value = self.value.with_mut(|p| {
+                        // SAFETY: still the only accessor: readers only read FINISHED_* slots.
+                        unsafe { (*p).take() }
+                    });
+                    drop(value);
+                    return false;
+                }
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// Takes the listeners (after the final transition) and fires them on this thread:
+    /// waiters first, then the waker, then hooks and callbacks in registration order.
+    fn fire(&self) {
+        let (waiters, list, waker) = {
+            let mut l = self.listeners.lock();
+            #[cfg(feature = "async")]
+            let waker = l.waker.take();
+            #[cfg(not(feature = "async"))]
+            let waker = ();
+            (l.waiters.take(), mem::take(&mut l.list), waker)
+        };
+        for (notifier, ()) in waiters {
+            notifier.notify();
+        }
+        #[cfg(feature = "async")]
+        if let Some(w) = waker {
+            w.wake();
+        }
+        #[cfg(not(feature = "async"))]
+        let () = waker;
+        list.fire();
+    }
+
+    /// Runs `add` on the listener list if the future is not done yet, setting `LISTENERS` so
+    /// that the completing thread fires it; returns `false` (and runs nothing) once done.
+    ///
+    /// Why nothing is lost: `LISTENERS` is set (or seen set) under the lock, by a load or RMW
+    /// that saw a pending state. The final transition is an RMW too; if it came later in the
+    /// state's modification order it carries `LISTENERS`, and its thread takes the lock after
+    /// us (had its critical section come first, our load under the lock would have seen the
+    /// final state), so it finds what `add` pushed.
+    fn register(&self, add: impl FnOnce(&mut Listeners)) -> bool {
+        let mut l = self.listeners.lock();
+        let mut cur = self.state.load(Ordering::Acquire);
+        loop {
+            if is_done(cur) {
+                return false;
+            }
+            if cur & LISTENERS != 0 {
+                break;
+            }
+            match self.state.compare_exchange_weak(
+                cur,
+                cur | LISTENERS,
+                Ordering::Acquire,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(now) => cur = now,
+            }
+        }
+        add(&mut l);
+        true
+    }
+
+    /// Registers a done-callback, or runs it at once on this thread if already done.
+    pub(crate) fn add_callback(&self, f: Box<dyn FnOnce() + Send>) {
+        let mut f = Some(f);
+        if !self.register(|l| l.list.push(Listener::Callback(f.take().expect("once")))) {
+            fire_one(Listener::Callback(f.take().expect("not registered")));
+        }
+    }
+
+    /// Registers an `as_completed` hook; `false` if already done (nothing registered).
+    pub(crate) fn add_hook(&self, queue: &Arc<CompletionQueue>, index: usize) -> bool {
+        self.register(|l| l.list.push(Listener::Hook(queue.clone(), index)))
+    }
+
+    /// Unregisters a hook of `queue` (if the future is not done, where firing takes it).
+    pub(crate) fn remove_hook(&self, queue: &Arc<CompletionQueue>) {
+        if self.is_done() {
+            return;
+        }
+        self.listeners.lock().list.remove_hook(queue);
+    }
+
+    /// Registers `waker` (replacing an older one); `false` if already done.
+    #[cfg(feature = "async")]
+    pub(crate) fn set_waker(&self, waker: &std::task::Waker) -> bool {
+        self.register(|l| match &mut l.waker {
+            Some(w) if w.will_wake(waker) => {}
+            slot => *slot = Some(waker.clone()),
+        })
+    }
+
+    /// Drops a registered waker (when the awaiting task goes away).
+    #[cfg(feature = "async")]
+    pub(crate) fn clear_waker(&self) {
+        if self.is_done() {
+            return;
+        }
+        let w = self.listeners.lock().waker.take();
+        drop(w);
+    }
+
+    /// Blocks until done or until `deadline`; whether it is done.
+    pub(crate) fn wait(&self, deadline: Deadline) -> bool {
+        if self.is_done() {
+            return true;
+        }
+        let w = Waiter::new();
+        if !self.register(|l| l.waiters.push_back(&w, ())) {
+            return true;
+        }
+        match w.wait(deadline) {
+            Parked::Woken => true,
+            Parked::TimedOut => {
+                let still_queued = self.listeners.lock().waiters.remove(&w).is_some();
+                if still_queued {
+                    // The timeout stands; report the state as it is now.
+                    self.is_done()
+                } else {
+                    // `fire` took our notifier: the notification is on its way.
+                    let _ = w.wait_notified();
+                    true
+                }
+            }
+        }
+    }
+
+    /// The outcome of a done future; only for the future's owner, once.
+    pub(crate) fn take_outcome(&self) -> Result<T, TaskError> {
+        match self.phase() {
+            CANCELLED => Err(TaskError::Cancelled),
+            FINISHED_OK | FINISHED_ERR => self.value.with_mut(|p| {
+                // SAFETY: the Acquire load in `phase` saw FINISHED_*, which the promise
+                // published after its last write to the slot; only the future's owner (us, by
+                // `&mut`/value access to the one `Future`) touches it from now on.
+                unsafe { (*p).take() }.expect("the outcome of a future is taken once")
+            }),
+            _ => unreachable!("take_outcome on a future that is not done"),
+        }
+    }
+}
