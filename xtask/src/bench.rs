@@ -47,6 +47,7 @@ struct Options {
     json: Option<String>,
     runs: Option<String>,
     quick: bool,
+    report: bool,
 }
 
 pub(crate) fn main(args: &[String]) -> Result<(), String> {
@@ -55,6 +56,7 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
         json: None,
         runs: None,
         quick: false,
+        report: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -63,6 +65,7 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
             "--json" => o.json = Some(it.next().ok_or("--json needs PATH")?.clone()),
             "--runs" => o.runs = Some(it.next().ok_or("--runs needs N")?.clone()),
             "--quick" => o.quick = true,
+            "--report" => o.report = true,
             other => return Err(format!("unknown option `{other}`")),
         }
     }
@@ -72,7 +75,32 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
         std::fs::write(path, to_json(&records)).map_err(|e| format!("writing {path}: {e}"))?;
         println!("wrote {path}");
     }
+    if o.report {
+        write_report(&records)?;
+    }
     Ok(())
+}
+
+/// Writes `docs/bench/README.md` and one SVG chart per family, through the bench crate's
+/// `report` binary (the plotting crate stays out of xtask).
+fn write_report(records: &[Record]) -> Result<(), String> {
+    let json = target_dir().join("bench-records.json");
+    std::fs::write(&json, to_json(records))
+        .map_err(|e| format!("writing {}: {e}", json.display()))?;
+    let out = run::root().join("docs/bench");
+    let mut cmd = Command::new(target_dir().join("release/report"));
+    cmd.arg(&json).arg(&out);
+    let o = run::run_streaming(&mut cmd, true);
+    if o.ok {
+        Ok(())
+    } else {
+        Err("the report could not be written".into())
+    }
+}
+
+fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| run::root().join("target"), std::path::PathBuf::from)
 }
 
 /// The benchmark binaries, in family order.
@@ -103,8 +131,7 @@ fn run_benches(o: &Options) -> Result<Vec<Record>, String> {
         println!("{}", b.output);
         return Err("the benchmarks did not build".into());
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| run::root().join("target"), std::path::PathBuf::from);
+    let target = target_dir();
     let mut records = Vec::new();
     let mut failed = Vec::new();
     for bin in &bins {

@@ -3,7 +3,8 @@
 //! * `verify [--only CRATE] [--skip CHECK]...`: fmt, clippy, tests (with doc tests), docs,
 //!   tidy, loom, Miri, examples; a crate × check table at the end.
 //! * `loom [CRATE] [--preemptions N]`: the loom models, exhaustive, one crate at a time.
-//! * `bench [--filter TEXT] [--json PATH] [--runs N] [--quick]`: weft beside its peers.
+//! * `bench [--filter TEXT] [--json PATH] [--runs N] [--quick] [--report]`: weft beside its
+//!   peers; `--report` writes `docs/bench/` (tables and SVG charts).
 //! * `demo [--scenario NAME]`: the guide's scenarios, end to end, with timings.
 //! * `tidy`: the project's conventions (also a `#[test]`).
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
@@ -23,9 +24,10 @@ commands:
   verify [--only CRATE] [--skip CHECK]...   every check: fmt clippy test doc tidy loom miri examples
   loom [CRATE] [--preemptions N]            loom models (exhaustive), one crate or all
   miri [CRATE]                              Miri over the crates that contain unsafe code
-  bench [--filter TEXT] [--json PATH] [--runs N] [--quick]
+  bench [--filter TEXT] [--json PATH] [--runs N] [--quick] [--report]
                                             weft beside std, parking_lot, crossbeam, flume, rayon,
-                                            threadpool and CPython, with ratios
+                                            threadpool and CPython, with ratios; --report writes
+                                            docs/bench/README.md and an SVG chart per family
   demo [--scenario NAME] [--list]           the Python threading guide's scenarios, with timings
   tidy                                      the project's conventions
 ";

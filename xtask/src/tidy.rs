@@ -19,7 +19,10 @@ const RIVALS: &[&str] = &[
 
 /// What only weft-sync may name: loom cannot see these.
 const BYPASSES: &[&str] = &[
+    "std::sync::atomic::{",
     "std::sync::atomic::Atomic",
+    "core::sync::atomic::{",
+    "core::sync::atomic::Atomic",
     "std::sync::Mutex",
     "std::sync::Condvar",
     "std::sync::RwLock",

@@ -70,7 +70,10 @@ impl Waiter {
     #[must_use]
     pub fn new() -> Self {
         Self {
-            inner: Arc::new(Inner { state: AtomicUsize::new(0), thread: thread::current() }),
+            inner: Arc::new(Inner {
+                state: AtomicUsize::new(0),
+                thread: thread::current(),
+            }),
             _not_send: std::marker::PhantomData,
         }
     }
@@ -78,7 +81,9 @@ impl Waiter {
     /// A notifier for this waiter, to store where a waker will find it.
     #[must_use]
     pub fn notifier(&self) -> Notifier {
-        Notifier { inner: self.inner.clone() }
+        Notifier {
+            inner: self.inner.clone(),
+        }
     }
 
     /// Whether `notifier` wakes this waiter.
@@ -125,7 +130,11 @@ impl Waiter {
                     loom::thread::park();
                 } else {
                     loom::thread::yield_now();
-                    return if self.is_notified() { Parked::Woken } else { Parked::TimedOut };
+                    return if self.is_notified() {
+                        Parked::Woken
+                    } else {
+                        Parked::TimedOut
+                    };
                 }
             }
         }
@@ -137,8 +146,14 @@ impl Waiter {
     /// notification is on its way (the waker may not have stored it yet), and this collects it.
     #[must_use]
     pub fn wait_notified(&self) -> NonZeroUsize {
-        let _ = self.wait(Deadline::never());
-        self.token().expect("woken without a token")
+        loop {
+            if let Some(token) = self.token() {
+                return token;
+            }
+            // `wait` with no deadline returns only once a token is stored; the loop only
+            // restates that for the type.
+            let _ = self.wait(Deadline::never());
+        }
     }
 
     /// Makes the waiter ready to wait again after a notification was collected.
