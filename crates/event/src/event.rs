@@ -1,0 +1,335 @@
+use std::{fmt, time::Duration};
+
+use weft_sync::{
+    Deadline, Mutex, SpinWait, WaitList,
+    atomic::{AtomicU8, Ordering},
+    park::{Parked, Waiter},
+};
+
+/// The flag is clear and nobody is parked: `set` is a single compare-exchange.
+const UNSET: u8 = 0;
+/// The flag is set: `wait` returns at once after a single load.
+const SET: u8 = 1;
+/// The flag is clear and at least one waiter is (or is about to be) parked in the wait list:
+/// `set` must take the lock and wake them.
+const PARKED: u8 = 2;
+
+/// A flag that threads can wait for: Python's `threading.Event`.
+///
+/// An event starts clear. [`set`](Event::set) raises the flag and wakes every thread blocked in
+/// [`wait`](Event::wait) or [`wait_timeout`](Event::wait_timeout); while the flag stays up, waits
+/// return at once. [`clear`](Event::clear) lowers it again.
+///
+/// # Semantics
+///
+/// * Every thread waiting at the moment of a `set` is released and reports success, even if the
+///   flag is cleared again before it gets to run (CPython's behaviour since gh-57711: `set()`
+///   immediately followed by `clear()` still releases the waiters).
+/// * A wait that started after a `set` and its `clear` both completed is not released by them.
+/// * A timed wait never returns before its timeout has elapsed, and a wait that timed out never
+///   consumes a wake-up meant for others: each waiter has its own notification.
+/// * Waits do not wake spuriously.
+/// * `set` and a successful wait synchronize: everything written before `set` is visible to a
+///   thread once its wait (or an [`is_set`](Event::is_set) that returns `true`) has returned.
+///
+/// # Cost
+///
+/// [`is_set`](Event::is_set) is one atomic load; [`set`](Event::set) with nobody waiting and
+/// [`clear`](Event::clear) are one compare-exchange each, with no lock and no system call.
+/// Blocking goes through a short bounded spin, then parks on a per-call waiter kept in a FIFO
+/// list under an internal lock.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use weft_event::Event;
+///
+/// let ready = Arc::new(Event::new());
+/// let r = Arc::clone(&ready);
+/// let t = std::thread::spawn(move || {
+///     r.wait(); // Python: ready.wait()
+///     "go"
+/// });
+/// ready.set(); // Python: ready.set()
+/// assert_eq!(t.join().unwrap(), "go");
+/// ```
+pub struct Event {
+    /// The state machine: [`UNSET`] → ([`set`](Event::set) fast path, Release) → [`SET`];
+    /// [`SET`] → ([`clear`](Event::clear)) → [`UNSET`]; [`UNSET`] → (a waiter, under the lock)
+    /// → [`PARKED`]; [`PARKED`] → (`set` under the lock, draining the list) → [`SET`], or →
+    /// (the last timed-out waiter leaving, under the lock) → [`UNSET`].
+    ///
+    /// Only lock holders move the word out of [`PARKED`], and only lock holders move it into
+    /// it; the lock-free transitions are `UNSET → SET` and `SET → UNSET`.
+    state: AtomicU8,
+    /// The parked waiters, oldest first.
+    waiters: Mutex<WaitList>,
+}
+
+impl Event {
+    /// A new event, clear.
+    ///
+    /// Python: `threading.Event()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ev = weft_event::Event::new();
+    /// assert!(!ev.is_set());
+    /// ```
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            state: AtomicU8::new(UNSET),
+            waiters: Mutex::new(WaitList::new()),
+        }
+    }
+
+    /// Whether the flag is set.
+    ///
+    /// One atomic load (Acquire: when it returns `true`, everything written before the
+    /// [`set`](Event::set) that raised the flag is visible).
+    ///
+    /// Python: `event.is_set()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ev = weft_event::Event::new();
+    /// ev.set();
+    /// assert!(ev.is_set());
+    /// ```
+    #[inline]
+    #[must_use]
+    pub fn is_set(&self) -> bool {
+        // Acquire: pairs with the Release of `set` (and of the RMWs of later `set`s).
+        self.state.load(Ordering::Acquire) == SET
+    }
+
+    /// Sets the flag and wakes every thread waiting for it.
+    ///
+    /// Threads that call [`wait`](Event::wait) while the flag is set return at once. Setting a
+    /// set event changes nothing (but still publishes the caller's writes to later waiters).
+    /// With nobody waiting this takes no lock and makes no system call.
+    ///
+    /// Python: `event.set()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ev = weft_event::Event::new();
+    /// ev.set();
+    /// ev.wait(); // returns at once
+    /// ```
+    #[inline]
+    pub fn set(&self) {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if s == PARKED {
+                return self.set_slow();
+            }
+            // Release: pairs with the Acquire loads in `is_set` and `wait`. The write happens
+            // even when the flag is already set, so that a waiter reading it later also sees
+            // what this caller wrote before `set`.
+            match self
+                .state
+                .compare_exchange_weak(s, SET, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    #[cold]
+    fn set_slow(&self) {
+        let mut list = self.waiters.lock();
+        // Under the lock the word is PARKED, or (if another thread got here first) SET or
+        // UNSET; whichever, the flag goes up now. Waiters register under this lock, so the
+        // list holds exactly the waiters that registered before this point: those are the
+        // ones this `set` releases. AcqRel: Release as in `set`; Acquire is not needed by
+        // this thread, but it keeps the RMW chain uniform.
+        self.state.swap(SET, Ordering::AcqRel);
+        let first = list.pop_front();
+        let rest = if list.is_empty() {
+            None
+        } else {
+            Some(list.take())
+        };
+        drop(list);
+        // Notify after unlocking, so a woken waiter never blocks on our lock.
+        if let Some((n, ())) = first {
+            n.notify();
+        }
+        for (n, ()) in rest.into_iter().flatten() {
+            n.notify();
+        }
+    }
+
+    /// Clears the flag: later waits block until the next [`set`](Event::set).
+    ///
+    /// Threads already released by a `set` still return successfully.
+    ///
+    /// Python: `event.clear()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ev = weft_event::Event::new();
+    /// ev.set();
+    /// ev.clear();
+    /// assert!(!ev.is_set());
+    /// ```
+    #[inline]
+    pub fn clear(&self) {
+        // Only SET goes down: UNSET is already clear, and PARKED (clear, with waiters) must
+        // keep its waiters' mark. Relaxed: clearing publishes nothing.
+        let _ = self
+            .state
+            .compare_exchange(SET, UNSET, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// Blocks until the flag is set.
+    ///
+    /// Returns at once if it is already set. Returns once a [`set`](Event::set) happens, even if
+    /// the flag is cleared again before this thread runs. No spurious wake-ups.
+    ///
+    /// Python: `event.wait()` (which then returns `True`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use weft_event::Event;
+    ///
+    /// let done = Arc::new(Event::new());
+    /// let d = Arc::clone(&done);
+    /// std::thread::spawn(move || d.set());
+    /// done.wait();
+    /// assert!(done.is_set());
+    /// ```
+    #[inline]
+    pub fn wait(&self) {
+        if !self.is_set() {
+            let released = self.wait_slow(Deadline::never());
+            debug_assert!(released);
+        }
+    }
+
+    /// Blocks until the flag is set or `timeout` has elapsed; `true` if it was set.
+    ///
+    /// Returns `true` at once if the flag is already set, and `true` when a
+    /// [`set`](Event::set) releases this thread, even if the flag was cleared again since.
+    /// Returns `false` only once `timeout` has fully elapsed (never early).
+    /// [`Duration::MAX`], or any timeout too large for the clock, waits forever. A zero timeout
+    /// only looks at the flag.
+    ///
+    /// Python: `event.wait(timeout)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weft_event::Event;
+    ///
+    /// let ev = Event::new();
+    /// assert!(!ev.wait_timeout(Duration::from_millis(10)));
+    /// ev.set();
+    /// assert!(ev.wait_timeout(Duration::from_millis(10)));
+    /// ```
+    #[must_use = "`false` means the timeout elapsed and the flag was not set"]
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        if self.is_set() {
+            return true;
+        }
+        if timeout.is_zero() {
+            return false;
+        }
+        self.wait_slow(Deadline::after(timeout))
+    }
+
+    /// Spins briefly, then parks until released by a `set` or until `deadline`.
+    #[cold]
+    fn wait_slow(&self, deadline: Deadline) -> bool {
+        // A short bounded spin: a `set` arriving within a few microseconds (typical of a
+        // ping-pong, or of a signal that is already on its way) costs no park and no unpark.
+        let mut spin = SpinWait::new();
+        while spin.spin() {
+            if self.is_set() {
+                return true;
+            }
+        }
+
+        let waiter = Waiter::new();
+        {
+            let mut list = self.waiters.lock();
+            // Under the lock only `set`'s fast path (UNSET → SET) and `clear` (SET → UNSET)
+            // move the word, so a single CAS settles the race with a lock-free `set`.
+            // Acquire on the SET outcome: pairs with `set`'s Release.
+            let mut s = self.state.load(Ordering::Acquire);
+            loop {
+                match s {
+                    SET => return true,
+                    PARKED => break,
+                    // Relaxed on success: `set` sees PARKED and then takes this lock, which
+                    // orders it after our push below.
+                    _ => match self.state.compare_exchange(
+                        UNSET,
+                        PARKED,
+                        Ordering::Relaxed,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => break,
+                        Err(actual) => s = actual,
+                    },
+                }
+            }
+            list.push_back(&waiter, ());
+        }
+
+        match waiter.wait(deadline) {
+            // A `set` drained the list with us in it. The notification's Release/Acquire pair
+            // publishes everything written before that `set`.
+            Parked::Woken => true,
+            Parked::TimedOut => {
+                let mut list = self.waiters.lock();
+                if list.remove(&waiter).is_some() {
+                    // Still queued: no `set` ran since we registered (a `set` drains the list
+                    // under this lock), so the timeout stands. The last waiter to leave
+                    // restores the lock-free `set`.
+                    if list.is_empty() {
+                        let _ = self.state.compare_exchange(
+                            PARKED,
+                            UNSET,
+                            Ordering::Relaxed,
+                            Ordering::Relaxed,
+                        );
+                    }
+                    false
+                } else {
+                    // A `set` took us at the very moment we timed out: its notification is on
+                    // its way and it is ours alone. Collect it and report the set.
+                    drop(list);
+                    let _ = waiter.wait_notified();
+                    true
+                }
+            }
+        }
+    }
+}
+
+impl Default for Event {
+    /// A new event, clear (as [`Event::new`]).
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("is_set", &self.is_set())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,350 @@
+//! `Event` through its public API, with real threads and real time.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use weft_event::Event;
+
+/// Spins (sleeping) until `cond` holds, for at most 10 s.
+fn eventually(mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "condition never held"
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn starts_clear_and_default_is_clear() {
+    assert!(!Event::new().is_set());
+    assert!(!Event::default().is_set());
+}
+
+#[test]
+fn set_clear_is_set() {
+    let ev = Event::new();
+    ev.set();
+    assert!(ev.is_set());
+    ev.set();
+    assert!(ev.is_set());
+    ev.clear();
+    assert!(!ev.is_set());
+    ev.clear();
+    assert!(!ev.is_set());
+}
+
+#[test]
+fn wait_returns_at_once_when_set() {
+    let ev = Event::new();
+    ev.set();
+    ev.wait();
+    assert!(ev.wait_timeout(Duration::ZERO));
+    assert!(ev.wait_timeout(Duration::from_secs(10)));
+    assert!(ev.wait_timeout(Duration::MAX));
+}
+
+#[test]
+fn zero_timeout_on_clear_event_is_false() {
+    let ev = Event::new();
+    assert!(!ev.wait_timeout(Duration::ZERO));
+}
+
+#[test]
+fn timeout_never_early() {
+    let ev = Event::new();
+    for ms in [1u64, 10, 50, 100] {
+        let d = Duration::from_millis(ms);
+        let t = Instant::now();
+        assert!(!ev.wait_timeout(d));
+        let elapsed = t.elapsed();
+        assert!(elapsed >= d, "returned after {elapsed:?}, before {d:?}");
+        assert!(
+            elapsed < d + Duration::from_secs(2),
+            "returned late: {elapsed:?}"
+        );
+    }
+}
+
+#[test]
+fn timeout_never_early_with_many_waiters() {
+    // CPython's test_timeout: N waiters each time out on their own.
+    let ev = Arc::new(Event::new());
+    let threads: Vec<_> = (0..5)
+        .map(|_| {
+            let ev = Arc::clone(&ev);
+            thread::spawn(move || {
+                let t = Instant::now();
+                let r = ev.wait_timeout(Duration::from_millis(100));
+                (r, t.elapsed())
+            })
+        })
+        .collect();
+    for t in threads {
+        let (r, elapsed) = t.join().unwrap();
+        assert!(!r);
+        assert!(elapsed >= Duration::from_millis(100), "early: {elapsed:?}");
+    }
+}
+
+#[test]
+fn set_from_another_thread_wakes_waiter() {
+    let ev = Arc::new(Event::new());
+    let e = Arc::clone(&ev);
+    let t = thread::spawn(move || {
+        let start = Instant::now();
+        e.wait();
+        start.elapsed()
+    });
+    thread::sleep(Duration::from_millis(50));
+    ev.set();
+    let waited = t.join().unwrap();
+    assert!(waited >= Duration::from_millis(40), "waited {waited:?}");
+}
+
+#[test]
+fn timed_wait_woken_by_set_returns_true() {
+    let ev = Arc::new(Event::new());
+    let e = Arc::clone(&ev);
+    let t = thread::spawn(move || e.wait_timeout(Duration::from_secs(30)));
+    thread::sleep(Duration::from_millis(20));
+    ev.set();
+    assert!(t.join().unwrap());
+}
+
+#[test]
+fn duration_max_waits_forever_until_set() {
+    let ev = Arc::new(Event::new());
+    let e = Arc::clone(&ev);
+    let returned = Arc::new(AtomicUsize::new(0));
+    let r = Arc::clone(&returned);
+    let t = thread::spawn(move || {
+        let got = e.wait_timeout(Duration::MAX);
+        r.store(1, Ordering::SeqCst);
+        got
+    });
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        returned.load(Ordering::SeqCst),
+        0,
+        "Duration::MAX returned early"
+    );
+    ev.set();
+    assert!(t.join().unwrap());
+}
+
+#[test]
+fn set_wakes_every_waiter() {
+    let ev = Arc::new(Event::new());
+    let woke = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let (ev, woke) = (Arc::clone(&ev), Arc::clone(&woke));
+            thread::spawn(move || {
+                if i % 2 == 0 {
+                    ev.wait();
+                } else {
+                    assert!(ev.wait_timeout(Duration::from_secs(30)));
+                }
+                woke.fetch_add(1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(50));
+    assert_eq!(woke.load(Ordering::SeqCst), 0);
+    ev.set();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(woke.load(Ordering::SeqCst), 8);
+}
+
+#[test]
+fn set_then_clear_still_releases_waiters() {
+    // CPython gh-57711 (test_set_and_clear): waiters blocked at the time of `set` return true
+    // even when the event is cleared before they run.
+    let ev = Arc::new(Event::new());
+    let blocked = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..5)
+        .map(|_| {
+            let (ev, blocked) = (Arc::clone(&ev), Arc::clone(&blocked));
+            thread::spawn(move || {
+                blocked.fetch_add(1, Ordering::SeqCst);
+                ev.wait_timeout(Duration::from_secs(30))
+            })
+        })
+        .collect();
+    eventually(|| blocked.load(Ordering::SeqCst) == 5);
+    thread::sleep(Duration::from_millis(50)); // Let them park.
+    ev.set();
+    ev.clear();
+    for t in threads {
+        assert!(t.join().unwrap());
+    }
+    assert!(!ev.is_set());
+}
+
+#[test]
+fn cleared_event_blocks_again() {
+    let ev = Arc::new(Event::new());
+    ev.set();
+    ev.clear();
+    let t = Instant::now();
+    assert!(!ev.wait_timeout(Duration::from_millis(30)));
+    assert!(t.elapsed() >= Duration::from_millis(30));
+}
+
+#[test]
+fn timed_out_waiter_does_not_steal_a_later_wake_up() {
+    let ev = Arc::new(Event::new());
+    // One waiter times out first.
+    assert!(!ev.wait_timeout(Duration::from_millis(5)));
+    // A second, untimed waiter must still be woken by the next set.
+    let e = Arc::clone(&ev);
+    let t = thread::spawn(move || e.wait());
+    thread::sleep(Duration::from_millis(20));
+    ev.set();
+    t.join().unwrap();
+}
+
+#[test]
+fn mixed_timeouts_and_set() {
+    // Short timed waiters time out; long ones are released by the set.
+    let ev = Arc::new(Event::new());
+    let threads: Vec<_> = (0..6)
+        .map(|i| {
+            let ev = Arc::clone(&ev);
+            thread::spawn(move || {
+                let d = if i % 2 == 0 {
+                    Duration::from_millis(20)
+                } else {
+                    Duration::from_secs(30)
+                };
+                (i, ev.wait_timeout(d))
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(200));
+    ev.set();
+    for t in threads {
+        let (i, r) = t.join().unwrap();
+        assert_eq!(r, i % 2 == 1, "waiter {i}");
+    }
+}
+
+#[test]
+fn set_publishes_writes() {
+    for _ in 0..100 {
+        let ev = Arc::new(Event::new());
+        let data = Arc::new(AtomicUsize::new(0));
+        let (e, d) = (Arc::clone(&ev), Arc::clone(&data));
+        let t = thread::spawn(move || {
+            e.wait();
+            d.load(Ordering::Relaxed)
+        });
+        data.store(42, Ordering::Relaxed);
+        ev.set();
+        assert_eq!(t.join().unwrap(), 42);
+    }
+}
+
+#[test]
+fn dropping_a_waiters_handle_while_it_waits() {
+    // The event lives on in the other handle; the waiter is released by a set from a third.
+    let ev = Arc::new(Event::new());
+    let e = Arc::clone(&ev);
+    let setter = Arc::clone(&ev);
+    let t = thread::spawn(move || e.wait_timeout(Duration::from_secs(30)));
+    thread::sleep(Duration::from_millis(20));
+    drop(ev);
+    thread::spawn(move || setter.set()).join().unwrap();
+    assert!(t.join().unwrap());
+}
+
+#[test]
+fn debug_shows_the_flag() {
+    let ev = Event::new();
+    assert!(format!("{ev:?}").contains("is_set: false"));
+    ev.set();
+    assert!(format!("{ev:?}").contains("is_set: true"));
+}
+
+#[test]
+#[cfg_attr(miri, ignore)]
+fn ping_pong_stress() {
+    // Two threads alternate through two events; every round trip must complete.
+    let ping = Arc::new(Event::new());
+    let pong = Arc::new(Event::new());
+    const ROUNDS: usize = 5_000;
+    let (p, q) = (Arc::clone(&ping), Arc::clone(&pong));
+    let t = thread::spawn(move || {
+        for _ in 0..ROUNDS {
+            p.wait();
+            p.clear();
+            q.set();
+        }
+    });
+    for _ in 0..ROUNDS {
+        ping.set();
+        pong.wait();
+        pong.clear();
+    }
+    t.join().unwrap();
+    assert!(!ping.is_set());
+    assert!(!pong.is_set());
+}
+
+#[test]
+#[cfg_attr(miri, ignore)]
+fn stress_generations() {
+    // A coordinator opens gate after gate; each of many workers passes every gate exactly once
+    // and reports in. Invariant: nobody passes a gate before it opens, and nobody is lost.
+    const WORKERS: usize = 8;
+    const GATES: usize = 300;
+    let gates: Arc<Vec<Event>> = Arc::new((0..GATES).map(|_| Event::new()).collect());
+    let opened = Arc::new(AtomicUsize::new(0));
+    let passed = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..WORKERS)
+        .map(|w| {
+            let (gates, opened, passed) =
+                (Arc::clone(&gates), Arc::clone(&opened), Arc::clone(&passed));
+            thread::spawn(move || {
+                for (g, gate) in gates.iter().enumerate() {
+                    if (g + w) % 3 == 0 {
+                        while !gate.wait_timeout(Duration::from_micros(50)) {}
+                    } else {
+                        gate.wait();
+                    }
+                    assert!(
+                        opened.load(Ordering::SeqCst) > g,
+                        "passed gate {g} before it opened"
+                    );
+                    passed.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    for (g, gate) in gates.iter().enumerate() {
+        // Wait until every worker passed the previous gate, so the next set finds some parked.
+        eventually(|| passed.load(Ordering::SeqCst) >= g * WORKERS);
+        opened.store(g + 1, Ordering::SeqCst);
+        gate.set();
+        if g % 2 == 0 {
+            // Clearing once everyone is through must not disturb the next gates.
+            eventually(|| passed.load(Ordering::SeqCst) >= (g + 1) * WORKERS);
+            gate.clear();
+        }
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(passed.load(Ordering::SeqCst), WORKERS * GATES);
+}

@@ -1,0 +1,163 @@
+//! loom models of `Event`, one per invariant.
+//!
+//! Run exhaustively with
+//! `RUSTFLAGS="--cfg weft_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p weft-event --test loom --release`;
+//! without the cfg each model runs once on real threads. A lost wake-up shows up as a loom
+//! deadlock ("Model exhausted" / all threads blocked), which fails the model.
+
+use std::time::Duration;
+
+use weft_event::Event;
+use weft_sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+    thread,
+};
+
+/// A finite timeout: under loom a timed wait yields once and then times out unless set.
+const SHORT: Duration = Duration::from_millis(1);
+
+/// `set` racing a waiter that is on its way to sleep: the waiter is always released, and it
+/// sees what the setter wrote before `set`.
+#[test]
+fn set_racing_a_waiter_going_to_sleep_is_never_lost() {
+    weft_sync::model(|| {
+        let ev = Arc::new(Event::new());
+        let data = Arc::new(AtomicUsize::new(0));
+        let (e, d) = (Arc::clone(&ev), Arc::clone(&data));
+        let waiter = thread::spawn(move || {
+            e.wait();
+            d.load(Ordering::Relaxed)
+        });
+        data.store(7, Ordering::Relaxed);
+        ev.set();
+        assert_eq!(
+            waiter.join().unwrap(),
+            7,
+            "woken without seeing the setter's write"
+        );
+        assert!(ev.is_set());
+    });
+}
+
+/// `set` then `clear` racing a waiter: whenever the waiter went to sleep (before the `set`,
+/// or after the `clear`), the state word still records it, so a later `set` releases it. A
+/// `clear` that erased the "someone is parked" mark would deadlock here.
+#[test]
+fn clear_never_hides_a_parked_waiter() {
+    weft_sync::model(|| {
+        let ev = Arc::new(Event::new());
+        let e = Arc::clone(&ev);
+        let waiter = thread::spawn(move || e.wait());
+        let e = Arc::clone(&ev);
+        let setter = thread::spawn(move || {
+            e.set();
+            e.clear();
+        });
+        setter.join().unwrap();
+        assert!(!ev.is_set(), "clear after set must leave the flag down");
+        // The waiter may have been released by the first set, or may still be parked (it
+        // registered after the clear). A clear of the already-clear event must keep its mark,
+        // and this set must release it.
+        ev.clear();
+        ev.set();
+        waiter.join().unwrap();
+    });
+}
+
+/// `set` then `clear` racing a timed waiter (which may be released, time out, or time out at
+/// the very moment it is released): whatever the interleaving, the waiter returns, and the
+/// event is left consistent: clear, a timed wait on it times out, and the next `set` is seen.
+#[test]
+fn set_clear_and_a_timed_waiter_leave_the_event_consistent() {
+    weft_sync::model(|| {
+        let ev = Arc::new(Event::new());
+        let released_by = Arc::new(AtomicUsize::new(0));
+        let (e, r) = (Arc::clone(&ev), Arc::clone(&released_by));
+        let waiter = thread::spawn(move || {
+            let got = e.wait_timeout(SHORT);
+            if got {
+                r.fetch_add(1, Ordering::SeqCst);
+            }
+            got
+        });
+        ev.set();
+        ev.clear();
+        let got = waiter.join().unwrap();
+        assert_eq!(released_by.load(Ordering::SeqCst), usize::from(got));
+        assert!(!ev.is_set());
+        // Whatever happened, the event is consistent: a timed wait now times out...
+        assert!(!ev.wait_timeout(SHORT));
+        // ...and the next set is seen.
+        ev.set();
+        assert!(ev.wait_timeout(SHORT));
+    });
+}
+
+/// A waiter that times out never consumes the wake-up of another: with one timed waiter and
+/// one untimed waiter racing a `set`, the untimed one is always released (else deadlock), and
+/// the timed one reports `true` exactly when it was released rather than timed out.
+#[test]
+fn timed_out_waiter_never_steals_a_wake_up() {
+    weft_sync::model(|| {
+        let ev = Arc::new(Event::new());
+        let released = Arc::new(AtomicUsize::new(0));
+        let (e, r) = (Arc::clone(&ev), Arc::clone(&released));
+        let timed = thread::spawn(move || {
+            if e.wait_timeout(SHORT) {
+                r.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        let (e, r) = (Arc::clone(&ev), Arc::clone(&released));
+        let untimed = thread::spawn(move || {
+            e.wait();
+            r.fetch_add(1, Ordering::SeqCst);
+        });
+        ev.set();
+        timed.join().unwrap();
+        untimed.join().unwrap();
+        let n = released.load(Ordering::SeqCst);
+        assert!((1..=2).contains(&n), "released count {n}");
+        assert!(ev.is_set());
+    });
+}
+
+/// One `set` wakes every parked waiter, not just one.
+#[test]
+fn set_wakes_all_waiters() {
+    weft_sync::model(|| {
+        let ev = Arc::new(Event::new());
+        let woken = Arc::new(AtomicUsize::new(0));
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let (e, w) = (Arc::clone(&ev), Arc::clone(&woken));
+                thread::spawn(move || {
+                    e.wait();
+                    w.fetch_add(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        ev.set();
+        for w in waiters {
+            w.join().unwrap();
+        }
+        assert_eq!(woken.load(Ordering::SeqCst), 2);
+    });
+}
+
+/// A timed waiter that leaves (timed out) while another is parked must not mark the event as
+/// having no waiters: the later `set` still has to wake the parked one.
+#[test]
+fn leaving_timed_waiter_keeps_the_parked_mark() {
+    weft_sync::model(|| {
+        let ev = Arc::new(Event::new());
+        let e = Arc::clone(&ev);
+        let timed = thread::spawn(move || e.wait_timeout(SHORT));
+        let e = Arc::clone(&ev);
+        let untimed = thread::spawn(move || e.wait());
+        // Let the timed waiter finish (it can only time out: nobody has set yet).
+        assert!(!timed.join().unwrap());
+        ev.set();
+        untimed.join().unwrap();
+    });
+}
