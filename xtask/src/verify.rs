@@ -146,7 +146,15 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
     if wants("fmt") {
         step("fmt", "formatting");
         let mut cmd = run::cargo();
-        cmd.args(["fmt", "--all", "--check"]);
+        cmd.arg("fmt");
+        if opts.only.is_some() {
+            for p in &packages {
+                cmd.args(["-p", p]);
+            }
+        } else {
+            cmd.arg("--all");
+        }
+        cmd.arg("--check");
         let o = run::run_streaming(&mut cmd, true);
         table.set(ws, "fmt", cell(&o));
     }
