@@ -29,7 +29,7 @@ use std::{any::Any, fmt};
 pub enum TaskError {
     /// The future was cancelled before it started running (Python's `CancelledError`).
     Cancelled,
-    /// The task panicked; this is the panic message ("Box<dyn Any>" for a payload that is not
+    /// The task panicked; this is the panic message (`"Box<dyn Any>"` for a payload that is not
     /// a string), as Python's `Future.exception()` holds the raised exception.
     Panicked(String),
     /// The [`Promise`](crate::Promise) was dropped without completing its future: the producer
@@ -64,7 +64,7 @@ impl TaskError {
 
     /// A [`TaskError::Panicked`] from the payload that `std::panic::catch_unwind` returned:
     /// its message when the payload is a `&str` or a `String` (what `panic!` produces), and
-    /// "Box<dyn Any>" otherwise, as std's panic hook prints.
+    /// `"Box<dyn Any>"` otherwise, as std's panic hook prints.
     ///
     /// For executors: run the task under `catch_unwind`, and fail its future with this.
     ///

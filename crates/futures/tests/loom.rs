@@ -1,0 +1,181 @@
+//! loom models: one per invariant. Under `--cfg weft_loom` each explores every interleaving
+//! (bounded by `LOOM_MAX_PREEMPTIONS`); in a plain `cargo test` each runs once on real threads.
+
+use weft_futures::{TaskError, Timeout, as_completed, as_completed_timeout, promise, wait};
+use weft_sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+    thread,
+};
+
+/// Complete and cancel race: exactly one wins, the callback runs once and sees the final state.
+#[test]
+fn complete_vs_cancel_exactly_one_wins() {
+    weft_sync::model(|| {
+        let (p, f) = promise::<u32>();
+        let f = Arc::new(f);
+        let calls = Arc::new(AtomicUsize::new(0));
+        {
+            let (f2, calls) = (f.clone(), calls.clone());
+            f.add_done_callback(move || {
+                // The callback sees a final state: done, and cancelled iff cancel won.
+                assert!(f2.done());
+                calls.fetch_add(if f2.cancelled() { 10 } else { 1 }, Ordering::Relaxed);
+            });
+        }
+        let completer = thread::spawn(move || {
+            if p.set_running() {
+                p.set_result(7);
+                true
+            } else {
+                false
+            }
+        });
+        let cancelled = f.cancel();
+        let completed = completer.join().unwrap();
+        assert_ne!(
+            cancelled, completed,
+            "exactly one of complete and cancel wins"
+        );
+        assert_eq!(
+            calls.load(Ordering::Relaxed),
+            if cancelled { 10 } else { 1 }
+        );
+        let f = Arc::try_unwrap(f).unwrap();
+        match f.result() {
+            Ok(v) => assert!(completed && v == 7),
+            Err(e) => assert!(cancelled && e == TaskError::Cancelled),
+        }
+    });
+}
+
+/// A blocked `result()` racing the completion is always woken, and sees the value.
+#[test]
+fn result_waiter_vs_completion_no_lost_wakeup() {
+    weft_sync::model(|| {
+        let (p, f) = promise::<u32>();
+        let t = thread::spawn(move || p.set_result(5));
+        assert_eq!(f.result(), Ok(5));
+        t.join().unwrap();
+    });
+}
+
+/// A timed wait racing the completion: if it reports "not done", the completion had not
+/// happened-before; if the wake is taken at the moment of the timeout, it is not lost.
+#[test]
+fn timed_wait_vs_completion() {
+    weft_sync::model(|| {
+        let (p, f) = promise::<u32>();
+        let t = thread::spawn(move || p.set_result(5));
+        let done = f.wait_timeout(std::time::Duration::from_secs(1));
+        t.join().unwrap();
+        if done {
+            assert!(f.done());
+        }
+        // Either way a second (untimed) wait finds it done.
+        assert_eq!(f.result(), Ok(5));
+    });
+}
+
+/// A promise dropped while a waiter blocks completes the future with `Abandoned`.
+#[test]
+fn promise_drop_vs_waiter() {
+    weft_sync::model(|| {
+        let (p, f) = promise::<u32>();
+        let t = thread::spawn(move || drop(p));
+        assert_eq!(f.result(), Err(TaskError::Abandoned));
+        t.join().unwrap();
+    });
+}
+
+/// Two futures completed on two threads while `as_completed` iterates: both exactly once.
+#[test]
+fn as_completed_two_concurrent_completions() {
+    weft_sync::model(|| {
+        let (p1, f1) = promise::<u32>();
+        let (p2, f2) = promise::<u32>();
+        let t1 = thread::spawn(move || p1.set_result(1));
+        let t2 = thread::spawn(move || p2.set_result(2));
+        let mut sum = 0;
+        let mut n = 0;
+        for f in as_completed(vec![f1, f2]) {
+            sum += f.result().unwrap();
+            n += 1;
+        }
+        assert_eq!((n, sum), (2, 3));
+        t1.join().unwrap();
+        t2.join().unwrap();
+    });
+}
+
+/// `as_completed_timeout` racing a completion: the future is yielded, or a `Timeout` comes and
+/// `into_pending` hands it back; never lost, never twice.
+#[test]
+fn as_completed_timeout_vs_completion() {
+    weft_sync::model(|| {
+        let (p, f) = promise::<u32>();
+        let t = thread::spawn(move || p.set_result(1));
+        let mut it = as_completed_timeout(vec![f], std::time::Duration::from_secs(1));
+        match it.next().unwrap() {
+            Ok(f) => {
+                assert_eq!(f.result(), Ok(1));
+                assert!(it.next().is_none());
+                assert!(it.into_pending().is_empty());
+            }
+            Err(Timeout) => {
+                assert!(it.next().is_none());
+                let mut rest = it.into_pending();
+                assert_eq!(rest.len(), 1);
+                t.join().unwrap();
+                assert_eq!(rest.pop().unwrap().result(), Ok(1));
+                return;
+            }
+        }
+        t.join().unwrap();
+    });
+}
+
+/// `wait(FirstCompleted)` with one future completing concurrently and one never: returns with
+/// exactly the completed one done.
+#[test]
+fn wait_first_completed_vs_completion() {
+    weft_sync::model(|| {
+        let (p1, f1) = promise::<u32>();
+        let (_p2, f2) = promise::<u32>();
+        let t = thread::spawn(move || p1.set_result(1));
+        let w = wait(vec![f1, f2], None, weft_futures::ReturnWhen::FirstCompleted);
+        assert_eq!((w.done.len(), w.not_done.len()), (1, 1));
+        t.join().unwrap();
+    });
+}
+
+/// A done-callback registered while the future completes runs exactly once.
+#[test]
+fn callback_registered_concurrently_runs_once() {
+    weft_sync::model(|| {
+        let (p, f) = promise::<u32>();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let t = thread::spawn(move || p.set_result(1));
+        let c = calls.clone();
+        f.add_done_callback(move || {
+            c.fetch_add(1, Ordering::Relaxed);
+        });
+        t.join().unwrap();
+        assert_eq!(calls.load(Ordering::Relaxed), 1);
+    });
+}
+
+/// Awaiting (the `async` feature's waker path) racing the completion is always woken.
+#[cfg(feature = "async")]
+#[test]
+fn async_waker_vs_completion() {
+    weft_sync::model(|| {
+        let (p, f) = promise::<u32>();
+        let t = thread::spawn(move || p.set_result(9));
+        assert_eq!(
+            weft_sync::block_on(std::future::IntoFuture::into_future(f)),
+            Ok(9)
+        );
+        t.join().unwrap();
+    });
+}
