@@ -40,25 +40,24 @@ fn main() {
     let concurrent = start.elapsed().as_secs_f64();
     println!("Finished in {concurrent:.2} second(s)");
 
-    println!("Scoped threads, borrowing the caller's list of arguments:");
-    let naps = vec![0.1, 0.2, 0.3];
+    println!("Scoped threads, borrowing the caller's data:");
+    let names = vec![String::from("first"), String::from("second")];
     let start = Instant::now();
     let results: Vec<String> = thread::scope(|s| {
-        // Each closure borrows one element of `naps`: no `Arc`, no clone.
-        let handles: Vec<_> = naps
+        // Each closure borrows one `String` of `names`: no `Arc`, no clone.
+        let handles: Vec<_> = names
             .iter()
-            .map(|nap| s.spawn(move || do_something(*nap)))
+            .map(|name| s.spawn(move || format!("{name}: {}", do_something(seconds))))
             .collect();
+        // The scope joins any thread left unjoined before it returns.
         handles
             .into_iter()
             .map(|h| h.join().expect("a scoped thread panicked"))
             .collect()
     });
     println!("{results:?}");
-    println!(
-        "Finished in {:.2} second(s) (the longest nap)",
-        start.elapsed().as_secs_f64()
-    );
+    println!("Finished in {:.2} second(s)", start.elapsed().as_secs_f64());
+    println!("`names` is still ours: {names:?}");
 
     println!(
         "DEMO-RESULT {{\"scenario\":\"threads_arguments\",\"sequential_s\":{sequential:.3},\"concurrent_s\":{concurrent:.3}}}"
