@@ -1,0 +1,129 @@
+//! The unit of work a worker runs: a closure and the promise of its future, in one allocation.
+
+use std::{
+    cell::Cell,
+    panic::{AssertUnwindSafe, catch_unwind},
+};
+
+use weft_futures::{Promise, TaskError};
+use weft_sync::atomic::{AtomicUsize, Ordering};
+
+/// Why a queued job will never run.
+#[derive(Clone, Debug)]
+pub(crate) enum Abort {
+    /// `shutdown(cancel_futures = true)`: the future is cancelled (Python's `future.cancel()`
+    /// on the work items still queued).
+    Cancel,
+    /// The pool broke (an initializer panicked): the future fails with
+    /// [`TaskError::BrokenPool`] carrying this reason.
+    Broken(String),
+}
+
+impl Abort {
+    /// Completes `promise`'s future without running its task.
+    pub(crate) fn apply<T>(self, promise: Promise<T>) {
+        match self {
+            Self::Cancel => {
+                // A queued job's future is pending or already cancelled by its owner: either
+                // way it is cancelled after this.
+                promise.cancel();
+            }
+            Self::Broken(reason) => promise.set_error(TaskError::BrokenPool(reason)),
+        }
+    }
+}
+
+/// A worker's word that it is about to complete a future and come back for the next job.
+///
+/// The thread waiting on that future may submit again as soon as it wakes, before this worker
+/// is back at the queue; counting the worker as "finishing" lets that submit reuse it rather
+/// than start a new thread (Python's `test_idle_thread_reuse`).
+pub(crate) struct Finishing<'a> {
+    counter: &'a AtomicUsize,
+    announced: Cell<bool>,
+}
+
+impl<'a> Finishing<'a> {
+    pub(crate) fn new(counter: &'a AtomicUsize) -> Self {
+        Self {
+            counter,
+            announced: Cell::new(false),
+        }
+    }
+
+    /// Counts this worker as finishing, once per job.
+    pub(crate) fn announce(&self) {
+        if !self.announced.replace(true) {
+            // Relaxed: a submitter that must see this sees it through the future's completion
+            // (Release) and its own wait (Acquire), which come after.
+            self.counter.fetch_add(1, Ordering::Relaxed);
+            FINISHING.with(|f| f.set(true));
+        }
+    }
+
+    /// Stops counting this worker as finishing; called under the pool's lock, after the
+    /// worker's idle state is recorded there.
+    pub(crate) fn settle(&self) {
+        if self.announced.replace(false) {
+            self.counter.fetch_sub(1, Ordering::Relaxed);
+            FINISHING.with(|f| f.set(false));
+        }
+    }
+}
+
+/// Whether the current thread is a worker that has announced [`Finishing`] and not settled:
+/// a submit from a done-callback on that thread must not count on it.
+pub(crate) fn current_is_finishing() -> bool {
+    FINISHING.with(Cell::get)
+}
+
+// loom's `thread_local!` has no `const` form.
+#[allow(clippy::missing_const_for_thread_local)]
+mod tls {
+    use std::cell::Cell;
+    weft_sync::thread::thread_local! {
+        pub(super) static FINISHING: Cell<bool> = Cell::new(false);
+    }
+}
+use tls::FINISHING;
+
+/// A type-erased job in the pool's queue. Each job is consumed exactly once: run by a worker
+/// or aborted by shutdown or breakage, never silently dropped.
+pub(crate) trait Job: Send {
+    /// Runs the job on the current (worker) thread; a panic inside is caught and fails the
+    /// job's future only. The job calls `finishing.announce()` right before completing its
+    /// future (see [`Finishing`]).
+    fn run(self: Box<Self>, finishing: &Finishing<'_>);
+    /// Completes the job's future without running it.
+    fn abort(self: Box<Self>, why: Abort);
+}
+
+/// A boxed job, as the queue holds it.
+pub(crate) type BoxJob = Box<dyn Job>;
+
+/// `submit`'s job: the closure and the promise of its future.
+pub(crate) struct Task<F, T> {
+    pub(crate) f: F,
+    pub(crate) promise: Promise<T>,
+}
+
+impl<F, T> Job for Task<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    fn run(self: Box<Self>, finishing: &Finishing<'_>) {
+        let Task { f, promise } = *self;
+        // Python's `set_running_or_notify_cancel`: a future cancelled while queued is already
+        // done, and its task must not run.
+        if promise.set_running() {
+            let outcome = catch_unwind(AssertUnwindSafe(f)).map_err(TaskError::from_panic);
+            finishing.announce();
+            promise.complete(outcome);
+        }
+    }
+
+    fn abort(self: Box<Self>, why: Abort) {
+        why.apply(self.promise);
+    }
+}

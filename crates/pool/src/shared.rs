@@ -1,0 +1,415 @@
+//! The pool's engine: one queue of jobs, the workers that drain it, and the bookkeeping that
+//! decides when to wake a parked worker and when to start a new one.
+//!
+//! # One lock, and hints beside it
+//!
+//! Everything that decides something lives in [`State`], under one short lock: the queue of
+//! jobs, the parked workers, how many workers are idle, and whether the pool is open. A
+//! submit pushes its job and, in the same critical section, sees whether an idle worker is
+//! spinning (it will find the job), or parked (pop it and wake it after unlocking), or whether
+//! a new worker must start. A worker checks the queue under the same lock before it parks. So
+//! a wake-up is never lost, and a worker that is awake is never woken with a system call.
+//!
+//! Two atomics are hints for spinning workers only (they read them without the lock, and
+//! re-check under it): `queued`, the queue's length, and `closed`, set once at shutdown or
+//! breakage. Relaxed is enough for both: they order nothing, the lock does.
+//!
+//! # Idle accounting
+//!
+//! `idle` counts workers without a job: started and not yet at their first job, spinning, or
+//! parked. A worker enters idle under the lock when it finds the queue empty, and leaves it
+//! under the lock when it pops a job. A submit starts a new worker only when the jobs queued
+//! outnumber the idle workers (and fewer than `max_workers` were started): an idle worker is
+//! reused before a thread is spawned, as Python's `_adjust_thread_count` does with its idle
+//! semaphore, but counted exactly.
+
+use std::{
+    cell::Cell,
+    collections::VecDeque,
+    mem,
+    panic::{AssertUnwindSafe, catch_unwind},
+};
+
+use weft_futures::TaskError;
+use weft_sync::{
+    Arc, Deadline, Mutex, WaitList,
+    atomic::{AtomicBool, AtomicUsize, Ordering},
+    park::Waiter,
+    thread::{self, JoinHandle},
+};
+
+use crate::job::{Abort, BoxJob, Finishing, Job, current_is_finishing};
+
+/// Whether the pool still takes work.
+#[derive(Debug)]
+enum Closed {
+    Open,
+    ShutDown,
+    /// Broken, with the reason every failed future carries.
+    Broken(String),
+}
+
+struct State {
+    /// Jobs accepted and not yet taken by a worker.
+    jobs: VecDeque<BoxJob>,
+    /// Parked idle workers.
+    sleepers: WaitList,
+    /// Workers without a job (starting, spinning or parked); see the module docs.
+    idle: usize,
+    /// Workers started so far (never more than `max_workers`; also the next thread's number).
+    spawned: usize,
+    /// Workers started and not yet exited.
+    alive: usize,
+    handles: Vec<JoinHandle<()>>,
+    closed: Closed,
+    /// Callers of `shutdown(wait = true)` waiting for the last worker to exit.
+    exit_waiters: WaitList,
+}
+
+pub(crate) type Initializer = Box<dyn Fn() + Send + Sync>;
+
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    /// Hint: `state.jobs.len()`, for spinning workers.
+    queued: AtomicUsize,
+    /// Hint: the pool is shut down or broken, for spinning workers.
+    closed: AtomicBool,
+    /// Workers that are completing a future and will be back at the queue at once (see
+    /// [`Finishing`]).
+    finishing: AtomicUsize,
+    max_workers: usize,
+    prefix: String,
+    initializer: Option<Initializer>,
+}
+
+/// What `try_push` did not accept, and why.
+pub(crate) enum Refused<J> {
+    ShutDown(Box<J>),
+    Broken(Box<J>, String),
+}
+
+// loom's `thread_local!` has no `const` form.
+#[allow(clippy::missing_const_for_thread_local)]
+mod worker_of {
+    use std::cell::Cell;
+    weft_sync::thread::thread_local! {
+    /// The pool this thread works for (the address of its `Shared`), 0 for a thread that is
+    /// not a worker: lets `shutdown(wait = true)` from inside a task skip joining itself.
+    pub(super) static WORKER_OF: Cell<usize> = Cell::new(0);
+    }
+}
+use worker_of::WORKER_OF;
+
+impl Shared {
+    pub(crate) fn new(
+        max_workers: usize,
+        prefix: String,
+        initializer: Option<Initializer>,
+    ) -> Self {
+        Self {
+            state: Mutex::new(State {
+                jobs: VecDeque::new(),
+                sleepers: WaitList::new(),
+                idle: 0,
+                spawned: 0,
+                alive: 0,
+                handles: Vec::new(),
+                closed: Closed::Open,
+                exit_waiters: WaitList::new(),
+            }),
+            queued: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+            finishing: AtomicUsize::new(0),
+            max_workers,
+            prefix,
+            initializer,
+        }
+    }
+
+    pub(crate) fn max_workers(&self) -> usize {
+        self.max_workers
+    }
+
+    pub(crate) fn alive(&self) -> usize {
+        self.state.lock().alive
+    }
+
+    pub(crate) fn is_open(&self) -> bool {
+        matches!(self.state.lock().closed, Closed::Open)
+    }
+
+    /// Queues `job` for a worker, waking a parked one or starting a new one if no idle worker
+    /// is awake to take it.
+    pub(crate) fn try_push<J: Job + 'static>(
+        this: &Arc<Self>,
+        job: Box<J>,
+    ) -> Result<(), Refused<J>> {
+        let mut st = this.state.lock();
+        match &st.closed {
+            Closed::Open => {}
+            Closed::ShutDown => return Err(Refused::ShutDown(job)),
+            Closed::Broken(why) => {
+                let why = why.clone();
+                return Err(Refused::Broken(job, why));
+            }
+        }
+        st.jobs.push_back(job);
+        let queued = st.jobs.len();
+        this.queued.store(queued, Ordering::Relaxed);
+        // Idle workers that are awake (spinning, or woken and not yet back) take queued jobs
+        // by themselves; wake a parked one only when they are too few.
+        let awake = st.idle - st.sleepers.len();
+        let wake = if queued > awake {
+            st.sleepers.pop_front()
+        } else {
+            None
+        };
+        let spawn = st.spawned < this.max_workers && queued > st.idle && {
+            // A worker completing a future comes back for this job at once; not if it is the
+            // thread submitting (from a done-callback), which is busy until it returns.
+            let mut finishing = this.finishing.load(Ordering::Relaxed);
+            if finishing > 0 && current_is_finishing() {
+                finishing -= 1;
+            }
+            queued > st.idle + finishing
+        };
+        let index = st.spawned;
+        if spawn {
+            st.spawned += 1;
+            st.alive += 1;
+            // A new worker starts idle: it will take a job without being woken.
+            st.idle += 1;
+        }
+        drop(st);
+        if let Some((notifier, ())) = wake {
+            notifier.notify();
+        }
+        if spawn {
+            Self::spawn_worker(this, index);
+        }
+        Ok(())
+    }
+
+    fn spawn_worker(this: &Arc<Self>, index: usize) {
+        let shared = Arc::clone(this);
+        let spawned = thread::Builder::new()
+            .name(format!("{}_{index}", this.prefix))
+            .spawn(move || Self::work(&shared));
+        match spawned {
+            Ok(handle) => this.state.lock().handles.push(handle),
+            Err(e) => {
+                let mut st = this.state.lock();
+                st.idle -= 1;
+                st.alive -= 1;
+                st.spawned -= 1;
+                let none_left = st.alive == 0;
+                let waiters = if st.alive <= 1 {
+                    st.exit_waiters.take()
+                } else {
+                    WaitList::new()
+                };
+                drop(st);
+                notify_all(waiters);
+                if none_left {
+                    // No thread will ever run what is queued: fail it rather than hang.
+                    this.break_pool(format!("could not start a worker thread: {e}"));
+                }
+            }
+        }
+    }
+
+    /// A worker thread's body.
+    fn work(&self) {
+        WORKER_OF.with(|w| w.set(self as *const Self as usize));
+        if let Some(init) = &self.initializer
+            && let Err(payload) = catch_unwind(AssertUnwindSafe(init))
+        {
+            let why = match TaskError::from_panic(payload) {
+                TaskError::Panicked(msg) => msg,
+                other => other.to_string(),
+            };
+            self.break_pool(format!(
+                "a thread initializer panicked ({why}); the thread pool is not usable anymore"
+            ));
+            self.exit(true);
+            return;
+        }
+        let waiter = Waiter::new();
+        let finishing = Finishing::new(&self.finishing);
+        let mut idle = true;
+        while let Some(job) = self.next_job(&waiter, &finishing, &mut idle) {
+            job.run(&finishing);
+        }
+        self.exit(idle);
+    }
+
+    /// The next job for a worker, or `None` once the pool is closed and its queue empty.
+    fn next_job(
+        &self,
+        waiter: &Waiter,
+        finishing: &Finishing<'_>,
+        idle: &mut bool,
+    ) -> Option<BoxJob> {
+        let mut spun = false;
+        loop {
+            let mut st = self.state.lock();
+            if let Some(job) = st.jobs.pop_front() {
+                self.queued.store(st.jobs.len(), Ordering::Relaxed);
+                if *idle {
+                    st.idle -= 1;
+                    *idle = false;
+                }
+                finishing.settle();
+                return Some(job);
+            }
+            if !*idle {
+                st.idle += 1;
+                *idle = true;
+            }
+            finishing.settle();
+            if !matches!(st.closed, Closed::Open) {
+                return None;
+            }
+            if !spun {
+                // Spin a little before parking: a job that comes soon costs no system call,
+                // neither here nor in the submitting thread.
+                drop(st);
+                self.spin();
+                spun = true;
+                continue;
+            }
+            // The queue is empty and checked under the lock that every push takes: a push
+            // after this point finds us in `sleepers`.
+            st.sleepers.push_back(waiter, ());
+            drop(st);
+            let _ = waiter.wait(Deadline::never());
+            // Our notifier was popped by the waker, so none is reachable any more.
+            waiter.rearm();
+            spun = false;
+        }
+    }
+
+    /// Waits a bounded while for a job (or the closure) to show up in the hints.
+    fn spin(&self) {
+        let seen =
+            || self.queued.load(Ordering::Relaxed) > 0 || self.closed.load(Ordering::Relaxed);
+        #[cfg(not(weft_loom))]
+        for round in 0..SPIN_ROUNDS {
+            if seen() {
+                return;
+            }
+            if round < SPIN_BUSY {
+                for _ in 0..(1u32 << round.min(6)) {
+                    thread::spin_loop();
+                }
+            } else {
+                thread::yield_now();
+            }
+        }
+        #[cfg(weft_loom)]
+        if !seen() {
+            thread::yield_now();
+        }
+    }
+
+    /// A worker leaves the pool.
+    fn exit(&self, idle: bool) {
+        let mut st = self.state.lock();
+        if idle {
+            st.idle -= 1;
+        }
+        st.alive -= 1;
+        let waiters = if st.alive <= 1 {
+            st.exit_waiters.take()
+        } else {
+            WaitList::new()
+        };
+        drop(st);
+        notify_all(waiters);
+    }
+
+    /// Marks the pool broken: every queued job fails with [`TaskError::BrokenPool`], and no
+    /// new job is accepted.
+    pub(crate) fn break_pool(&self, reason: String) {
+        let mut st = self.state.lock();
+        if !matches!(st.closed, Closed::Broken(_)) {
+            st.closed = Closed::Broken(reason.clone());
+        }
+        self.closed.store(true, Ordering::Relaxed);
+        let jobs = mem::take(&mut st.jobs);
+        self.queued.store(0, Ordering::Relaxed);
+        let sleepers = st.sleepers.take();
+        drop(st);
+        for job in jobs {
+            job.abort(Abort::Broken(reason.clone()));
+        }
+        notify_all(sleepers);
+    }
+
+    /// Python's `shutdown(wait, cancel_futures)`.
+    pub(crate) fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        let mut st = self.state.lock();
+        if matches!(st.closed, Closed::Open) {
+            st.closed = Closed::ShutDown;
+        }
+        self.closed.store(true, Ordering::Relaxed);
+        let cancelled = if cancel_futures {
+            mem::take(&mut st.jobs)
+        } else {
+            VecDeque::new()
+        };
+        self.queued.store(st.jobs.len(), Ordering::Relaxed);
+        // Parked workers wake to drain what is left, then exit.
+        let sleepers = st.sleepers.take();
+        let handles = if wait {
+            mem::take(&mut st.handles)
+        } else {
+            Vec::new()
+        };
+        drop(st);
+        for job in cancelled {
+            job.abort(Abort::Cancel);
+        }
+        notify_all(sleepers);
+        if !wait {
+            return;
+        }
+        let me = thread::current().id();
+        for handle in handles {
+            // A task that shuts its own pool down must not join its own thread: that thread
+            // exits once the task returns and the queue is drained.
+            if handle.thread().id() != me {
+                let _ = handle.join();
+            }
+        }
+        let in_worker = WORKER_OF.with(Cell::get) == self as *const Self as usize;
+        self.wait_exited(usize::from(in_worker));
+    }
+
+    /// Blocks until at most `left` workers are alive (workers started concurrently with a
+    /// shutdown, whose handles another caller took, are waited for here).
+    fn wait_exited(&self, left: usize) {
+        let waiter = Waiter::new();
+        loop {
+            let mut st = self.state.lock();
+            if st.alive <= left {
+                return;
+            }
+            st.exit_waiters.push_back(&waiter, ());
+            drop(st);
+            let _ = waiter.wait(Deadline::never());
+            waiter.rearm();
+        }
+    }
+}
+
+#[cfg(not(weft_loom))]
+const SPIN_ROUNDS: u32 = 64;
+#[cfg(not(weft_loom))]
+const SPIN_BUSY: u32 = 10;
+
+fn notify_all(list: WaitList) {
+    for (notifier, ()) in list {
+        notifier.notify();
+    }
+}

@@ -1,0 +1,101 @@
+//! loom models of the pool's invariants (run once on real threads without `--cfg weft_loom`).
+//!
+//! Worker threads come from `weft_sync::thread`, so loom schedules them like the test's own;
+//! loom allows 5 threads including the model's main thread, so every model keeps to at most
+//! two workers and one extra thread.
+
+use weft_futures::TaskError;
+use weft_pool::ThreadPoolExecutor;
+use weft_sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering::SeqCst},
+    thread,
+};
+
+/// A submit racing with `shutdown(cancel_futures = true)`: an accepted task runs exactly once
+/// or is cancelled (never lost, never run twice); a rejected one comes back to its submitter.
+#[test]
+fn submit_racing_shutdown_runs_cancels_or_hands_back() {
+    weft_sync::model(|| {
+        let pool = Arc::new(ThreadPoolExecutor::new(1));
+        let ran = Arc::new(AtomicUsize::new(0));
+        let submitter = {
+            let (pool, ran) = (pool.clone(), ran.clone());
+            thread::spawn(move || {
+                let r = ran.clone();
+                match pool.try_submit(move || {
+                    r.fetch_add(1, SeqCst);
+                }) {
+                    Ok(future) => Some(future),
+                    Err(rejected) => {
+                        // The job comes back uncalled: running it here is its one run.
+                        (rejected.into_inner())();
+                        None
+                    }
+                }
+            })
+        };
+        pool.shutdown(false, true);
+        let accepted = submitter.join().unwrap();
+        drop(pool); // the last reference: shutdown(true, false) joins the worker
+        match accepted {
+            Some(future) => match future.result() {
+                Ok(()) => assert_eq!(ran.load(SeqCst), 1),
+                Err(TaskError::Cancelled) => assert_eq!(ran.load(SeqCst), 0),
+                Err(e) => panic!("an accepted task ended with {e}"),
+            },
+            None => assert_eq!(ran.load(SeqCst), 1),
+        }
+    });
+}
+
+/// A task submitted while the only worker goes idle (spinning, about to park, or parked) is
+/// handed to that worker: no lost wake-up, and no second thread.
+#[test]
+fn idle_worker_takes_the_next_task() {
+    weft_sync::model(|| {
+        let pool = ThreadPoolExecutor::new(2);
+        assert_eq!(pool.submit(|| 1).result(), Ok(1));
+        assert_eq!(pool.submit(|| 2).result(), Ok(2));
+        assert_eq!(pool.num_workers(), 1, "the idle worker was not reused");
+    });
+}
+
+/// `shutdown(wait = true)` returns only once every accepted task has run and every worker has
+/// exited.
+#[test]
+fn shutdown_wait_joins_all_workers() {
+    weft_sync::model(|| {
+        let pool = ThreadPoolExecutor::new(2);
+        let ran = Arc::new(AtomicUsize::new(0));
+        let futures: Vec<_> = (0..2)
+            .map(|_| {
+                let ran = ran.clone();
+                pool.submit(move || {
+                    ran.fetch_add(1, SeqCst);
+                })
+            })
+            .collect();
+        pool.shutdown(true, false);
+        assert_eq!(ran.load(SeqCst), 2);
+        assert_eq!(pool.num_workers(), 0);
+        assert!(futures.iter().all(|f| f.done() && !f.cancelled()));
+    });
+}
+
+/// `map` over a one-task buffer yields every result once, in order, while the worker idles
+/// and wakes between items.
+#[test]
+fn map_yields_in_order_with_a_bounded_buffer() {
+    weft_sync::model(|| {
+        let pool = ThreadPoolExecutor::new(1);
+        let out: Vec<_> = pool
+            .map_with(
+                |x: u8| x + 1,
+                0..2,
+                weft_futures::MapOptions::default().buffersize(1),
+            )
+            .collect();
+        assert_eq!(out, [Ok(1), Ok(2)]);
+    });
+}

@@ -1,0 +1,243 @@
+//! `ThreadPoolExecutor::map` / `map_with`: order, laziness, bounds, panics, endless input.
+
+use std::{cell::Cell, rc::Rc, sync::Arc, thread, time::Duration};
+
+use weft_futures::{MapOptions, TaskError};
+use weft_pool::ThreadPoolExecutor;
+
+#[allow(clippy::disallowed_types)]
+type Counter = std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::SeqCst;
+
+/// An input that counts how many items were pulled; `Rc` makes it `!Send` on purpose: items
+/// are pulled on the caller's thread.
+fn counting(n: impl Iterator<Item = u64>) -> (Rc<Cell<usize>>, impl Iterator<Item = u64>) {
+    let pulled = Rc::new(Cell::new(0));
+    let p = pulled.clone();
+    (pulled, n.inspect(move |_| p.set(p.get() + 1)))
+}
+
+#[test]
+fn results_come_in_input_order() {
+    let pool = ThreadPoolExecutor::new(4);
+    let out: Vec<u64> = pool
+        .map(
+            |ms: u64| {
+                thread::sleep(Duration::from_millis(ms));
+                ms
+            },
+            [50, 40, 30, 20, 10, 0],
+        )
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(out, [50, 40, 30, 20, 10, 0]);
+}
+
+#[test]
+fn runs_on_the_workers() {
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(2)
+        .thread_name_prefix("mapper")
+        .build()
+        .unwrap();
+    for name in pool.map(|_: u8| thread::current().name().unwrap().to_owned(), 0..10) {
+        assert!(name.unwrap().starts_with("mapper_"));
+    }
+}
+
+#[test]
+fn empty_input() {
+    let pool = ThreadPoolExecutor::new(2);
+    assert_eq!(pool.map(|x: u8| x, []).count(), 0);
+    assert_eq!(
+        pool.map_with(|x: u8| x, [], MapOptions::default().chunksize(3))
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn buffersize_bounds_the_items_pulled_ahead() {
+    let pool = ThreadPoolExecutor::new(2);
+    let (pulled, items) = counting(0..);
+    let mut it = pool.map_with(|x| x * 2, items, MapOptions::default().buffersize(3));
+    // Python submits the first `buffersize` tasks at once.
+    assert_eq!(pulled.get(), 3);
+    for taken in 1..=200usize {
+        assert_eq!(it.next(), Some(Ok(2 * (taken as u64 - 1))));
+        assert!(
+            pulled.get() <= taken + 3 + 1,
+            "pulled {} after taking {taken}",
+            pulled.get()
+        );
+    }
+}
+
+#[test]
+fn buffersize_counts_chunks() {
+    let pool = ThreadPoolExecutor::new(2);
+    let (pulled, items) = counting(0..);
+    let mut it = pool.map_with(
+        |x| x,
+        items,
+        MapOptions::default().buffersize(2).chunksize(5),
+    );
+    assert_eq!(pulled.get(), 10);
+    for taken in 1..=100usize {
+        assert!(it.next().unwrap().is_ok());
+        assert!(pulled.get() <= taken + 2 * 5 + 1);
+    }
+}
+
+#[test]
+fn default_map_submits_two_tasks_per_worker_at_first() {
+    let pool = ThreadPoolExecutor::new(3);
+    let (pulled, items) = counting(0..);
+    let it = pool.map(|x| x, items);
+    assert_eq!(pulled.get(), 6);
+    drop(it);
+    // Python's test_map_buffersize_when_buffer_is_full: an unconsumed map pulls no more.
+    pool.shutdown(true, false);
+    assert_eq!(pulled.get(), 6);
+}
+
+#[test]
+fn default_map_stays_bounded_on_an_endless_input() {
+    let pool = ThreadPoolExecutor::new(2);
+    let (pulled, items) = counting(0..);
+    let mut it = pool.map(|x| x + 1, items);
+    for taken in 1..=300_000usize {
+        assert_eq!(it.next(), Some(Ok(taken as u64)));
+        // Adaptive batches: at most 2 × max_workers batches of at most 4096 items.
+        assert!(pulled.get() <= taken + 4 * 4096 + 1);
+    }
+}
+
+#[test]
+fn endless_input_in_constant_memory() {
+    let pool = ThreadPoolExecutor::new(2);
+    let sum: u64 = pool
+        .map(|x: u64| x % 7, 0..)
+        .take(500_000)
+        .map(Result::unwrap)
+        .sum();
+    assert_eq!(sum, (0..500_000u64).map(|x| x % 7).sum());
+    let firsts: Vec<u64> = pool
+        .map_with(|x: u64| x * 3, 0.., MapOptions::default().buffersize(1))
+        .take(5)
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(firsts, [0, 3, 6, 9, 12]);
+}
+
+#[test]
+fn a_panic_fails_its_item_alone() {
+    let pool = ThreadPoolExecutor::new(2);
+    let f = |x: u32| {
+        if x % 10 == 3 {
+            panic!("bad item {x}");
+        }
+        x
+    };
+    for opts in [
+        MapOptions::default(),
+        MapOptions::default().chunksize(4),
+        MapOptions::default().buffersize(2),
+    ] {
+        let out: Vec<_> = pool.map_with(f, 0..40, opts).collect();
+        assert_eq!(out.len(), 40);
+        for (x, r) in (0..40).zip(out) {
+            if x % 10 == 3 {
+                assert_eq!(r, Err(TaskError::Panicked(format!("bad item {x}"))));
+            } else {
+                assert_eq!(r, Ok(x));
+            }
+        }
+    }
+}
+
+#[test]
+fn chunks_give_every_item_its_result() {
+    let pool = ThreadPoolExecutor::new(3);
+    let out: Vec<u64> = pool
+        .map_with(|x: u64| x * x, 0..1000, MapOptions::default().chunksize(7))
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(out, (0..1000u64).map(|x| x * x).collect::<Vec<_>>());
+}
+
+#[test]
+fn dropping_the_iterator_cancels_what_has_not_started() {
+    let pool = ThreadPoolExecutor::new(1);
+    let ran = Arc::new(Counter::new(0));
+    let r = ran.clone();
+    let mut it = pool.map_with(
+        move |_: u32| {
+            thread::sleep(Duration::from_millis(20));
+            r.fetch_add(1, SeqCst);
+        },
+        0..100,
+        MapOptions::default().buffersize(10),
+    );
+    assert!(it.next().unwrap().is_ok());
+    drop(it);
+    pool.shutdown(true, false);
+    // The first item, and at most the one running when the iterator was dropped.
+    assert!(ran.load(SeqCst) <= 2, "{}", ran.load(SeqCst));
+}
+
+#[test]
+fn map_after_shutdown_yields_one_error_and_ends() {
+    let pool = ThreadPoolExecutor::new(1);
+    pool.shutdown(true, false);
+    let out: Vec<_> = pool
+        .map_with(|x: u8| x, 0..10, MapOptions::default().buffersize(1))
+        .collect();
+    assert_eq!(out, [Err(TaskError::Cancelled)]);
+}
+
+#[test]
+fn broken_pool_map_reports_broken() {
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(1)
+        .initializer(|| panic!("init"))
+        .build()
+        .unwrap();
+    let out: Vec<_> = pool.map(|x: u8| x, 0..3).collect();
+    assert!(!out.is_empty());
+    assert!(
+        out.iter()
+            .all(|r| matches!(r, Err(TaskError::BrokenPool(_)))),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn slow_items_keep_one_item_per_task() {
+    // Items that take milliseconds must spread over the workers, not be batched together.
+    let pool = ThreadPoolExecutor::new(4);
+    let start = std::time::Instant::now();
+    let names: Vec<String> = pool
+        .map(
+            |_: u8| {
+                thread::sleep(Duration::from_millis(40));
+                thread::current().name().unwrap().to_owned()
+            },
+            0..8,
+        )
+        .map(Result::unwrap)
+        .collect();
+    let distinct: std::collections::HashSet<_> = names.iter().collect();
+    assert!(distinct.len() >= 3, "{names:?}");
+    assert!(start.elapsed() < Duration::from_millis(8 * 40));
+}
+
+#[test]
+fn map_overhead_sanity() {
+    let pool = ThreadPoolExecutor::new(2);
+    let sum: u64 = pool
+        .map(|x: u64| x * 2, 0..1_000_000)
+        .map(Result::unwrap)
+        .sum();
+    assert_eq!(sum, 999_999 * 1_000_000);
+}
