@@ -254,8 +254,10 @@ impl Event {
     fn wait_slow(&self, deadline: Deadline) -> bool {
         // A short bounded spin: a `set` arriving within a few microseconds (typical of a
         // ping-pong, or of a signal that is already on its way) costs no park and no unpark.
+        // The spin only re-reads the flag, so loom models skip it: its yields would spend the
+        // preemption budget that the races below need.
         let mut spin = SpinWait::new();
-        while spin.spin() {
+        while !weft_sync::LOOM && spin.spin() {
             if self.is_set() {
                 return true;
             }

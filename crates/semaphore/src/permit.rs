@@ -1,0 +1,74 @@
+use std::fmt;
+
+use crate::raw::{Overflow, Raw};
+
+/// A permit taken from a [`Semaphore`] or a [`BoundedSemaphore`]; dropping it gives it back.
+///
+/// Python's `with sem:` block: the permit is held for the guard's lifetime. A permit may be
+/// sent to another thread and released there. [`Permit::forget`] keeps the permit taken, to
+/// be given back later by hand with `release`.
+///
+/// A permit dropped after its [`BoundedSemaphore`] was already released by hand up to its
+/// initial value (a bug that CPython reports with `ValueError` at the end of the `with`
+/// block) cannot fail in `drop`: the count stays at the initial value. Likewise a permit
+/// never takes a [`Semaphore`] past [`Semaphore::MAX_PERMITS`].
+///
+/// [`Semaphore`]: crate::Semaphore
+/// [`Semaphore::MAX_PERMITS`]: crate::Semaphore::MAX_PERMITS
+/// [`BoundedSemaphore`]: crate::BoundedSemaphore
+///
+/// # Examples
+///
+/// ```
+/// let sem = weft_semaphore::Semaphore::new(1);
+/// {
+///     let _permit = sem.acquire();
+///     assert_eq!(sem.available(), 0);
+/// } // Dropped here: released.
+/// assert_eq!(sem.available(), 1);
+/// ```
+#[must_use = "dropping the permit releases it at once"]
+pub struct Permit<'a> {
+    raw: &'a Raw,
+    /// The most permits a release may leave in the count: the initial value of a bounded
+    /// semaphore, `MAX_PERMITS` otherwise.
+    max: usize,
+}
+
+impl<'a> Permit<'a> {
+    pub(crate) fn new(raw: &'a Raw, max: usize) -> Self {
+        Self { raw, max }
+    }
+
+    /// Keeps the permit taken: it is not given back when this value goes away.
+    ///
+    /// Release it later by hand with `release(1)`, as a Python program pairs `acquire()` with
+    /// `release()` across functions or threads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = weft_semaphore::Semaphore::new(1);
+    /// sem.acquire().forget();
+    /// assert_eq!(sem.available(), 0);
+    /// sem.release(1);
+    /// assert_eq!(sem.available(), 1);
+    /// ```
+    pub fn forget(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Permit<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        // Clamp never fails.
+        let _ = self.raw.release(1, self.max, Overflow::Clamp);
+    }
+}
+
+impl fmt::Debug for Permit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit").finish_non_exhaustive()
+    }
+}

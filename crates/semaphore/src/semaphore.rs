@@ -1,0 +1,213 @@
+use std::{fmt, time::Duration};
+
+use weft_sync::Deadline;
+
+use crate::{
+    permit::Permit,
+    raw::{MAX_PERMITS, Overflow, Raw},
+};
+
+/// A counting semaphore: Python's `threading.Semaphore`.
+///
+/// The semaphore holds a number of permits. [`acquire`](Semaphore::acquire) takes one,
+/// blocking while there are none, and hands back a [`Permit`] that returns it when dropped;
+/// [`release`](Semaphore::release) adds permits by hand (for permits that were
+/// [`forget`](Permit::forget)-ten, or to raise the count, as Python allows).
+///
+/// # Fairness
+///
+/// Waiters are woken oldest first, one per released permit. As in CPython, a running thread
+/// may take a freed permit before the woken waiter gets to it (barging keeps the semaphore
+/// fast under contention); the waiter that lost it goes back to the front of the queue, and
+/// the next release at least a millisecond after the previous hand-off hands a permit straight
+/// to it, so no waiter starves.
+///
+/// # Cost
+///
+/// Acquiring a free permit and releasing one with nobody waiting are one compare-exchange
+/// each, with no lock. A waiter spins briefly, then parks on its own notification in a FIFO
+/// list; a release touches that list only when someone is parked.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use weft_semaphore::Semaphore;
+///
+/// // At most two workers in the critical section at once.
+/// let sem = Arc::new(Semaphore::new(2));
+/// let workers: Vec<_> = (0..4)
+///     .map(|_| {
+///         let sem = Arc::clone(&sem);
+///         std::thread::spawn(move || {
+///             let _permit = sem.acquire(); // Python: `with sem:`
+///             // ... at most two threads here ...
+///         })
+///     })
+///     .collect();
+/// for w in workers {
+///     w.join().unwrap();
+/// }
+/// assert_eq!(sem.available(), 2);
+/// ```
+pub struct Semaphore {
+    raw: Raw,
+}
+
+impl Semaphore {
+    /// The largest count a semaphore can hold: `usize::MAX / 2`.
+    pub const MAX_PERMITS: usize = MAX_PERMITS;
+
+    /// A semaphore holding `permits` permits.
+    ///
+    /// Python: `threading.Semaphore(value)` (`value` defaults to 1 there; weft asks for it).
+    ///
+    /// # Panics
+    ///
+    /// If `permits` is more than [`Semaphore::MAX_PERMITS`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = weft_semaphore::Semaphore::new(3);
+    /// assert_eq!(sem.available(), 3);
+    /// ```
+    #[must_use]
+    pub fn new(permits: usize) -> Self {
+        assert!(permits <= MAX_PERMITS, "semaphore permit count overflow");
+        Self {
+            raw: Raw::new(permits),
+        }
+    }
+
+    /// Takes a permit, blocking until one is free.
+    ///
+    /// The permit goes back when the returned [`Permit`] is dropped. No spurious wake-ups.
+    ///
+    /// Python: `sem.acquire()`, or `with sem:`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = weft_semaphore::Semaphore::new(1);
+    /// let permit = sem.acquire();
+    /// assert_eq!(sem.available(), 0);
+    /// drop(permit);
+    /// assert_eq!(sem.available(), 1);
+    /// ```
+    #[inline]
+    pub fn acquire(&self) -> Permit<'_> {
+        let got = self.raw.acquire(Deadline::never());
+        debug_assert!(got);
+        Permit::new(&self.raw, MAX_PERMITS)
+    }
+
+    /// Takes a permit if one is free right now; never blocks.
+    ///
+    /// Python: `sem.acquire(blocking=False)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = weft_semaphore::Semaphore::new(1);
+    /// let p = sem.try_acquire();
+    /// assert!(p.is_some());
+    /// assert!(sem.try_acquire().is_none());
+    /// ```
+    #[inline]
+    #[must_use = "dropping the permit releases it at once"]
+    pub fn try_acquire(&self) -> Option<Permit<'_>> {
+        self.raw
+            .try_acquire()
+            .then(|| Permit::new(&self.raw, MAX_PERMITS))
+    }
+
+    /// Takes a permit, waiting at most `timeout` for one; `None` once `timeout` has elapsed.
+    ///
+    /// Never returns `None` before `timeout` has fully elapsed. [`Duration::MAX`], or any
+    /// timeout too large for the clock, waits forever; a zero timeout is
+    /// [`try_acquire`](Semaphore::try_acquire).
+    ///
+    /// Python: `sem.acquire(timeout=t)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let sem = weft_semaphore::Semaphore::new(1);
+    /// let _held = sem.acquire();
+    /// assert!(sem.acquire_timeout(Duration::from_millis(10)).is_none());
+    /// ```
+    #[must_use = "dropping the permit releases it at once"]
+    pub fn acquire_timeout(&self, timeout: Duration) -> Option<Permit<'_>> {
+        self.raw
+            .acquire(Deadline::after(timeout))
+            .then(|| Permit::new(&self.raw, MAX_PERMITS))
+    }
+
+    /// Adds `n` permits and wakes up to `n` waiters.
+    ///
+    /// The count may grow past its initial value, as in Python (use [`BoundedSemaphore`] to
+    /// forbid that). `release(0)` does nothing.
+    ///
+    /// Python: `sem.release(n)`.
+    ///
+    /// # Panics
+    ///
+    /// If the count would exceed [`Semaphore::MAX_PERMITS`]; nothing is changed then.
+    ///
+    /// [`BoundedSemaphore`]: crate::BoundedSemaphore
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = weft_semaphore::Semaphore::new(0);
+    /// sem.release(2);
+    /// assert_eq!(sem.available(), 2);
+    /// ```
+    #[inline]
+    pub fn release(&self, n: usize) {
+        if self.raw.release(n, MAX_PERMITS, Overflow::Fail).is_err() {
+            overflow();
+        }
+    }
+
+    /// The number of permits free right now.
+    ///
+    /// Only a snapshot while other threads acquire and release. Python has no public
+    /// counterpart (`sem._value`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = weft_semaphore::Semaphore::new(2);
+    /// let _p = sem.acquire();
+    /// assert_eq!(sem.available(), 1);
+    /// ```
+    #[inline]
+    #[must_use]
+    pub fn available(&self) -> usize {
+        self.raw.available()
+    }
+}
+
+impl Default for Semaphore {
+    /// A semaphore holding one permit, as Python's `threading.Semaphore()`.
+    fn default() -> Self {
+        Self::new(1)
+    }
+}
+
+#[cold]
+#[track_caller]
+fn overflow() -> ! {
+    panic!("semaphore permit count overflow");
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Semaphore")
+            .field("available", &self.available())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,181 @@
+//! loom models of `Semaphore` and `BoundedSemaphore`, one per invariant.
+//!
+//! Run exhaustively with
+//! `RUSTFLAGS="--cfg weft_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p weft-semaphore --test loom --release`;
+//! without the cfg each model runs once on real threads. A lost wake-up shows up as a loom
+//! deadlock, which fails the model.
+
+use std::time::Duration;
+
+use weft_semaphore::{BoundedSemaphore, Semaphore};
+use weft_sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+    thread,
+};
+
+/// A finite timeout: under loom a timed wait yields once and then times out unless woken.
+const SHORT: Duration = Duration::from_millis(1);
+
+/// Never more holders than permits: two threads and the main thread compete for one permit;
+/// the number of holders, tracked with an atomic high-water mark, never exceeds one, and the
+/// permit comes back.
+#[test]
+fn never_more_holders_than_permits() {
+    weft_sync::model(|| {
+        let sem = Arc::new(Semaphore::new(1));
+        let holders = Arc::new(AtomicUsize::new(0));
+        let high = Arc::new(AtomicUsize::new(0));
+        let work = {
+            let (sem, holders, high) = (Arc::clone(&sem), Arc::clone(&holders), Arc::clone(&high));
+            move || {
+                let _p = sem.acquire();
+                let now = holders.fetch_add(1, Ordering::SeqCst) + 1;
+                high.fetch_max(now, Ordering::SeqCst);
+                holders.fetch_sub(1, Ordering::SeqCst);
+            }
+        };
+        let a = thread::spawn(work.clone());
+        let b = thread::spawn(work.clone());
+        work();
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(high.load(Ordering::SeqCst), 1, "more holders than permits");
+        assert_eq!(sem.available(), 1);
+    });
+}
+
+/// A release racing a waiter on its way to sleep: the waiter always gets the permit (else
+/// deadlock), and sees what the releaser wrote before releasing.
+#[test]
+fn release_racing_a_waiter_going_to_sleep_is_never_lost() {
+    weft_sync::model(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let data = Arc::new(AtomicUsize::new(0));
+        let (s, d) = (Arc::clone(&sem), Arc::clone(&data));
+        let waiter = thread::spawn(move || {
+            s.acquire().forget();
+            d.load(Ordering::Relaxed)
+        });
+        data.store(7, Ordering::Relaxed);
+        sem.release(1);
+        assert_eq!(
+            waiter.join().unwrap(),
+            7,
+            "permit taken without the releaser's writes"
+        );
+        assert_eq!(sem.available(), 0);
+    });
+}
+
+/// A timed acquire racing a release: whether the waiter gets the permit, times out, or times
+/// out at the very moment the release wakes it, the permit is never lost: once the waiter's
+/// permit (if any) is dropped, `available()` is 1.
+#[test]
+fn permit_not_lost_when_timeout_races_release() {
+    weft_sync::model(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let s = Arc::clone(&sem);
+        let waiter = thread::spawn(move || s.acquire_timeout(SHORT).is_some());
+        sem.release(1);
+        let _got = waiter.join().unwrap();
+        assert_eq!(sem.available(), 1, "a permit was lost");
+    });
+}
+
+/// The hand-off path: a waiter woken by a release can lose the permit to a barging thread
+/// (here the releaser itself, taking it straight back); it then queues again at the front, and
+/// the barger's next release hands the permit straight to it (under loom every such waiter gets
+/// a hand-off). Whether that hand-off races the waiter's timeout or not, the permit is never
+/// lost.
+#[test]
+fn handed_off_permit_not_lost_when_timeout_races() {
+    weft_sync::model(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let s = Arc::clone(&sem);
+        let timed = thread::spawn(move || s.acquire_timeout(SHORT).is_some());
+        // Let the waiter run up to its park without spending a preemption on it: the budget
+        // is needed for the races that follow.
+        thread::yield_now();
+        sem.release(1);
+        // Barge: take the freed permit before the woken waiter does, then give it back.
+        drop(sem.try_acquire());
+        let _got = timed.join().unwrap();
+        assert_eq!(sem.available(), 1, "a permit was lost");
+    });
+}
+
+/// `release(2)` with two parked waiters wakes both (a release that woke only one would leave
+/// the other parked forever: deadlock).
+#[test]
+fn release_two_wakes_two_waiters() {
+    weft_sync::model(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let s = Arc::clone(&sem);
+                thread::spawn(move || s.acquire().forget())
+            })
+            .collect();
+        sem.release(2);
+        for w in waiters {
+            w.join().unwrap();
+        }
+        assert_eq!(sem.available(), 0);
+    });
+}
+
+/// Over-releasing a `BoundedSemaphore` is an error that changes nothing, even racing with a
+/// holder giving its permit back: of two releases of a one-permit semaphore whose permit is
+/// held once, exactly one succeeds, and the count ends at its bound.
+#[test]
+fn bounded_over_release_is_err_and_changes_nothing() {
+    weft_sync::model(|| {
+        let sem = Arc::new(BoundedSemaphore::new(1));
+        let s = Arc::clone(&sem);
+        let holder = thread::spawn(move || {
+            s.acquire().forget();
+            s.release(1).is_ok()
+        });
+        let mine = sem.release(1).is_ok();
+        let theirs = holder.join().unwrap();
+        assert!(
+            mine != theirs,
+            "exactly one release fits (mine {mine}, theirs {theirs})"
+        );
+        assert_eq!(sem.available(), 1);
+    });
+}
+
+/// The bound holds on the slow path too: with two waiters parked, a release that wakes one
+/// leaves the "someone is parked" mark set, so the next release checks its bound under the
+/// lock. The count never exceeds the bound, and a refused release changes nothing.
+#[test]
+fn bounded_bound_holds_with_parked_waiters() {
+    weft_sync::model(|| {
+        let sem = Arc::new(BoundedSemaphore::new(2));
+        sem.acquire().forget();
+        sem.acquire().forget();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let s = Arc::clone(&sem);
+                thread::spawn(move || s.acquire().forget())
+            })
+            .collect();
+        // Let the waiters park without spending preemptions on it.
+        thread::yield_now();
+        assert!(sem.release(1).is_ok());
+        assert!(sem.available() <= 1);
+        // Fits only if a waiter already took the first permit.
+        let second = sem.release(2).is_ok();
+        assert!(sem.available() <= 2, "count past the bound");
+        if !second {
+            assert!(sem.release(1).is_ok());
+        }
+        for w in waiters {
+            w.join().unwrap();
+        }
+        // The waiters hold one (forgotten) permit each; the count holds the rest.
+        assert_eq!(sem.available(), usize::from(second));
+    });
+}
