@@ -1,0 +1,225 @@
+use std::{fmt, io};
+
+use nix::sys::eventfd::{EfdFlags, EventFd};
+use weft_sync::Arc;
+
+use crate::{
+    ProcessPoolExecutor,
+    book::Book,
+    child::Init,
+    dispatcher::{Dispatcher, Shared},
+    zygote,
+};
+
+/// Configures a [`ProcessPoolExecutor`]: Python's `ProcessPoolExecutor(max_workers,
+/// initializer=…, max_tasks_per_child=…)`.
+///
+/// # Examples
+///
+/// ```
+/// use weft_process::ProcessPoolExecutor;
+///
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// let pool = ProcessPoolExecutor::builder()
+///     .max_workers(2)
+///     .max_tasks_per_child(100)
+///     .initializer(|| {})
+///     .build()?;
+/// assert_eq!(pool.submit(square, 9).result(), Ok(81));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[must_use = "a builder does nothing until build() is called"]
+pub struct Builder {
+    max_workers: usize,
+    max_tasks_per_child: Option<u64>,
+    init: Option<Arc<Init>>,
+    deny_threads: bool,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("max_workers", &self.max_workers)
+            .field("max_tasks_per_child", &self.max_tasks_per_child)
+            .field("initializer", &self.init.is_some())
+            .field("deny_threads", &self.deny_threads)
+            .finish()
+    }
+}
+
+/// Python's `os.process_cpu_count()`: the CPUs this process may run on.
+pub(crate) fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Builder {
+    /// The defaults: one worker per CPU this process may use, workers never retired, no
+    /// initializer, a warning (not an error) when the caller already runs other threads.
+    pub fn new() -> Self {
+        Self {
+            max_workers: default_workers(),
+            max_tasks_per_child: None,
+            init: None,
+            deny_threads: false,
+        }
+    }
+
+    /// How many worker processes run at once (Python's `max_workers`); 0 makes
+    /// [`Builder::build`] fail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = weft_process::ProcessPoolExecutor::builder().max_workers(3).build()?;
+    /// assert_eq!(pool.max_workers(), 3);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn max_workers(mut self, n: usize) -> Self {
+        self.max_workers = n;
+        self
+    }
+
+    /// Retires each worker after `n` tasks and forks a fresh one in its place (Python's
+    /// `max_tasks_per_child`): for tasks that leak memory or state. 0 makes
+    /// [`Builder::build`] fail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// fn pid(_: ()) -> u32 {
+    ///     std::process::id()
+    /// }
+    ///
+    /// let pool = weft_process::ProcessPoolExecutor::builder()
+    ///     .max_workers(1)
+    ///     .max_tasks_per_child(1)
+    ///     .build()?;
+    /// let a = pool.submit(pid, ()).result().unwrap();
+    /// let b = pool.submit(pid, ()).result().unwrap();
+    /// assert_ne!(a, b); // a fresh worker for each task
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn max_tasks_per_child(mut self, n: u64) -> Self {
+        self.max_tasks_per_child = Some(n);
+        self
+    }
+
+    /// Runs `init` once in each worker process, before its first task (Python's
+    /// `initializer`; arguments are whatever the closure captures).
+    ///
+    /// The closure is captured here, in the caller's process, and reaches the workers by
+    /// fork: it is never serialized. One that panics kills that worker (the panic message is
+    /// reported) and the worker is replaced; the task it was handed goes back to the queue.
+    /// After 3 failures in a row (no task completed in between) the pool breaks instead of
+    /// forking forever: every pending future fails with
+    /// [`TaskError::BrokenPool`](weft_futures::TaskError::BrokenPool) naming the panic message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// fn env(_: ()) -> Option<String> {
+    ///     std::env::var("WEFT_DOC_INIT").ok()
+    /// }
+    ///
+    /// let pool = weft_process::ProcessPoolExecutor::builder()
+    ///     .max_workers(1)
+    ///     // SAFETY of set_var: the worker runs a single thread.
+    ///     .initializer(|| unsafe { std::env::set_var("WEFT_DOC_INIT", "ready") })
+    ///     .build()?;
+    /// assert_eq!(pool.submit(env, ()).result(), Ok(Some("ready".into())));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn initializer<F>(mut self, init: F) -> Self
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.init = Some(Arc::new(init));
+        self
+    }
+
+    /// Makes [`Builder::build`] fail, instead of printing a warning, when the calling process
+    /// already runs more than one thread.
+    ///
+    /// `build` forks the pool's helper process (the zygote) from the caller; a fork copies
+    /// only the calling thread, and every lock another thread held at that instant stays held
+    /// in the copy. The zygote is written to survive that, but build pools early anyway
+    /// (before starting threads), as CPython 3.12+ warns and as its 3.14 `forkserver`
+    /// default does by design.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let _pool = weft_process::ProcessPoolExecutor::builder().deny_threads(false).build()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn deny_threads(mut self, deny: bool) -> Self {
+        self.deny_threads = deny;
+        self
+    }
+
+    /// Forks the zygote, starts the dispatcher thread, and has the zygote fork the workers.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for `max_workers == 0` or `max_tasks_per_child == 0` (Python raises
+    /// `ValueError`); `Other` when the caller runs other threads and
+    /// [`Builder::deny_threads`] is set; any error of `socketpair`, `eventfd`, `fork` or
+    /// thread creation.
+    pub fn build(self) -> io::Result<ProcessPoolExecutor> {
+        if self.max_workers == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "max_workers must be greater than 0",
+            ));
+        }
+        if self.max_tasks_per_child == Some(0) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "max_tasks_per_child must be greater than 0",
+            ));
+        }
+        if let Some(n) = zygote::thread_count().filter(|&n| n > 1) {
+            let msg = format!(
+                "weft-process: this process runs {n} threads; forking the pool's helper process now \
+                 may copy locks held by other threads (build process pools before starting threads)"
+            );
+            if self.deny_threads {
+                return Err(io::Error::other(msg));
+            }
+            eprintln!("{msg}");
+        }
+        let wake = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?;
+        let (zpid, ctl) = zygote::fork_zygote(self.init.as_deref())?;
+        let shared = Arc::new(Shared::new(
+            Book::new(self.max_workers, self.max_tasks_per_child),
+            wake,
+        ));
+        let dispatcher = Dispatcher::new(shared.clone(), ctl, zpid);
+        let handle = weft_sync::thread::Builder::new()
+            .name(zygote::DISPATCHER_NAME.into())
+            .spawn(move || dispatcher.run());
+        match handle {
+            Ok(handle) => Ok(ProcessPoolExecutor::from_parts(
+                shared,
+                handle,
+                self.max_workers,
+                self.init,
+            )),
+            Err(e) => {
+                // The dispatcher (and the control socket in it) is gone: the zygote reads
+                // end-of-file and exits; reap it.
+                let _ = nix::sys::wait::waitpid(zpid, None);
+                Err(e)
+            }
+        }
+    }
+}
