@@ -1,0 +1,348 @@
+use std::{
+    fmt,
+    marker::PhantomData,
+    ops::{Deref, DerefMut},
+    time::Duration,
+};
+
+use weft_sync::cell::UnsafeCell;
+
+use crate::raw::RawLock;
+
+/// A mutual-exclusion lock that owns the data it protects: Python's `threading.Lock`.
+///
+/// [`Lock::acquire`] blocks until the lock is free and returns a [`LockGuard`], through which
+/// the data is reached; dropping the guard releases the lock (Python's `with lock:` block).
+/// [`Lock::try_acquire`] is `acquire(blocking=False)`, and [`Lock::acquire_timeout`] is
+/// `acquire(timeout=t)`. A bare lock with no data is `Lock<()>`, the default type.
+///
+/// The lock is not reentrant: a thread that acquires it twice without releasing it waits for
+/// itself forever, as in Python (use [`crate::RLock`] for that). A guard may be released on a
+/// thread other than the one that acquired it, as Python allows: [`LockGuard`] is `Send`.
+///
+/// There is no poisoning: a panic that unwinds through a guard releases the lock, and the next
+/// user proceeds with the data as the panicking thread left it.
+///
+/// # Fairness
+///
+/// The lock is *eventually fair*. An arriving thread may take a free lock ahead of the threads
+/// already waiting (barging, which keeps a busy lock fast), but a waiter is never overtaken
+/// indefinitely: when a woken waiter loses the race to a barging thread, or once a waiter has
+/// waited for about half a millisecond, the next release hands the lock directly to it (the lock
+/// never becomes free in between, so nobody can barge). Waiters are served oldest first.
+/// [`LockGuard::unlock_fair`] hands off at once.
+///
+/// # Cost
+///
+/// Uncontended, [`Lock::acquire`] is one compare-exchange and the release one more. A contended
+/// acquire spins briefly and then sleeps; a release wakes a sleeper only if there is one.
+///
+/// # Examples
+///
+/// ```
+/// use std::thread;
+/// use weft_lock::Lock;
+///
+/// // Python: counter = 0; lock = threading.Lock(); with lock: counter += 1
+/// let counter = Lock::new(0);
+/// thread::scope(|s| {
+///     for _ in 0..4 {
+///         s.spawn(|| *counter.acquire() += 1);
+///     }
+/// });
+/// assert_eq!(counter.into_inner(), 4);
+/// ```
+pub struct Lock<T: ?Sized = ()> {
+    raw: RawLock,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: a `Lock<T>` only moves a `T` along with it.
+unsafe impl<T: ?Sized + Send> Send for Lock<T> {}
+/// `T: Send` is enough: only one thread at a time reaches the data, through the guard, so the
+/// lock moves `T` between threads but never shares it.
+// SAFETY: as stated above; the raw lock's Acquire/Release orders the accesses.
+unsafe impl<T: ?Sized + Send> Sync for Lock<T> {}
+
+/// An RAII guard of a [`Lock`]: the lock is held while it lives and released when it is dropped.
+///
+/// It dereferences to the protected data, mutably. It is `Send` (where `T: Send + Sync`): a lock
+/// taken on one thread may be released on another, as in Python.
+#[must_use = "dropping the guard releases the lock at once"]
+pub struct LockGuard<'a, T: ?Sized> {
+    lock: &'a Lock<T>,
+    /// Opts out of the auto traits; the impls below state the real bounds.
+    _marker: PhantomData<*mut T>,
+}
+
+/// A guard may be released on another thread (Python allows it): the receiving thread gets
+/// `&mut T` (so `T: Send`) and may release the lock, which has no owning thread.
+// SAFETY: as stated above; the release is a plain atomic operation, valid on any thread.
+unsafe impl<T: ?Sized + Send + Sync> Send for LockGuard<'_, T> {}
+/// Sharing the guard shares `&T` only.
+// SAFETY: `&LockGuard` gives `&T` and nothing else, which `T: Sync` allows on any thread.
+unsafe impl<T: ?Sized + Sync> Sync for LockGuard<'_, T> {}
+
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Lock>();
+    send_sync::<Lock<Vec<u8>>>();
+    send_sync::<LockGuard<'static, ()>>();
+    send_sync::<LockGuard<'static, Vec<u8>>>();
+};
+
+impl<T> Lock<T> {
+    /// A new, unlocked lock protecting `value`.
+    ///
+    /// Python: `threading.Lock()` (the data lives beside it in Python; here the lock owns it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_lock::Lock;
+    ///
+    /// let lock = Lock::new(vec![1, 2]);
+    /// assert!(!lock.locked());
+    /// let bare: Lock = Lock::new(());
+    /// # drop(bare);
+    /// ```
+    #[must_use]
+    pub fn new(value: T) -> Self {
+        Self {
+            raw: RawLock::new(),
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    /// Consumes the lock and returns the data. No locking is needed: nobody else can hold it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_lock::Lock;
+    ///
+    /// let lock = Lock::new(String::from("a"));
+    /// lock.acquire().push('b');
+    /// assert_eq!(lock.into_inner(), "ab");
+    /// ```
+    pub fn into_inner(self) -> T {
+        self.data.into_inner()
+    }
+}
+
+impl<T: ?Sized> Lock<T> {
+    /// Acquires the lock, blocking the thread until it is free, and returns the guard.
+    ///
+    /// Python: `lock.acquire()`, or entering `with lock:`. The lock is not reentrant: acquiring
+    /// it again on the same thread while a guard lives deadlocks (see [`crate::RLock`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_lock::Lock;
+    ///
+    /// let lock = Lock::new(1);
+    /// {
+    ///     let mut g = lock.acquire();
+    ///     *g += 1;
+    ///     assert!(lock.locked());
+    /// } // Released here.
+    /// assert_eq!(*lock.acquire(), 2);
+    /// ```
+    #[inline]
+    pub fn acquire(&self) -> LockGuard<'_, T> {
+        self.raw.lock();
+        LockGuard::new(self)
+    }
+
+    /// Acquires the lock if it is free at once, without waiting.
+    ///
+    /// Python: `lock.acquire(blocking=False)`. It may succeed while other threads are waiting
+    /// for the lock (it never waits behind them).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_lock::Lock;
+    ///
+    /// let lock = Lock::new(());
+    /// let g = lock.try_acquire().expect("free");
+    /// assert!(lock.try_acquire().is_none());
+    /// drop(g);
+    /// assert!(lock.try_acquire().is_some());
+    /// ```
+    #[inline]
+    pub fn try_acquire(&self) -> Option<LockGuard<'_, T>> {
+        self.raw.try_lock().then(|| LockGuard::new(self))
+    }
+
+    /// Acquires the lock, waiting at most `timeout`; `None` if it is still held by then.
+    ///
+    /// Python: `lock.acquire(timeout=t)`. `None` is returned only after at least `timeout` has
+    /// passed, never earlier; [`Duration::MAX`] (or any timeout too large for the clock) waits
+    /// forever, and [`Duration::ZERO`] is [`Lock::try_acquire`]. A waiter whose timeout expires
+    /// at the very moment the lock is handed to it returns the guard (the lock is never lost).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weft_lock::Lock;
+    ///
+    /// let lock = Lock::new(());
+    /// let g = lock.acquire();
+    /// assert!(lock.acquire_timeout(Duration::from_millis(10)).is_none());
+    /// drop(g);
+    /// assert!(lock.acquire_timeout(Duration::from_millis(10)).is_some());
+    /// ```
+    #[inline]
+    pub fn acquire_timeout(&self, timeout: Duration) -> Option<LockGuard<'_, T>> {
+        self.raw.lock_timeout(timeout).then(|| LockGuard::new(self))
+    }
+
+    /// Whether the lock is held by anyone (a snapshot, stale as soon as it returns).
+    ///
+    /// Python: `lock.locked()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_lock::Lock;
+    ///
+    /// let lock = Lock::new(());
+    /// assert!(!lock.locked());
+    /// let _g = lock.acquire();
+    /// assert!(lock.locked());
+    /// ```
+    #[inline]
+    #[must_use]
+    pub fn locked(&self) -> bool {
+        self.raw.is_locked()
+    }
+
+    /// A mutable reference to the data, through exclusive access to the lock: no locking needed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_lock::Lock;
+    ///
+    /// let mut lock = Lock::new(1);
+    /// *lock.get_mut() += 1;
+    /// assert_eq!(*lock.acquire(), 2);
+    /// ```
+    pub fn get_mut(&mut self) -> &mut T {
+        // SAFETY: `&mut self` proves that no guard exists and nobody else can reach the data.
+        self.data.with_mut(|p| unsafe { &mut *p })
+    }
+
+    /// How many releases handed the lock directly to a waiter (loom builds only; the models
+    /// use it to check that they explored the hand-off path).
+    #[cfg(weft_loom)]
+    #[doc(hidden)]
+    pub fn handoff_count(&self) -> usize {
+        self.raw.handoffs()
+    }
+}
+
+impl<T: Default> Default for Lock<T> {
+    /// An unlocked lock protecting `T::default()`.
+    fn default() -> Self {
+        Self::new(T::default())
+    }
+}
+
+impl<T> From<T> for Lock<T> {
+    /// An unlocked lock protecting `value`.
+    fn from(value: T) -> Self {
+        Self::new(value)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for Lock<T> {
+    /// Shows the data if the lock is free at that moment, `<locked>` otherwise.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Lock");
+        match self.try_acquire() {
+            Some(g) => d.field("data", &&*g),
+            None => d.field("data", &format_args!("<locked>")),
+        };
+        d.finish_non_exhaustive()
+    }
+}
+
+impl<'a, T: ?Sized> LockGuard<'a, T> {
+    /// Wraps a lock that the caller has just acquired.
+    #[inline]
+    fn new(lock: &'a Lock<T>) -> Self {
+        Self {
+            lock,
+            _marker: PhantomData,
+        }
+    }
+
+    /// Releases the lock and hands it directly to the oldest waiter, if any, so that no other
+    /// thread can take it in between.
+    ///
+    /// A plain drop lets an arriving thread take the lock ahead of a woken waiter (faster);
+    /// use this to pass the lock on in strict turn. With nobody waiting it is a plain release.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_lock::Lock;
+    ///
+    /// let lock = Lock::new(());
+    /// let g = lock.acquire();
+    /// g.unlock_fair();
+    /// assert!(!lock.locked());
+    /// ```
+    #[inline]
+    pub fn unlock_fair(self) {
+        let lock = self.lock;
+        std::mem::forget(self);
+        // SAFETY: the guard proved we hold the lock, and it is forgotten, so it will not release
+        // it a second time.
+        unsafe { lock.raw.unlock_fair() }
+    }
+}
+
+impl<T: ?Sized> Deref for LockGuard<'_, T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds the lock, so no `&mut T` exists elsewhere; the lock's
+        // Acquire made the previous owner's writes visible.
+        self.lock.data.with(|p| unsafe { &*p })
+    }
+}
+
+impl<T: ?Sized> DerefMut for LockGuard<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard holds the lock and `&mut self` borrows it uniquely: this is the only
+        // reference to the data.
+        self.lock.data.with_mut(|p| unsafe { &mut *p })
+    }
+}
+
+impl<T: ?Sized> Drop for LockGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: the guard exists only while the lock is held, and releases it once, here.
+        unsafe { self.lock.raw.unlock() }
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for LockGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for LockGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
