@@ -1,0 +1,282 @@
+//! `pool_submit`, `pool_map_overhead` and `pool_map_work`: weft's `ThreadPoolExecutor` vs
+//! rayon (spawn + a Mutex/Condvar result slot; `par_iter` for map), the `threadpool` crate
+//! (+ a channel per task) and CPython's `concurrent.futures.ThreadPoolExecutor`.
+#![allow(clippy::disallowed_types, missing_docs)]
+
+use std::{
+    hint::black_box,
+    sync::{Arc, Condvar, Mutex, mpsc},
+    time::Instant,
+};
+
+use rayon::prelude::*;
+use weft_bench::{emit, enabled, median, ns_per_op, python_median, scale, us_per_op};
+use weft_pool::ThreadPoolExecutor;
+
+const WORKERS: usize = 2;
+
+/// A rayon result slot: what a `Future` gives weft, built from a mutex and a condvar.
+struct Slot<T> {
+    value: Mutex<Option<T>>,
+    ready: Condvar,
+}
+
+impl<T> Slot<T> {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            value: Mutex::new(None),
+            ready: Condvar::new(),
+        })
+    }
+    fn set(&self, v: T) {
+        *self.value.lock().unwrap() = Some(v);
+        self.ready.notify_one();
+    }
+    fn wait(&self) -> T {
+        let mut g = self.value.lock().unwrap();
+        loop {
+            if let Some(v) = g.take() {
+                return v;
+            }
+            g = self.ready.wait(g).unwrap();
+        }
+    }
+}
+
+fn pool_submit() {
+    let n = scale(100_000);
+    let pool = ThreadPoolExecutor::new(WORKERS);
+    emit(
+        "pool_submit",
+        "weft",
+        us_per_op(n, || {
+            let fs: Vec<_> = (0..n).map(|_| pool.submit(|| ())).collect();
+            for f in fs {
+                f.result().unwrap();
+            }
+        }),
+        "µs/task",
+    );
+    drop(pool);
+
+    let rayon = rayon::ThreadPoolBuilder::new()
+        .num_threads(WORKERS)
+        .build()
+        .unwrap();
+    emit(
+        "pool_submit",
+        "rayon",
+        us_per_op(n, || {
+            let slots: Vec<_> = (0..n)
+                .map(|_| {
+                    let slot = Slot::new();
+                    let s = slot.clone();
+                    rayon.spawn(move || s.set(()));
+                    slot
+                })
+                .collect();
+            for s in slots {
+                s.wait();
+            }
+        }),
+        "µs/task",
+    );
+    drop(rayon);
+
+    let tp = threadpool::ThreadPool::new(WORKERS);
+    emit(
+        "pool_submit",
+        "threadpool",
+        us_per_op(n, || {
+            let rxs: Vec<_> = (0..n)
+                .map(|_| {
+                    let (tx, rx) = mpsc::channel();
+                    tp.execute(move || tx.send(()).unwrap());
+                    rx
+                })
+                .collect();
+            for rx in rxs {
+                rx.recv().unwrap();
+            }
+        }),
+        "µs/task",
+    );
+    drop(tp);
+
+    let py = format!(
+        r#"
+import os, time
+from concurrent.futures import ThreadPoolExecutor
+n = {n}
+def noop(): pass
+for _ in range(int(os.environ.get("WEFT_BENCH_RUNS", "5"))):
+    with ThreadPoolExecutor({WORKERS}) as ex:
+        ex.submit(noop).result()
+        t = time.perf_counter()
+        fs = [ex.submit(noop) for _ in range(n)]
+        for f in fs: f.result()
+        print((time.perf_counter() - t) / n * 1e6)
+"#,
+        n = scale(100_000).min(50_000)
+    );
+    if let Some(m) = python_median(&py) {
+        emit("pool_submit", "python", m, "µs/task");
+    }
+}
+
+fn pool_map_overhead() {
+    let n = scale(1_000_000);
+    let pool = ThreadPoolExecutor::new(WORKERS);
+    emit(
+        "pool_map_overhead",
+        "weft",
+        ns_per_op(n, || {
+            let s: u64 = pool.map(|x: u64| x * 2, 0..n).map(Result::unwrap).sum();
+            black_box(s);
+        }),
+        "ns/item",
+    );
+    drop(pool);
+
+    let rayon = rayon::ThreadPoolBuilder::new()
+        .num_threads(WORKERS)
+        .build()
+        .unwrap();
+    emit(
+        "pool_map_overhead",
+        "rayon",
+        ns_per_op(n, || {
+            let v: Vec<u64> = rayon.install(|| (0..n).into_par_iter().map(|x| x * 2).collect());
+            black_box(v);
+        }),
+        "ns/item",
+    );
+    drop(rayon);
+
+    emit(
+        "pool_map_overhead",
+        "floor",
+        ns_per_op(n, || {
+            let v: Vec<u64> = (0..n).map(|x| black_box(x) * 2).collect();
+            black_box(v);
+        }),
+        "ns/item",
+    );
+
+    let py = format!(
+        r#"
+import os, time
+from concurrent.futures import ThreadPoolExecutor
+n = {n}
+def double(x): return x * 2
+for _ in range(int(os.environ.get("WEFT_BENCH_RUNS", "5"))):
+    with ThreadPoolExecutor({WORKERS}) as ex:
+        t = time.perf_counter()
+        s = sum(ex.map(double, range(n)))
+        print((time.perf_counter() - t) / n * 1e9)
+"#,
+        n = scale(1_000_000).min(50_000)
+    );
+    if let Some(m) = python_median(&py) {
+        emit("pool_map_overhead", "python", m, "ns/item");
+    }
+}
+
+/// About a microsecond of work that LLVM cannot fold away.
+fn busy(x: u64, rounds: u64) -> u64 {
+    let mut h = x;
+    for i in 0..rounds {
+        h = black_box(h.wrapping_mul(6364136223846793005).wrapping_add(i));
+    }
+    h
+}
+
+/// Rounds of `busy` that take about 1 µs on this machine.
+fn calibrate() -> u64 {
+    let rounds = 10_000u64;
+    let t = Instant::now();
+    for x in 0..100 {
+        black_box(busy(x, rounds));
+    }
+    let per_round = t.elapsed().as_secs_f64() / (100.0 * rounds as f64);
+    ((1e-6 / per_round) as u64).max(1)
+}
+
+fn pool_map_work() {
+    let n = scale(100_000);
+    let rounds = calibrate();
+    let sequential = median(|| {
+        let t = Instant::now();
+        let s: u64 = (0..n).map(|x| busy(x, rounds)).fold(0, u64::wrapping_add);
+        black_box(s);
+        t.elapsed().as_secs_f64()
+    });
+    eprintln!(
+        "  pool_map_work: sequential {:.2} µs/item",
+        sequential / n as f64 * 1e6
+    );
+
+    let pool = ThreadPoolExecutor::new(WORKERS);
+    let weft = median(|| {
+        let t = Instant::now();
+        let s: u64 = pool
+            .map(move |x| busy(x, rounds), 0..n)
+            .map(Result::unwrap)
+            .fold(0, u64::wrapping_add);
+        black_box(s);
+        t.elapsed().as_secs_f64()
+    });
+    drop(pool);
+    emit("pool_map_work", "weft", sequential / weft, "×");
+
+    let rayon = rayon::ThreadPoolBuilder::new()
+        .num_threads(WORKERS)
+        .build()
+        .unwrap();
+    let ray = median(|| {
+        let t = Instant::now();
+        let v: Vec<u64> =
+            rayon.install(|| (0..n).into_par_iter().map(|x| busy(x, rounds)).collect());
+        black_box(v);
+        t.elapsed().as_secs_f64()
+    });
+    drop(rayon);
+    emit("pool_map_work", "rayon", sequential / ray, "×");
+
+    let py = format!(
+        r#"
+import os, time
+from concurrent.futures import ThreadPoolExecutor
+n = {n}
+def work(x):
+    h = x
+    for i in range(8): h = (h * 31 + i) & 0xffffffff
+    return h
+for _ in range(int(os.environ.get("WEFT_BENCH_RUNS", "5"))):
+    t = time.perf_counter()
+    s = sum(map(work, range(n)))
+    seq = time.perf_counter() - t
+    with ThreadPoolExecutor({WORKERS}) as ex:
+        t = time.perf_counter()
+        s = sum(ex.map(work, range(n)))
+        par = time.perf_counter() - t
+    print(seq / par)
+"#,
+        n = scale(100_000).min(20_000)
+    );
+    if let Some(m) = python_median(&py) {
+        emit("pool_map_work", "python", m, "×");
+    }
+}
+
+fn main() {
+    if enabled("pool_submit") {
+        pool_submit();
+    }
+    if enabled("pool_map_overhead") {
+        pool_map_overhead();
+    }
+    if enabled("pool_map_work") {
+        pool_map_work();
+    }
+}
