@@ -25,7 +25,11 @@ pub fn enabled(workload: &str) -> bool {
 /// How many runs each median is taken over.
 #[must_use]
 pub fn runs() -> usize {
-    std::env::var("WEFT_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(5).max(1)
+    std::env::var("WEFT_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5)
+        .max(1)
 }
 
 /// Whether this is a quick smoke run.

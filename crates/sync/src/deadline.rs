@@ -35,7 +35,9 @@ impl Deadline {
     pub fn after(timeout: Duration) -> Self {
         #[cfg(not(weft_loom))]
         {
-            Self { at: Instant::now().checked_add(timeout) }
+            Self {
+                at: Instant::now().checked_add(timeout),
+            }
         }
         #[cfg(weft_loom)]
         {
@@ -91,7 +93,8 @@ impl Deadline {
     pub fn remaining(&self) -> Option<Duration> {
         #[cfg(not(weft_loom))]
         {
-            self.at.map(|at| at.saturating_duration_since(Instant::now()))
+            self.at
+                .map(|at| at.saturating_duration_since(Instant::now()))
         }
         #[cfg(weft_loom)]
         {

@@ -24,24 +24,32 @@ impl<T> Mutex<T> {
     pub fn new(value: T) -> Self {
         #[cfg(not(weft_loom))]
         {
-            Self { inner: std::sync::Mutex::new(value) }
+            Self {
+                inner: std::sync::Mutex::new(value),
+            }
         }
         #[cfg(weft_loom)]
         {
-            Self { inner: loom::sync::Mutex::new(value) }
+            Self {
+                inner: loom::sync::Mutex::new(value),
+            }
         }
     }
 
     /// Consumes the mutex and returns its value.
     pub fn into_inner(self) -> T {
-        self.inner.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
 impl<T: ?Sized> Mutex<T> {
     /// Locks, blocking the thread until it is free.
     pub fn lock(&self) -> MutexGuard<'_, T> {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Locks if free at once.
@@ -55,6 +63,8 @@ impl<T: ?Sized> Mutex<T> {
 
     /// A mutable reference through exclusive access.
     pub fn get_mut(&mut self) -> &mut T {
-        self.inner.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

@@ -27,7 +27,9 @@ impl<T> WaitList<T> {
     /// An empty list (no allocation until the first waiter).
     #[must_use]
     pub const fn new() -> Self {
-        Self { entries: VecDeque::new() }
+        Self {
+            entries: VecDeque::new(),
+        }
     }
 
     /// How many waiters are queued.
@@ -100,7 +102,9 @@ impl<T> WaitList<T> {
     /// Takes every waiter into a new list (to notify them after releasing the lock).
     #[must_use]
     pub fn take(&mut self) -> Self {
-        Self { entries: std::mem::take(&mut self.entries) }
+        Self {
+            entries: std::mem::take(&mut self.entries),
+        }
     }
 
     /// Gives back memory held for a past crowd of waiters.

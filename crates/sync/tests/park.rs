@@ -14,7 +14,11 @@ fn timed_wait_never_returns_early() {
         let start = Instant::now();
         let w = Waiter::new();
         assert_eq!(w.wait(Deadline::after(d)), Parked::TimedOut);
-        assert!(start.elapsed() >= d, "returned after {:?} < {d:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= d,
+            "returned after {:?} < {d:?}",
+            start.elapsed()
+        );
     }
 }
 
@@ -43,7 +47,10 @@ fn spurious_unpark_is_absorbed() {
         }
     });
     let start = Instant::now();
-    assert_eq!(w.wait(Deadline::after(Duration::from_millis(40))), Parked::TimedOut);
+    assert_eq!(
+        w.wait(Deadline::after(Duration::from_millis(40))),
+        Parked::TimedOut
+    );
     assert!(start.elapsed() >= Duration::from_millis(40));
     t.join().unwrap();
 }
@@ -51,7 +58,8 @@ fn spurious_unpark_is_absorbed() {
 #[test]
 fn token_is_delivered_and_rearm_resets() {
     let w = Waiter::new();
-    w.notifier().notify_with(std::num::NonZeroUsize::new(7).unwrap());
+    w.notifier()
+        .notify_with(std::num::NonZeroUsize::new(7).unwrap());
     assert_eq!(w.wait(Deadline::never()), Parked::Woken);
     assert_eq!(w.token().map(|t| t.get()), Some(7));
     w.rearm();
