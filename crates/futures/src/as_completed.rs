@@ -20,9 +20,12 @@ pub(crate) struct Completion<T> {
 impl<T> Completion<T> {
     /// Hooks every pending future; the ones already done are ready first, in input order.
     pub(crate) fn new(futures: impl IntoIterator<Item = Future<T>>) -> Self {
-        let queue = Arc::new(CompletionQueue::new());
+        // In place for a `Vec` (`Option<Future<T>>` has `Future<T>`'s layout).
         let slots: Vec<Option<Future<T>>> = futures.into_iter().map(Some).collect();
-        let mut batch = Vec::new();
+        // Both index buffers get room for every future up front: they swap roles as batches
+        // are taken, and never grow during the run.
+        let queue = Arc::new(CompletionQueue::with_capacity(slots.len()));
+        let mut batch = Vec::with_capacity(slots.len());
         for (i, f) in slots.iter().enumerate() {
             let f = f.as_ref().expect("just filled");
             if !f.shared.add_hook(&queue, i) {
@@ -120,8 +123,9 @@ impl<T> Drop for Completion<T> {
 /// let (p1, f1) = promise();
 /// let (p2, f2) = promise();
 /// p2.set_result(2);
+/// let it = as_completed(vec![f1, f2]); // f2 is done already: it comes first
 /// std::thread::spawn(move || p1.set_result(1));
-/// let order: Vec<i32> = as_completed(vec![f1, f2]).map(|f| f.result().unwrap()).collect();
+/// let order: Vec<i32> = it.map(|f| f.result().unwrap()).collect();
 /// assert_eq!(order, [2, 1]);
 /// ```
 pub fn as_completed<T>(futures: impl IntoIterator<Item = Future<T>>) -> AsCompleted<T> {

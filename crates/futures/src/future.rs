@@ -7,8 +7,11 @@ use crate::{
     shared::{CANCELLED, FINISHED_ERR, FINISHED_OK, RUNNING, Shared},
 };
 
-/// A unique identifier of a [`Future`] (and of its [`Promise`](crate::Promise)), never reused
-/// within a process: Python's `id(future)`, for keeping futures in maps and sets.
+/// The identity of a [`Future`] (and of its [`Promise`](crate::Promise)): Python's
+/// `id(future)`, for keeping futures in maps and sets.
+///
+/// Unique among the futures alive at the same time (it is the address of their shared state),
+/// as Python's `id`; an id may be reused once its future and promise are both gone.
 ///
 /// # Examples
 ///
@@ -261,7 +264,7 @@ impl<T> Future<T> {
     /// ```
     #[must_use]
     pub fn id(&self) -> FutureId {
-        FutureId(self.shared.id())
+        FutureId(Arc::as_ptr(&self.shared) as usize as u64)
     }
 
     /// Whether the future finished with an error (not a cancellation): what Python's
@@ -281,7 +284,7 @@ impl<T> fmt::Debug for Future<T> {
             _ => "pending",
         };
         f.debug_struct("Future")
-            .field("id", &self.shared.id())
+            .field("id", &self.id())
             .field("state", &state)
             .finish()
     }

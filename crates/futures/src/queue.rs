@@ -25,8 +25,15 @@ pub(crate) struct CompletionQueue {
 }
 
 impl CompletionQueue {
-    pub(crate) fn new() -> Self {
-        Self::default()
+    /// A queue with room for `n` completions, so that pushing never reallocates (a large
+    /// reallocation in the middle of a run is slow, and makes glibc consolidate its free lists).
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                ready: Vec::with_capacity(n),
+                sleeper: None,
+            }),
+        }
     }
 
     /// Called by the thread that completed future `index`.

@@ -53,78 +53,46 @@ pub(crate) fn is_done(state: usize) -> bool {
     state & PHASE >= FINISHED_OK
 }
 
-/// A callback or an `as_completed`/`wait` hook, fired once in registration order.
-pub(crate) enum Listener {
-    Callback(Box<dyn FnOnce() + Send>),
-    /// Pushes this index onto an `as_completed` / `wait` completion queue.
-    Hook(Arc<CompletionQueue>, usize),
-}
+/// An `as_completed` / `wait` hook: pushes this index onto that call's completion queue.
+type Hook = (Arc<CompletionQueue>, usize);
 
-/// A list that needs no allocation for its common size, one (an `as_completed` hook).
-#[derive(Default)]
-enum List {
-    #[default]
-    Empty,
-    One(Listener),
-    Many(Vec<Listener>),
-}
-
-impl List {
-    fn push(&mut self, l: Listener) {
-        match mem::take(self) {
-            Self::Empty => *self = Self::One(l),
-            Self::One(first) => *self = Self::Many(vec![first, l]),
-            Self::Many(mut v) => {
-                v.push(l);
-                *self = Self::Many(v);
-            }
-        }
-    }
-
-    fn remove_hook(&mut self, queue: &Arc<CompletionQueue>) {
-        let is_it = |l: &Listener| matches!(l, Listener::Hook(q, _) if Arc::ptr_eq(q, queue));
-        match self {
-            Self::One(l) if is_it(l) => *self = Self::Empty,
-            Self::Many(v) => {
-                if let Some(at) = v.iter().position(is_it) {
-                    v.remove(at);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn fire(self) {
-        match self {
-            Self::Empty => {}
-            Self::One(l) => fire_one(l),
-            Self::Many(v) => v.into_iter().for_each(fire_one),
-        }
-    }
-}
-
-fn fire_one(l: Listener) {
-    match l {
-        Listener::Hook(queue, index) => queue.push(index),
-        // A panicking callback is caught (the panic hook has reported it, as Python logs it)
-        // and the later ones still run; nothing is poisoned.
-        Listener::Callback(f) => drop(catch_unwind(AssertUnwindSafe(f))),
-    }
+fn run_callback(f: Box<dyn FnOnce() + Send>) {
+    // A panicking callback is caught (the panic hook has reported it, as Python logs it) and
+    // the later ones still run; nothing is poisoned.
+    drop(catch_unwind(AssertUnwindSafe(f)));
 }
 
 /// Everything a done future must wake, kept under `Shared::listeners`.
+///
+/// Compact on purpose: the common listener (one `as_completed` hook) lives inline and needs no
+/// allocation, and the rest (waiters, callbacks, a waker) only costs a pointer until used. A
+/// small `Shared` keeps a million futures cache- and allocator-friendly.
 #[derive(Default)]
 pub(crate) struct Listeners {
+    hook: Option<Hook>,
+    more: Option<Box<More>>,
+}
+
+#[derive(Default)]
+struct More {
     waiters: WaitList,
-    list: List,
+    /// Done-callbacks in registration order.
+    callbacks: Vec<Box<dyn FnOnce() + Send>>,
+    /// Further hooks (only if a future ever carried two; by construction it carries one).
+    hooks: Vec<Hook>,
     #[cfg(feature = "async")]
     waker: Option<std::task::Waker>,
+}
+
+impl Listeners {
+    fn more(&mut self) -> &mut More {
+        self.more.get_or_insert_with(Box::default)
+    }
 }
 
 pub(crate) struct Shared<T> {
     /// Phase and the `LISTENERS` bit; see the module docs.
     state: AtomicUsize,
-    id: u64,
     /// Written once by the promise before the Release CAS to FINISHED_*; read (taken) only
     /// by the future's owner after an Acquire load of FINISHED_*.
     value: UnsafeCell<Option<Result<T, TaskError>>>,
@@ -136,26 +104,13 @@ pub(crate) struct Shared<T> {
 // rest is atomics and a mutex.
 unsafe impl<T: Send> Sync for Shared<T> {}
 
-/// A fresh id for each future: unique for the life of the process.
-fn next_id() -> u64 {
-    // Not a synchronisation variable (it orders nothing, and no model depends on it), so a
-    // plain std atomic that loom need not see.
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-}
-
 impl<T> Shared<T> {
     pub(crate) fn new() -> Self {
         Self {
             state: AtomicUsize::new(PENDING),
-            id: next_id(),
             value: UnsafeCell::new(None),
             listeners: Mutex::new(Listeners::default()),
         }
-    }
-
-    pub(crate) fn id(&self) -> u64 {
-        self.id
     }
 
     /// The phase (Acquire: pairs with the Release of the transition that set it, so a reader
@@ -270,26 +225,32 @@ impl<T> Shared<T> {
     }
 
     /// Takes the listeners (after the final transition) and fires them on this thread:
-    /// waiters first, then the waker, then hooks and callbacks in registration order.
+    /// waiters first, then the waker, then the hooks, then the callbacks in registration order.
     fn fire(&self) {
-        let (waiters, list, waker) = {
+        let (hook, more) = {
             let mut l = self.listeners.lock();
-            #[cfg(feature = "async")]
-            let waker = l.waker.take();
-            #[cfg(not(feature = "async"))]
-            let waker = ();
-            (l.waiters.take(), mem::take(&mut l.list), waker)
+            (l.hook.take(), l.more.take())
         };
-        for (notifier, ()) in waiters {
+        let Some(more) = more else {
+            if let Some((queue, index)) = hook {
+                queue.push(index);
+            }
+            return;
+        };
+        let mut more = *more;
+        for (notifier, ()) in mem::take(&mut more.waiters) {
             notifier.notify();
         }
         #[cfg(feature = "async")]
-        if let Some(w) = waker {
+        if let Some(w) = more.waker.take() {
             w.wake();
         }
-        #[cfg(not(feature = "async"))]
-        let () = waker;
-        list.fire();
+        for (queue, index) in hook.into_iter().chain(mem::take(&mut more.hooks)) {
+            queue.push(index);
+        }
+        for f in more.callbacks {
+            run_callback(f);
+        }
     }
 
     /// Runs `add` on the listener list if the future is not done yet, setting `LISTENERS` so
@@ -327,14 +288,17 @@ impl<T> Shared<T> {
     /// Registers a done-callback, or runs it at once on this thread if already done.
     pub(crate) fn add_callback(&self, f: Box<dyn FnOnce() + Send>) {
         let mut f = Some(f);
-        if !self.register(|l| l.list.push(Listener::Callback(f.take().expect("once")))) {
-            fire_one(Listener::Callback(f.take().expect("not registered")));
+        if !self.register(|l| l.more().callbacks.push(f.take().expect("once"))) {
+            run_callback(f.take().expect("not registered"));
         }
     }
 
     /// Registers an `as_completed` hook; `false` if already done (nothing registered).
     pub(crate) fn add_hook(&self, queue: &Arc<CompletionQueue>, index: usize) -> bool {
-        self.register(|l| l.list.push(Listener::Hook(queue.clone(), index)))
+        self.register(|l| match l.hook {
+            None => l.hook = Some((queue.clone(), index)),
+            Some(_) => l.more().hooks.push((queue.clone(), index)),
+        })
     }
 
     /// Unregisters a hook of `queue` (if the future is not done, where firing takes it).
@@ -342,13 +306,18 @@ impl<T> Shared<T> {
         if self.is_done() {
             return;
         }
-        self.listeners.lock().list.remove_hook(queue);
+        let mut l = self.listeners.lock();
+        if l.hook.as_ref().is_some_and(|(q, _)| Arc::ptr_eq(q, queue)) {
+            l.hook = None;
+        } else if let Some(more) = &mut l.more {
+            more.hooks.retain(|(q, _)| !Arc::ptr_eq(q, queue));
+        }
     }
 
     /// Registers `waker` (replacing an older one); `false` if already done.
     #[cfg(feature = "async")]
     pub(crate) fn set_waker(&self, waker: &std::task::Waker) -> bool {
-        self.register(|l| match &mut l.waker {
+        self.register(|l| match &mut l.more().waker {
             Some(w) if w.will_wake(waker) => {}
             slot => *slot = Some(waker.clone()),
         })
@@ -360,7 +329,12 @@ impl<T> Shared<T> {
         if self.is_done() {
             return;
         }
-        let w = self.listeners.lock().waker.take();
+        let w = self
+            .listeners
+            .lock()
+            .more
+            .as_mut()
+            .and_then(|m| m.waker.take());
         drop(w);
     }
 
@@ -370,13 +344,18 @@ impl<T> Shared<T> {
             return true;
         }
         let w = Waiter::new();
-        if !self.register(|l| l.waiters.push_back(&w, ())) {
+        if !self.register(|l| l.more().waiters.push_back(&w, ())) {
             return true;
         }
         match w.wait(deadline) {
             Parked::Woken => true,
             Parked::TimedOut => {
-                let still_queued = self.listeners.lock().waiters.remove(&w).is_some();
+                let still_queued = self
+                    .listeners
+                    .lock()
+                    .more
+                    .as_mut()
+                    .is_some_and(|m| m.waiters.remove(&w).is_some());
                 if still_queued {
                     // The timeout stands; report the state as it is now.
                     self.is_done()
