@@ -35,7 +35,7 @@ use crate::{
 pub struct Builder {
     max_workers: usize,
     max_tasks_per_child: Option<u64>,
-    init: Option<Arc<Init>>,
+    init: Option<std::sync::Arc<Init>>,
     deny_threads: bool,
 }
 
@@ -142,7 +142,7 @@ impl Builder {
     where
         F: Fn() + Send + Sync + 'static,
     {
-        self.init = Some(Arc::new(init));
+        self.init = Some(std::sync::Arc::new(init));
         self
     }
 

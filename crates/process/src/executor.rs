@@ -70,7 +70,7 @@ pub struct ProcessPoolExecutor {
     dispatcher_id: ThreadId,
     max_workers: usize,
     // The workers use their fork-inherited copy; this keeps the caller's alive alongside.
-    _init: Option<Arc<Init>>,
+    _init: Option<std::sync::Arc<Init>>,
 }
 
 impl fmt::Debug for ProcessPoolExecutor {
@@ -115,7 +115,7 @@ impl ProcessPoolExecutor {
         shared: Arc<Shared>,
         handle: JoinHandle<()>,
         max_workers: usize,
-        init: Option<Arc<Init>>,
+        init: Option<std::sync::Arc<Init>>,
     ) -> Self {
         let dispatcher_id = handle.thread().id();
         Self {
