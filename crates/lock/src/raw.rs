@@ -64,6 +64,11 @@ const HANDOFF: NonZeroUsize = NonZeroUsize::MIN.saturating_add(1);
 #[cfg(not(weft_loom))]
 const FAIR_AFTER: Duration = Duration::from_micros(500);
 
+/// A counter that loom does not see (see [`RawLock::handoffs`]).
+#[cfg(weft_loom)]
+#[allow(clippy::disallowed_types)] // An observation for the models, not part of the protocol.
+type Observation = std::sync::atomic::AtomicUsize;
+
 /// What a queued waiter tells the releasing thread.
 #[derive(Debug)]
 struct Entry {
@@ -99,8 +104,7 @@ pub(crate) struct RawLock {
     /// that path. A plain std atomic on purpose: it is an observation, not part of the protocol,
     /// and must not add states to the model.
     #[cfg(weft_loom)]
-    #[allow(clippy::disallowed_types)]
-    handoffs: std::sync::atomic::AtomicUsize,
+    handoffs: Observation,
 }
 
 impl RawLock {
@@ -110,7 +114,7 @@ impl RawLock {
             state: AtomicU8::new(0),
             queue: Mutex::new(WaitList::new()),
             #[cfg(weft_loom)]
-            handoffs: std::sync::atomic::AtomicUsize::new(0),
+            handoffs: Observation::new(0),
         }
     }
 

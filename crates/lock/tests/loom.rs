@@ -224,15 +224,24 @@ fn lock_fairness_handoff() {
 #[test]
 fn lock_guard_released_on_another_thread() {
     weft_sync::model(|| {
-        // loom has no scoped threads: the lock must outlive the spawned ones.
-        let lock: &'static Lock<usize> = Box::leak(Box::new(Lock::new(0)));
-        let mut g: LockGuard<'static, usize> = lock.acquire();
+        let lock = Arc::new(Lock::new(0usize));
+        let mut g = lock.acquire();
         *g += 1;
+        // loom has no scoped threads, so the guard's borrow is stretched to `'static`.
+        // SAFETY: `keep`, moved along with the guard, keeps the lock alive until after the guard
+        // is dropped, and `main` holds another `Arc` until the end.
+        let g: LockGuard<'static, usize> = unsafe { std::mem::transmute(g) };
+        let keep = lock.clone();
         let releaser = thread::spawn(move || {
+            let mut g = g;
             *g += 1;
             drop(g);
+            drop(keep);
         });
-        let waiter = thread::spawn(move || *lock.acquire() += 10);
+        let waiter = {
+            let lock = lock.clone();
+            thread::spawn(move || *lock.acquire() += 10)
+        };
         releaser.join().unwrap();
         waiter.join().unwrap();
         assert_eq!(*lock.acquire(), 12);

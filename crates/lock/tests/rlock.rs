@@ -8,6 +8,7 @@ use std::{
 };
 
 use weft_lock::RLock;
+use weft_sync::atomic::{AtomicBool, Ordering};
 
 const SLACK: Duration = Duration::from_secs(2);
 
@@ -38,20 +39,22 @@ fn recursion_depth_ten_thousand() {
             recurse(lock, depth - 1);
         }
     }
+    // Miri is slow: a shallower run there.
+    let depth: u32 = if cfg!(miri) { 500 } else { 10_000 };
     let lock = RLock::new(Cell::new(0));
     // Debug builds use big frames: give the recursion room.
     thread::scope(|s| {
         thread::Builder::new()
             .stack_size(64 << 20)
-            .spawn_scoped(s, || recurse(&lock, 10_000))
+            .spawn_scoped(s, || recurse(&lock, depth))
             .unwrap()
             .join()
             .unwrap();
     });
-    assert_eq!(lock.acquire().get(), 10_000);
+    assert_eq!(lock.acquire().get(), depth);
 
     // Held guards, all at once, released in any order.
-    let guards: Vec<_> = (0..10_000).map(|_| lock.acquire()).collect();
+    let guards: Vec<_> = (0..depth).map(|_| lock.acquire()).collect();
     thread::scope(|s| {
         s.spawn(|| assert!(lock.try_acquire().is_none()));
     });
@@ -73,22 +76,26 @@ fn recursion_depth_ten_thousand() {
 #[test]
 fn other_threads_wait_for_the_full_release() {
     let lock = RLock::new(());
+    let fully_released = AtomicBool::new(false);
     let outer = lock.acquire();
     let inner = lock.acquire();
     thread::scope(|s| {
         let h = s.spawn(|| {
             assert!(!lock.is_owned());
-            let t = Instant::now();
             let _g = lock.acquire();
             assert!(lock.is_owned());
-            t.elapsed()
+            assert!(
+                fully_released.load(Ordering::Relaxed),
+                "entered before the last release"
+            );
         });
         thread::sleep(Duration::from_millis(30));
         drop(inner);
         thread::sleep(Duration::from_millis(30));
         assert!(!h.is_finished(), "entered after one of two releases");
+        fully_released.store(true, Ordering::Relaxed);
         drop(outer);
-        assert!(h.join().unwrap() >= Duration::from_millis(60));
+        h.join().unwrap();
     });
 }
 
