@@ -238,7 +238,10 @@ impl Shared {
         let finishing = Finishing::new(&self.finishing);
         let mut idle = true;
         while let Some(job) = self.next_job(&waiter, &finishing, &mut idle) {
-            job.run(&finishing);
+            // The task's own panic is caught inside `run` and fails its future; this catches
+            // what could still escape (a captured value whose `Drop` panics when a cancelled
+            // task is discarded), so that a worker never dies with the pool counting on it.
+            let _ = catch_unwind(AssertUnwindSafe(|| job.run(&finishing)));
         }
         self.exit(idle);
     }

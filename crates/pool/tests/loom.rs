@@ -99,3 +99,64 @@ fn map_yields_in_order_with_a_bounded_buffer() {
         assert_eq!(out, [Ok(1), Ok(2)]);
     });
 }
+
+/// `shutdown(cancel_futures = true)` racing a worker that is taking queued tasks: each future
+/// ends finished (its task ran once) or cancelled (it never ran), whoever wins.
+#[test]
+fn cancel_futures_racing_the_worker() {
+    weft_sync::model(|| {
+        let pool = ThreadPoolExecutor::new(1);
+        let ran = Arc::new(AtomicUsize::new(0));
+        let futures: Vec<_> = (0..2)
+            .map(|_| {
+                let ran = ran.clone();
+                pool.submit(move || {
+                    ran.fetch_add(1, SeqCst);
+                })
+            })
+            .collect();
+        pool.shutdown(false, true);
+        drop(pool);
+        let mut finished = 0;
+        for f in futures {
+            match f.result() {
+                Ok(()) => finished += 1,
+                Err(TaskError::Cancelled) => {}
+                Err(e) => panic!("a queued task ended with {e}"),
+            }
+        }
+        assert_eq!(ran.load(SeqCst), finished);
+    });
+}
+
+/// A task that shuts its own pool down with `wait = true` does not join its own thread: the
+/// call returns, the task completes, and dropping the pool afterwards joins the worker.
+#[test]
+fn shutdown_wait_from_inside_a_task_returns() {
+    weft_sync::model(|| {
+        let pool = Arc::new(ThreadPoolExecutor::new(1));
+        let p = pool.clone();
+        let f = pool.submit(move || {
+            p.shutdown(true, false);
+            7
+        });
+        assert_eq!(f.result(), Ok(7));
+        drop(pool);
+    });
+}
+
+/// Two threads submitting at once to a one-worker pool: both tasks run, on one thread, and
+/// neither submit's wake-up is lost.
+#[test]
+fn concurrent_submits_share_the_one_worker() {
+    weft_sync::model(|| {
+        let pool = Arc::new(ThreadPoolExecutor::new(1));
+        let other = {
+            let pool = pool.clone();
+            thread::spawn(move || pool.submit(|| 1).result())
+        };
+        assert_eq!(pool.submit(|| 2).result(), Ok(2));
+        assert_eq!(other.join().unwrap(), Ok(1));
+        assert!(pool.num_workers() <= 1);
+    });
+}

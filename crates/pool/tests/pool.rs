@@ -498,3 +498,29 @@ fn stress_bursts_with_parking_in_between() {
         }
     }
 }
+
+#[test]
+fn a_panicking_drop_of_a_cancelled_task_does_not_kill_the_worker() {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            if !thread::panicking() {
+                panic!("bomb");
+            }
+        }
+    }
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(1)
+        .thread_name_prefix("b")
+        .build()
+        .unwrap();
+    let (open, wait) = gate();
+    let running = pool.submit(wait);
+    let bomb = Bomb;
+    let doomed = pool.submit(move || drop(bomb));
+    assert!(doomed.cancel());
+    open.send(()).unwrap();
+    running.result().unwrap();
+    assert_eq!(pool.submit(name).result().unwrap(), "b_0");
+    drop(pool);
+}
