@@ -12,8 +12,9 @@
 //! ```
 //!
 //! Bits 0..=2 hold the phase; bit 3 (`LISTENERS`) says that someone registered with the
-//! listener list (a waiter, a callback, an `as_completed` hook or a waker) and that the thread
-//! making the future done must take the lock and fire them. Every transition is a CAS, so it
+//! listener list (a waiter, a callback or a waker) and that the thread making the future done
+//! must take the lock and fire them; bit 4 (`HOOKED`) says that the hook slot holds an
+//! `as_completed` / `wait` hook, which the thread making the future done takes without a lock. Every transition is a CAS, so it
 //! happens once whatever races; the phases after PENDING and RUNNING are final.
 //!
 //! The value slot is written by the promise (the one writer, by construction: it is consumed
@@ -46,6 +47,8 @@ pub(crate) const FINISHED_ERR: usize = 3;
 pub(crate) const CANCELLED: usize = 4;
 /// Someone is in the listener list: the completing thread must fire it.
 const LISTENERS: usize = 0b1000;
+/// The hook slot is full, and owned by whoever makes the future done (see `add_hook`).
+const HOOKED: usize = 0b1_0000;
 
 /// Whether `state` is final (finished or cancelled).
 #[inline]
@@ -64,12 +67,11 @@ fn run_callback(f: Box<dyn FnOnce() + Send>) {
 
 /// Everything a done future must wake, kept under `Shared::listeners`.
 ///
-/// Compact on purpose: the common listener (one `as_completed` hook) lives inline and needs no
-/// allocation, and the rest (waiters, callbacks, a waker) only costs a pointer until used. A
-/// small `Shared` keeps a million futures cache- and allocator-friendly.
+/// Compact on purpose: the listeners (waiters, callbacks, a waker) only cost a pointer until
+/// used (the `as_completed` hook has its own lock-free slot). A small `Shared` keeps a million
+/// futures cache- and allocator-friendly.
 #[derive(Default)]
 pub(crate) struct Listeners {
-    hook: Option<Hook>,
     more: Option<Box<More>>,
 }
 
@@ -78,7 +80,8 @@ struct More {
     waiters: WaitList,
     /// Done-callbacks in registration order.
     callbacks: Vec<Box<dyn FnOnce() + Send>>,
-    /// Further hooks (only if a future ever carried two; by construction it carries one).
+    /// Further hooks (only if a future ever carried two at once; by construction it cannot:
+    /// a future is moved into one `as_completed` / `wait` at a time, which unhooks it).
     hooks: Vec<Hook>,
     #[cfg(feature = "async")]
     waker: Option<std::task::Waker>,
@@ -96,6 +99,10 @@ pub(crate) struct Shared<T> {
     /// Written once by the promise before the Release CAS to FINISHED_*; read (taken) only
     /// by the future's owner after an Acquire load of FINISHED_*.
     value: UnsafeCell<Option<Result<T, TaskError>>>,
+    /// The `as_completed` / `wait` hook. Owned by the future's owner while `HOOKED` is clear;
+    /// setting `HOOKED` (Release) hands it to whichever thread makes the future done, whose
+    /// final transition sees the bit (Acquire); clearing it while pending takes it back.
+    hook: UnsafeCell<Option<Hook>>,
     listeners: Mutex<Listeners>,
 }
 
@@ -109,6 +116,7 @@ impl<T> Shared<T> {
         Self {
             state: AtomicUsize::new(PENDING),
             value: UnsafeCell::new(None),
+            hook: UnsafeCell::new(None),
             listeners: Mutex::new(Listeners::default()),
         }
     }
@@ -167,9 +175,7 @@ impl<T> Shared<T> {
                 Ordering::Acquire,
             ) {
                 Ok(prev) => {
-                    if prev & LISTENERS != 0 {
-                        self.fire();
-                    }
+                    self.after_final(prev);
                     return true;
                 }
                 Err(now) => cur = now,
@@ -204,9 +210,7 @@ impl<T> Shared<T> {
                 Ordering::Acquire,
             ) {
                 Ok(prev) => {
-                    if prev & LISTENERS != 0 {
-                        self.fire();
-                    }
+                    self.after_final(prev);
                     return true;
                 }
                 Err(now) if is_done(now) => {
@@ -224,17 +228,30 @@ impl<T> Shared<T> {
         }
     }
 
-    /// Takes the listeners (after the final transition) and fires them on this thread:
-    /// waiters first, then the waker, then the hooks, then the callbacks in registration order.
-    fn fire(&self) {
-        let (hook, more) = {
-            let mut l = self.listeners.lock();
-            (l.hook.take(), l.more.take())
-        };
-        let Some(more) = more else {
+    /// Runs what the final transition (from `prev`) owes: the hook, then the listeners.
+    #[inline]
+    fn after_final(&self, prev: usize) {
+        if prev & HOOKED != 0 {
+            let hook = self.hook.with_mut(|p| {
+                // SAFETY: our final transition saw HOOKED with Acquire, pairing with the
+                // Release that set it after the owner's write; the owner no longer touches the
+                // slot once the future is done (its CAS to clear HOOKED can only fail now).
+                unsafe { (*p).take() }
+            });
             if let Some((queue, index)) = hook {
                 queue.push(index);
             }
+        }
+        if prev & LISTENERS != 0 {
+            self.fire();
+        }
+    }
+
+    /// Takes the listeners (after the final transition) and fires them on this thread:
+    /// waiters first, then the waker, then any extra hooks, then the callbacks in registration
+    /// order.
+    fn fire(&self) {
+        let Some(more) = self.listeners.lock().more.take() else {
             return;
         };
         let mut more = *more;
@@ -245,7 +262,7 @@ impl<T> Shared<T> {
         if let Some(w) = more.waker.take() {
             w.wake();
         }
-        for (queue, index) in hook.into_iter().chain(mem::take(&mut more.hooks)) {
+        for (queue, index) in mem::take(&mut more.hooks) {
             queue.push(index);
         }
         for f in more.callbacks {
@@ -293,23 +310,79 @@ impl<T> Shared<T> {
         }
     }
 
-    /// Registers an `as_completed` hook; `false` if already done (nothing registered).
+    /// Registers an `as_completed` / `wait` hook; `false` if already done (nothing
+    /// registered). Only the future's owner calls this (a `Completion` that owns the future).
     pub(crate) fn add_hook(&self, queue: &Arc<CompletionQueue>, index: usize) -> bool {
-        self.register(|l| match l.hook {
-            None => l.hook = Some((queue.clone(), index)),
-            Some(_) => l.more().hooks.push((queue.clone(), index)),
-        })
+        let mut cur = self.state.load(Ordering::Acquire);
+        if is_done(cur) {
+            return false;
+        }
+        if cur & HOOKED != 0 {
+            // Not reachable by construction (see `More::hooks`); stay correct anyway.
+            return self.register(|l| l.more().hooks.push((queue.clone(), index)));
+        }
+        self.hook.with_mut(|p| {
+            // SAFETY: HOOKED is clear, so the slot is ours: no completer reads it unless its
+            // final transition sees HOOKED, which only our CAS below sets (and our own earlier
+            // CAS that cleared it is ordered before any later transition).
+            unsafe { *p = Some((queue.clone(), index)) }
+        });
+        loop {
+            // Release: publishes the hook written above to the final transition's Acquire.
+            match self.state.compare_exchange_weak(
+                cur,
+                cur | HOOKED,
+                Ordering::Release,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(now) if is_done(now) => {
+                    let hook = self.hook.with_mut(|p| {
+                        // SAFETY: HOOKED never got set, so the slot is still ours alone.
+                        unsafe { (*p).take() }
+                    });
+                    drop(hook);
+                    return false;
+                }
+                Err(now) => cur = now,
+            }
+        }
     }
 
-    /// Unregisters a hook of `queue` (if the future is not done, where firing takes it).
+    /// Unregisters the hook of `queue`, unless the future is done (then the thread that made
+    /// it done takes the hook). Only the future's owner calls this.
     pub(crate) fn remove_hook(&self, queue: &Arc<CompletionQueue>) {
-        if self.is_done() {
-            return;
+        let mut cur = self.state.load(Ordering::Acquire);
+        loop {
+            if is_done(cur) {
+                return;
+            }
+            if cur & HOOKED == 0 {
+                break;
+            }
+            // Clearing HOOKED while pending takes the slot back; once a final transition has
+            // happened this CAS fails, and that thread owns the hook.
+            match self.state.compare_exchange_weak(
+                cur,
+                cur & !HOOKED,
+                Ordering::Acquire,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    let hook = self.hook.with_mut(|p| {
+                        // SAFETY: we cleared HOOKED before any final transition, so no other
+                        // thread reads the slot; we wrote it ourselves.
+                        unsafe { (*p).take() }
+                    });
+                    debug_assert!(hook.is_some_and(|(q, _)| Arc::ptr_eq(&q, queue)));
+                    return;
+                }
+                Err(now) => cur = now,
+            }
         }
-        let mut l = self.listeners.lock();
-        if l.hook.as_ref().is_some_and(|(q, _)| Arc::ptr_eq(q, queue)) {
-            l.hook = None;
-        } else if let Some(more) = &mut l.more {
+        if cur & LISTENERS != 0
+            && let Some(more) = &mut self.listeners.lock().more
+        {
             more.hooks.retain(|(q, _)| !Arc::ptr_eq(q, queue));
         }
     }
@@ -342,6 +415,9 @@ impl<T> Shared<T> {
     pub(crate) fn wait(&self, deadline: Deadline) -> bool {
         if self.is_done() {
             return true;
+        }
+        if deadline.has_passed() {
+            return false;
         }
         let w = Waiter::new();
         if !self.register(|l| l.more().waiters.push_back(&w, ())) {
@@ -380,5 +456,15 @@ impl<T> Shared<T> {
             }),
             _ => unreachable!("take_outcome on a future that is not done"),
         }
+    }
+}
+
+#[cfg(all(test, not(weft_loom), target_pointer_width = "64"))]
+mod tests {
+    /// The shared state stays small: see docs/futures.md ("Memory").
+    #[test]
+    fn shared_state_is_compact() {
+        let size = std::mem::size_of::<super::Shared<usize>>();
+        assert!(size <= 72, "Shared<usize> is {size} bytes");
     }
 }

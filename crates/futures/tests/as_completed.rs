@@ -183,7 +183,7 @@ fn timeout_completes_in_time() {
 
 #[test]
 fn dropped_iterator_then_completion_is_harmless() {
-    let (ps, fs) = pairs::<Vec<u8>>(100);
+    let (ps, fs) = pairs::<Vec<u8>>(if cfg!(miri) { 10 } else { 100 });
     let ids: Vec<_> = fs.iter().map(Future::id).collect();
     let mut it = as_completed(fs);
     drop(it.by_ref().take(0));
@@ -195,7 +195,7 @@ fn dropped_iterator_then_completion_is_harmless() {
         }
     });
     t.join().unwrap();
-    assert_eq!(ids.len(), 100);
+    assert!(!ids.is_empty());
 }
 
 #[test]
@@ -213,18 +213,19 @@ fn iterator_dropped_while_completions_race() {
 #[test]
 fn repeated_waits_do_not_accumulate_hooks() {
     // The classic loop: wait(FIRST_COMPLETED) on what is left, many times.
-    let (ps, fs) = pairs::<usize>(50);
+    let n: usize = if cfg!(miri) { 6 } else { 50 };
+    let (ps, fs) = pairs::<usize>(n);
     let mut not_done = fs;
     let mut ps: Vec<_> = ps.into_iter().map(Some).collect();
     let mut got = 0;
-    for round in 0..50 {
-        for _ in 0..10 {
+    for round in 0..n {
+        for _ in 0..if cfg!(miri) { 2 } else { 10 } {
             // Waits that time out must leave no hook behind.
             let w = wait(not_done, Some(Duration::ZERO), ReturnWhen::FirstCompleted);
             assert!(w.done.is_empty());
             not_done = w.not_done;
         }
-        ps[49 - round].take().unwrap().set_result(round);
+        ps[n - 1 - round].take().unwrap().set_result(round);
         let Waited {
             done,
             not_done: rest,
@@ -233,7 +234,7 @@ fn repeated_waits_do_not_accumulate_hooks() {
         got += done.len();
         not_done = rest;
     }
-    assert_eq!(got, 50);
+    assert_eq!(got, n);
     assert!(not_done.is_empty());
 }
 

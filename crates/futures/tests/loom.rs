@@ -135,6 +135,29 @@ fn as_completed_timeout_vs_completion() {
     });
 }
 
+/// An `as_completed` iterator dropped (unhooking its futures) while a future completes: the
+/// hook is taken by exactly one side, nothing is touched concurrently, nothing leaks.
+#[test]
+fn as_completed_drop_vs_completion() {
+    weft_sync::model(|| {
+        let (p1, f1) = promise::<u32>();
+        let (p2, f2) = promise::<u32>();
+        let t = thread::spawn(move || {
+            p1.set_result(1);
+            drop(p2);
+        });
+        let mut it = as_completed_timeout(vec![f1, f2], std::time::Duration::from_secs(1));
+        let first = it.next();
+        let pending = it.into_pending();
+        t.join().unwrap();
+        let yielded = usize::from(matches!(first, Some(Ok(_))));
+        assert_eq!(yielded + pending.len(), 2);
+        for f in pending {
+            assert!(f.done());
+        }
+    });
+}
+
 /// `wait(FirstCompleted)` with one future completing concurrently and one never: returns with
 /// exactly the completed one done.
 #[test]

@@ -83,13 +83,15 @@ fn permutation(n: usize) -> Vec<usize> {
 }
 
 fn full_shuffle() -> bool {
-    std::env::var("WEFT_FUTURES_SHUFFLE").is_ok_and(|v| v == "full")
+    static FULL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FULL.get_or_init(|| std::env::var("WEFT_FUTURES_SHUFFLE").is_ok_and(|v| v == "full"))
 }
 
 fn weft_once(c: &Completers, n: usize, perm: &[usize]) -> Duration {
     let start = Instant::now();
     let mut futures = Vec::with_capacity(n);
-    let window = if full_shuffle() { n.max(1) } else { WINDOW };
+    let full = full_shuffle();
+    let window = if full { n.max(1) } else { WINDOW };
     for (w, order) in perm.chunks(window).enumerate() {
         let base = w * window;
         let mut slots: Vec<Option<Promise<usize>>> = (0..order.len())
@@ -104,7 +106,7 @@ fn weft_once(c: &Completers, n: usize, perm: &[usize]) -> Duration {
             let p = slots[i - base].take().expect("a permutation");
             // Whole windows alternate between the two completers; a single global window
             // (full shuffle) is dealt task by task.
-            halves[if full_shuffle() { k % 2 } else { w % 2 }].push((i, p));
+            halves[if full { k % 2 } else { w % 2 }].push((i, p));
         }
         for (tx, half) in c.jobs.iter().zip(halves) {
             if !half.is_empty() {
