@@ -261,6 +261,9 @@ impl Event {
             if self.is_set() {
                 return true;
             }
+            if deadline.has_passed() {
+                return false;
+            }
         }
 
         let waiter = Waiter::new();

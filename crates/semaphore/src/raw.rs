@@ -181,6 +181,9 @@ impl Raw {
             if self.try_acquire() {
                 return true;
             }
+            if deadline.has_passed() {
+                return false;
+            }
         }
 
         let waiter = Waiter::new();
