@@ -45,6 +45,37 @@ fn never_more_holders_than_permits() {
     });
 }
 
+/// The same with two permits and three threads: never more than two holders at once, and
+/// both permits come back.
+#[test]
+fn never_more_holders_than_two_permits() {
+    weft_sync::model(|| {
+        let sem = Arc::new(Semaphore::new(2));
+        let holders = Arc::new(AtomicUsize::new(0));
+        let high = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..3)
+            .map(|_| {
+                let (sem, holders, high) =
+                    (Arc::clone(&sem), Arc::clone(&holders), Arc::clone(&high));
+                thread::spawn(move || {
+                    let _p = sem.acquire();
+                    let now = holders.fetch_add(1, Ordering::SeqCst) + 1;
+                    high.fetch_max(now, Ordering::SeqCst);
+                    holders.fetch_sub(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert!(
+            high.load(Ordering::SeqCst) <= 2,
+            "more holders than permits"
+        );
+        assert_eq!(sem.available(), 2);
+    });
+}
+
 /// A release racing a waiter on its way to sleep: the waiter always gets the permit (else
 /// deadlock), and sees what the releaser wrote before releasing.
 #[test]
