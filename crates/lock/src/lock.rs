@@ -29,7 +29,7 @@ use crate::raw::RawLock;
 /// already waiting (barging, which keeps a busy lock fast), but a waiter is never overtaken
 /// indefinitely: when a woken waiter loses the race to a barging thread, or once a waiter has
 /// waited for about half a millisecond, the next release hands the lock directly to it (the lock
-/// never becomes free in between, so nobody can barge). Waiters are served oldest first.
+/// never becomes free in between, so nobody can barge). Waiters are woken oldest first.
 /// [`LockGuard::unlock_fair`] hands off at once.
 ///
 /// # Cost

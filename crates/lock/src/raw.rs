@@ -35,10 +35,9 @@
 //!
 //! Eventual fairness, after parking_lot: the release hands off when the popped waiter was already
 //! woken once and lost the race to a barging thread, or has been waiting for at least
-//! [`FAIR_AFTER`], or when the owner asks for it ([`RawLock::unlock_fair`]). A woken waiter that
-//! loses re-queues at the front. A waiter is therefore overtaken at most once after it reaches
-//! the front of the queue, and a waiter at the front gets the lock at the latest at the
-//! second release after that.
+//! `FAIR_AFTER`, or when the owner asks for it ([`RawLock::unlock_fair`]). A woken waiter that
+//! loses re-queues at the front, so it loses at most one race after being woken: the next
+//! release that finds it there hands it the lock.
 
 #[cfg(not(weft_loom))]
 use std::time::Instant;

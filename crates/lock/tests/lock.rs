@@ -210,8 +210,33 @@ fn unlock_fair_hands_the_lock_to_a_waiter() {
         // Give the waiter ample time to go to sleep on the lock.
         thread::sleep(Duration::from_millis(200));
         g.unlock_fair();
-        // The lock went straight to the waiter: it never became free for us to take.
-        assert!(lock.try_acquire().is_none());
+        // The lock went straight to the waiter: it never became free for us to take before the
+        // waiter had it (it counts to 1 first).
+        if let Some(g) = lock.try_acquire() {
+            assert_eq!(*g, 1, "barged past the waiter");
+        }
+        waiter.join().unwrap();
+    });
+    assert_eq!(*lock.acquire(), 1);
+}
+
+#[test]
+fn fairness_a_long_waiter_is_handed_the_lock() {
+    // A waiter that has waited longer than the fairness bound (0.5 ms) gets the lock directly
+    // from the next release: the releasing thread cannot take it back at once.
+    let lock = Lock::new(0);
+    let g = lock.acquire();
+    thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            *lock.acquire() += 1;
+        });
+        // Ample time for the waiter to queue, and far past the fairness bound.
+        thread::sleep(Duration::from_millis(200));
+        drop(g);
+        // Either the waiter holds it now, or it has had it already (it counted to 1).
+        if let Some(g) = lock.try_acquire() {
+            assert_eq!(*g, 1, "barged past a waiter queued for 200 ms");
+        }
         waiter.join().unwrap();
     });
     assert_eq!(*lock.acquire(), 1);

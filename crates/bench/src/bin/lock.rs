@@ -8,13 +8,14 @@
 use std::{
     hint::black_box,
     sync::{
-        Mutex,
+        Barrier, Mutex,
         atomic::{AtomicBool, Ordering},
     },
     thread,
+    time::Instant,
 };
 
-use weft_bench::{emit, enabled, ns_per_op, python_median, scale};
+use weft_bench::{emit, enabled, median, ns_per_op, python_median, scale};
 use weft_lock::{Lock, RLock};
 
 /// The floor: the least an exclusive lock can cost, a test-and-set spinlock.
@@ -125,19 +126,30 @@ for _ in range(runs):
     }
 }
 
-/// Runs `threads` threads that each call `incr` `per` times, and returns ns per increment.
+/// Runs `threads` threads that each call `incr` `per` times, all starting together, and returns
+/// ns per increment (wall time over the total).
 fn contended_run(threads: u64, incr: &(impl Fn() + Sync)) -> f64 {
     let per = scale(CONTENDED_TOTAL) / threads;
-    ns_per_op(per * threads, || {
+    median(|| {
+        let start = Barrier::new(threads as usize + 1);
         thread::scope(|s| {
             for _ in 0..threads {
                 s.spawn(|| {
+                    start.wait();
                     for _ in 0..per {
                         incr();
                     }
                 });
             }
-        });
+            // Time from the moment every thread is ready to the last one's end.
+            start.wait();
+            let t = Instant::now();
+            // Leaving the scope joins them all.
+            t
+        })
+        .elapsed()
+        .as_nanos() as f64
+            / (per * threads) as f64
     })
 }
 
