@@ -242,7 +242,8 @@ impl ThreadPoolExecutor {
     /// * `chunksize(k)`: `k` items per task; every item still gets its own result.
     ///
     /// Like Python's, the first tasks are submitted at once; the rest as results are taken.
-    /// Dropping the iterator cancels the tasks not yet started. If the pool shuts down while
+    /// Dropping the iterator after taking a result cancels the tasks not yet started (see
+    /// [`Map`]). If the pool shuts down while
     /// mapping, an item that can no longer be scheduled yields
     /// [`TaskError::Cancelled`](weft_futures::TaskError::Cancelled) (or `BrokenPool`) and the
     /// iteration ends.

@@ -22,9 +22,10 @@ type Batch<T> = (Vec<Result<T, TaskError>>, u64);
 /// item's result, `Ok` or its own [`TaskError`], in input order.
 ///
 /// It pulls items from the input on the calling thread as results are taken, keeping a
-/// bounded number of tasks in flight. Dropping it cancels the tasks not yet started (as
-/// Python's `map` generator does when closed); tasks already running finish, and their results
-/// are discarded.
+/// bounded number of tasks in flight. Dropping it after taking a result cancels the tasks not
+/// yet started (as Python's `map` generator does when closed); tasks already running finish,
+/// and their results are discarded. Dropped before its first `next`, it leaves the tasks it
+/// submitted up front to run, as Python's unstarted `map` does.
 ///
 /// # Examples
 ///
@@ -49,6 +50,8 @@ pub struct Map<'a, F, I: Iterator, T> {
     chunking: Chunking,
     /// The input is exhausted, or the pool stopped accepting work: pull no more.
     done_pulling: bool,
+    /// `next` was called: from then on, dropping the iterator cancels what has not started.
+    started: bool,
     _item: PhantomData<fn() -> T>,
 }
 
@@ -103,6 +106,7 @@ where
             max_inflight,
             chunking,
             done_pulling: false,
+            started: false,
             _item: PhantomData,
         };
         // Python's `map` submits its first `buffersize` tasks at once.
@@ -177,6 +181,7 @@ where
     type Item = Result<T, TaskError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        self.started = true;
         loop {
             match &mut self.current {
                 Current::Ok(results) => {
@@ -229,6 +234,12 @@ fn spin_until_done<T>(future: &Future<T>) {
 
 impl<F, I: Iterator, T> Drop for Map<'_, F, I, T> {
     fn drop(&mut self) {
+        // Python's `map` generator cancels its pending futures when closed after it started;
+        // one never started leaves the tasks it submitted up front to run (CPython's
+        // `test_map_submits_without_iteration`).
+        if !self.started {
+            return;
+        }
         for slot in &self.inflight {
             if let Slot::Running(future, _) = slot {
                 future.cancel();
