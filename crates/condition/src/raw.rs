@@ -62,12 +62,10 @@ impl Raw {
         while s & LOCKED == 0 {
             // Acquire: pairs with the Release of the previous `unlock`, so the data it wrote is
             // visible to us.
-            match self.state.compare_exchange_weak(
-                s,
-                s | LOCKED,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
+            match self
+                .state
+                .compare_exchange(s, s | LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            {
                 Ok(_) => return true,
                 Err(now) => s = now,
             }
@@ -241,12 +239,10 @@ impl Raw {
             if s & PARKED != 0 {
                 return true;
             }
-            match self.state.compare_exchange_weak(
-                s,
-                s | PARKED,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
+            match self
+                .state
+                .compare_exchange(s, s | PARKED, Ordering::Relaxed, Ordering::Relaxed)
+            {
                 Ok(_) => return true,
                 Err(now) => s = now,
             }
