@@ -10,8 +10,8 @@ use crate::{
 /// The identity of a [`Future`] (and of its [`Promise`](crate::Promise)): Python's
 /// `id(future)`, for keeping futures in maps and sets.
 ///
-/// Unique among the futures alive at the same time (it is the address of their shared state),
-/// as Python's `id`; an id may be reused once its future and promise are both gone.
+/// Unique per future for the life of the process (never reused, unlike Python's `id`).
+/// Ids of futures made on one thread grow in creation order.
 ///
 /// # Examples
 ///
@@ -264,7 +264,7 @@ impl<T> Future<T> {
     /// ```
     #[must_use]
     pub fn id(&self) -> FutureId {
-        FutureId(Arc::as_ptr(&self.shared) as usize as u64)
+        FutureId(self.shared.id())
     }
 
     /// Whether the future finished with an error (not a cancellation): what Python's

@@ -176,7 +176,7 @@ impl<T> Promise<T> {
     /// ```
     #[must_use]
     pub fn id(&self) -> crate::FutureId {
-        crate::FutureId(Arc::as_ptr(&self.shared) as usize as u64)
+        crate::FutureId(self.shared.id())
     }
 }
 

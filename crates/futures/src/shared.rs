@@ -96,6 +96,8 @@ impl Listeners {
 pub(crate) struct Shared<T> {
     /// Phase and the `LISTENERS` bit; see the module docs.
     state: AtomicUsize,
+    /// The future's id: never reused within the process.
+    id: u64,
     /// Written once by the promise before the Release CAS to FINISHED_*; read (taken) only
     /// by the future's owner after an Acquire load of FINISHED_*.
     value: UnsafeCell<Option<Result<T, TaskError>>>,
@@ -111,10 +113,38 @@ pub(crate) struct Shared<T> {
 // rest is atomics and a mutex.
 unsafe impl<T: Send> Sync for Shared<T> {}
 
+/// A process-wide unique id, from a per-thread block of 1024 taken from a global counter (so
+/// that threads creating futures at once do not contend on one cache line).
+fn next_id() -> u64 {
+    use std::cell::Cell;
+    // The counter orders nothing (no model depends on ids), so a plain std atomic is right:
+    // loom need not see it.
+    #[allow(clippy::disallowed_types)]
+    static NEXT_BLOCK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    const BLOCK: u64 = 1024;
+    thread_local! {
+        static RANGE: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+    }
+    RANGE.with(|r| {
+        let (mut next, mut end) = r.get();
+        if next == end {
+            next = NEXT_BLOCK.fetch_add(BLOCK, std::sync::atomic::Ordering::Relaxed);
+            end = next + BLOCK;
+        }
+        r.set((next + 1, end));
+        next
+    })
+}
+
 impl<T> Shared<T> {
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
     pub(crate) fn new() -> Self {
         Self {
             state: AtomicUsize::new(PENDING),
+            id: next_id(),
             value: UnsafeCell::new(None),
             hook: UnsafeCell::new(None),
             listeners: Mutex::new(Listeners::default()),
@@ -465,6 +495,6 @@ mod tests {
     #[test]
     fn shared_state_is_compact() {
         let size = std::mem::size_of::<super::Shared<usize>>();
-        assert!(size <= 72, "Shared<usize> is {size} bytes");
+        assert!(size <= 80, "Shared<usize> is {size} bytes");
     }
 }

@@ -295,6 +295,10 @@ fn ids_unique_and_shared_with_promise() {
         assert!(ids.insert(f.id()), "ids of live futures are unique");
         alive.push((p, f));
     }
+    // Never reused, even once a future is gone.
+    let a = promise::<()>().1.id();
+    let b = promise::<()>().1.id();
+    assert!(a < b);
     let id: FutureId = alive[0].1.id();
     assert_eq!(id, alive[0].0.id());
     assert!(id.to_string().starts_with("future #"));
