@@ -160,3 +160,25 @@ fn concurrent_submits_share_the_one_worker() {
         assert!(pool.num_workers() <= 1);
     });
 }
+
+/// An initializer that panics breaks the pool whatever the interleaving: a task accepted
+/// before the breakage fails with `BrokenPool` (never runs, never hangs), one submitted after
+/// it is handed back.
+#[test]
+fn initializer_panic_fails_queued_tasks_and_rejects_later_ones() {
+    weft_sync::model(|| {
+        let pool = ThreadPoolExecutor::builder()
+            .max_workers(1)
+            .initializer(|| panic!("init"))
+            .build()
+            .unwrap();
+        let first = pool.submit(|| 1);
+        let second = pool.try_submit(|| 2);
+        assert!(matches!(first.result(), Err(TaskError::BrokenPool(_))));
+        match second {
+            Ok(f) => assert!(matches!(f.result(), Err(TaskError::BrokenPool(_)))),
+            Err(rejected) => assert_eq!((rejected.into_inner())(), 2),
+        }
+        assert!(pool.try_submit(|| 3).is_err());
+    });
+}

@@ -524,3 +524,82 @@ fn a_panicking_drop_of_a_cancelled_task_does_not_kill_the_worker() {
     assert_eq!(pool.submit(name).result().unwrap(), "b_0");
     drop(pool);
 }
+
+#[test]
+fn saturation_starts_exactly_max_workers() {
+    // CPython's test_saturation: 60 blocked tasks on a 4-worker pool use 4 threads.
+    let pool = ThreadPoolExecutor::new(4);
+    let (tx, rx) = mpsc::channel::<()>();
+    let rx = Arc::new(weft_sync::Mutex::new(rx));
+    let futures: Vec<_> = (0..60)
+        .map(|_| {
+            let rx = rx.clone();
+            pool.submit(move || {
+                let _ = rx.lock().recv();
+            })
+        })
+        .collect();
+    assert_eq!(pool.num_workers(), 4);
+    for _ in 0..60 {
+        tx.send(()).unwrap();
+    }
+    futures.into_iter().for_each(|f| f.result().unwrap());
+    assert_eq!(pool.num_workers(), 4);
+}
+
+#[test]
+fn blocked_tasks_start_one_thread_each() {
+    // CPython's test_threads_terminate: three blocked tasks, three threads, all joined.
+    let pool = ThreadPoolExecutor::new(5);
+    let barrier = Arc::new(Barrier::new(4));
+    for _ in 0..3 {
+        let b = barrier.clone();
+        pool.submit(move || {
+            b.wait();
+        });
+    }
+    assert_eq!(pool.num_workers(), 3);
+    barrier.wait();
+    pool.shutdown(true, false);
+    assert_eq!(pool.num_workers(), 0);
+}
+
+#[test]
+fn idle_thread_reuse_after_each_result() {
+    // CPython's test_idle_thread_reuse.
+    let pool = ThreadPoolExecutor::default();
+    assert_eq!(pool.submit(|| 21 * 2).result(), Ok(42));
+    assert_eq!(pool.submit(|| 6 * 7).result(), Ok(42));
+    assert_eq!(pool.submit(|| 3 * 14).result(), Ok(42));
+    assert_eq!(pool.num_workers(), 1);
+    pool.shutdown(true, false);
+}
+
+#[test]
+fn a_task_and_its_captures_are_released_once_it_ran() {
+    // CPython's test_free_reference: the pool keeps nothing of a finished task.
+    let pool = ThreadPoolExecutor::new(2);
+    let token = Arc::new(());
+    let t = token.clone();
+    pool.submit(move || drop(t)).result().unwrap();
+    assert_eq!(Arc::strong_count(&token), 1);
+    let t = token.clone();
+    let f = pool.submit(move || Arc::strong_count(&t));
+    assert!(f.result().unwrap() >= 2);
+    assert_eq!(Arc::strong_count(&token), 1);
+}
+
+#[test]
+fn done_callback_may_submit_to_the_same_pool() {
+    let pool = Arc::new(ThreadPoolExecutor::new(2));
+    let (tx, rx) = mpsc::channel();
+    let f = pool.submit(|| 1);
+    let p = pool.clone();
+    f.add_done_callback(move || {
+        // Runs on the worker that completed `f` (or here, if it already had).
+        let inner = p.submit(|| 2);
+        tx.send(inner.result()).unwrap();
+    });
+    assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(Ok(2)));
+    assert_eq!(f.result(), Ok(1));
+}
