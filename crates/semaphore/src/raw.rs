@@ -22,8 +22,11 @@ const WAKE: NonZeroUsize = NonZeroUsize::MIN;
 /// The token of a hand-off: "a permit was handed to you; it is yours".
 const HANDOFF: NonZeroUsize = NonZeroUsize::new(2).unwrap();
 
-/// How long a woken waiter that lost its permit to a barging thread may be overtaken again
-/// before the next release hands it a permit directly (see `Raw::release_slow`).
+/// The least time between two hand-offs on one semaphore: a waiter that lost its permit to a
+/// barging thread gets the next permit handed to it directly once this long has passed since
+/// the previous hand-off (see `Waiters::hand_off`). Hand-offs leave a permit idle until its
+/// waiter runs, so they are rationed: often enough that nobody starves, rarely enough that
+/// throughput does not suffer.
 #[cfg(not(weft_loom))]
 const FAIR_INTERVAL: std::time::Duration = std::time::Duration::from_millis(1);
 
@@ -85,6 +88,10 @@ impl Wakes {
             first: None,
             rest: Vec::new(),
         }
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
     }
 
     fn push(&mut self, n: Notifier, handoff: bool) {
@@ -340,12 +347,6 @@ impl Raw {
         // Wake after unlocking, so the woken threads do not block on our lock.
         wakes.deliver();
         Ok(())
-    }
-}
-
-impl Wakes {
-    fn len(&self) -> usize {
-        usize::from(self.first.is_some()) + self.rest.len()
     }
 }
 
