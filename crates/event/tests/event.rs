@@ -183,7 +183,8 @@ fn set_then_clear_still_releases_waiters() {
         })
         .collect();
     eventually(|| blocked.load(Ordering::SeqCst) == 5);
-    thread::sleep(Duration::from_millis(50)); // Let them park.
+    // Let them park (generously: the machine may be busy).
+    thread::sleep(Duration::from_millis(300));
     ev.set();
     ev.clear();
     for t in threads {
@@ -232,7 +233,8 @@ fn mixed_timeouts_and_set() {
             })
         })
         .collect();
-    thread::sleep(Duration::from_millis(200));
+    // Long enough for the short waiters to time out, even on a busy machine.
+    thread::sleep(Duration::from_millis(500));
     ev.set();
     for t in threads {
         let (i, r) = t.join().unwrap();

@@ -260,7 +260,7 @@ fn waiters_are_woken_oldest_first() {
             sem.acquire().forget();
             order.lock().push(i);
         }));
-        thread::sleep(Duration::from_millis(30)); // Let it queue before the next.
+        thread::sleep(Duration::from_millis(100)); // Let it queue before the next.
     }
     for n in 1..=4 {
         sem.release(1);
