@@ -78,7 +78,7 @@ enum Chunking {
 }
 
 /// A batch that runs this long is worth its scheduling cost many times over.
-const TARGET_NANOS: u64 = 200_000;
+const TARGET_NANOS: u64 = 500_000;
 /// The largest adaptive batch: bounds the items pulled ahead with default options.
 const MAX_BATCH: usize = 4096;
 

@@ -191,20 +191,49 @@ fn busy(x: u64, rounds: u64) -> u64 {
     h
 }
 
-/// Rounds of `busy` that take about 1 µs on this machine.
+/// Rounds of `busy` that take about 1 µs of CPU on this machine (CPU time, not wall time, so
+/// that a busy machine does not shrink the items).
 fn calibrate() -> u64 {
     let rounds = 10_000u64;
-    let t = Instant::now();
-    for x in 0..100 {
+    let c = cpu_seconds();
+    for x in 0..300 {
         black_box(busy(x, rounds));
     }
-    let per_round = t.elapsed().as_secs_f64() / (100.0 * rounds as f64);
+    let per_round = (cpu_seconds() - c).max(1e-9) / (300.0 * rounds as f64);
     ((1e-6 / per_round) as u64).max(1)
+}
+
+/// CPU time (user + system) this process has used so far, in seconds: on a busy machine,
+/// where wall-clock speedups say little, CPU per item shows what each pool spends.
+fn cpu_seconds() -> f64 {
+    // SAFETY: `usage` is a plain struct on our stack that `getrusage` fills in.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// Runs `f` once and prints the CPU time it took per item.
+fn cpu_per_item(label: &str, n: u64, f: impl FnOnce()) {
+    let c = cpu_seconds();
+    f();
+    eprintln!(
+        "  pool_map_work: {label} uses {:.3} µs of CPU per item",
+        (cpu_seconds() - c) / n as f64 * 1e6
+    );
 }
 
 fn pool_map_work() {
     let n = scale(100_000);
     let rounds = calibrate();
+    let seq_run = || {
+        let s: u64 = (0..n).map(|x| busy(x, rounds)).fold(0, u64::wrapping_add);
+        black_box(s);
+    };
+    cpu_per_item("sequential", n, seq_run);
     let sequential = median(|| {
         let t = Instant::now();
         let s: u64 = (0..n).map(|x| busy(x, rounds)).fold(0, u64::wrapping_add);
@@ -217,6 +246,13 @@ fn pool_map_work() {
     );
 
     let pool = ThreadPoolExecutor::new(WORKERS);
+    cpu_per_item("weft", n, || {
+        let s: u64 = pool
+            .map(move |x| busy(x, rounds), 0..n)
+            .map(Result::unwrap)
+            .fold(0, u64::wrapping_add);
+        black_box(s);
+    });
     let weft = median(|| {
         let t = Instant::now();
         let s: u64 = pool
@@ -233,6 +269,11 @@ fn pool_map_work() {
         .num_threads(WORKERS)
         .build()
         .unwrap();
+    cpu_per_item("rayon", n, || {
+        let v: Vec<u64> =
+            rayon.install(|| (0..n).into_par_iter().map(|x| busy(x, rounds)).collect());
+        black_box(v);
+    });
     let ray = median(|| {
         let t = Instant::now();
         let v: Vec<u64> =
