@@ -355,3 +355,49 @@ fn hooks_do_not_leak_memory() {
     assert_eq!(ran.load(Ordering::SeqCst), 1);
     assert_eq!(pending.pop().unwrap().result(), Ok(1));
 }
+
+#[test]
+fn stress_wait_first_completed_loop_with_two_completers() {
+    // The classic loop while two threads complete (or abandon, or cancel) the futures: each
+    // future ends up in exactly one `done` list, and no hook is left behind.
+    let n = if cfg!(miri) { 20 } else { 3_000 };
+    let (ps, fs) = pairs::<usize>(n);
+    let mut halves = [Vec::new(), Vec::new()];
+    for (i, p) in ps.into_iter().enumerate() {
+        halves[i % 2].push((i, p));
+    }
+    let ts: Vec<_> = halves
+        .into_iter()
+        .map(|half| {
+            thread::spawn(move || {
+                for (i, p) in half {
+                    match i % 5 {
+                        0 => drop(p),
+                        1 => {
+                            p.cancel();
+                        }
+                        _ => p.set_result(i),
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut not_done = fs;
+    let mut seen = HashSet::new();
+    while !not_done.is_empty() {
+        let w = wait(
+            not_done,
+            Some(Duration::from_secs(30)),
+            ReturnWhen::FirstCompleted,
+        );
+        assert!(!w.done.is_empty());
+        for f in &w.done {
+            assert!(seen.insert(f.id()));
+        }
+        not_done = w.not_done;
+    }
+    for t in ts {
+        t.join().unwrap();
+    }
+    assert_eq!(seen.len(), n);
+}

@@ -158,6 +158,24 @@ fn as_completed_drop_vs_completion() {
     });
 }
 
+/// A future cancelled (by its executor, through the promise) while `as_completed` iterates, and
+/// another completed: both yielded once; the cancelled one reads `Cancelled`.
+#[test]
+fn cancel_vs_as_completed() {
+    weft_sync::model(|| {
+        let (p1, f1) = promise::<u32>();
+        let (p2, f2) = promise::<u32>();
+        let t = thread::spawn(move || {
+            assert!(p1.cancel());
+            p2.set_result(2);
+        });
+        let mut results: Vec<_> = as_completed(vec![f1, f2]).map(|f| f.result()).collect();
+        results.sort_by_key(|r| r.is_ok());
+        assert_eq!(results, [Err(TaskError::Cancelled), Ok(2)]);
+        t.join().unwrap();
+    });
+}
+
 /// `wait(FirstCompleted)` with one future completing concurrently and one never: returns with
 /// exactly the completed one done.
 #[test]
