@@ -57,7 +57,7 @@ impl<'a> Finishing<'a> {
             // Relaxed: a submitter that must see this sees it through the future's completion
             // (Release) and its own wait (Acquire), which come after.
             self.counter.fetch_add(1, Ordering::Relaxed);
-            FINISHING.with(|f| f.set(true));
+            FINISHING.with(|f| f.set(std::ptr::from_ref(self.counter) as usize));
         }
     }
 
@@ -66,15 +66,16 @@ impl<'a> Finishing<'a> {
     pub(crate) fn settle(&self) {
         if self.announced.replace(false) {
             self.counter.fetch_sub(1, Ordering::Relaxed);
-            FINISHING.with(|f| f.set(false));
+            FINISHING.with(|f| f.set(0));
         }
     }
 }
 
-/// Whether the current thread is a worker that has announced [`Finishing`] and not settled:
-/// a submit from a done-callback on that thread must not count on it.
-pub(crate) fn current_is_finishing() -> bool {
-    FINISHING.with(Cell::get)
+/// Whether the current thread is a worker of the pool whose finishing count is `counter`, and
+/// has announced [`Finishing`] and not settled: a submit from a done-callback on that thread
+/// must not count on it.
+pub(crate) fn current_is_finishing(counter: &AtomicUsize) -> bool {
+    FINISHING.with(Cell::get) == std::ptr::from_ref(counter) as usize
 }
 
 // loom's `thread_local!` has no `const` form.
@@ -82,7 +83,7 @@ pub(crate) fn current_is_finishing() -> bool {
 mod tls {
     use std::cell::Cell;
     weft_sync::thread::thread_local! {
-        pub(super) static FINISHING: Cell<bool> = Cell::new(false);
+        pub(super) static FINISHING: Cell<usize> = Cell::new(0);
     }
 }
 use tls::FINISHING;

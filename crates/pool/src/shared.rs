@@ -168,7 +168,7 @@ impl Shared {
             // A worker completing a future comes back for this job at once; not if it is the
             // thread submitting (from a done-callback), which is busy until it returns.
             let mut finishing = this.finishing.load(Ordering::Relaxed);
-            if finishing > 0 && current_is_finishing() {
+            if finishing > 0 && current_is_finishing(&this.finishing) {
                 finishing -= 1;
             }
             queued > st.idle + finishing
