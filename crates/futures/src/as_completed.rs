@@ -175,7 +175,8 @@ pub struct AsCompleted<T> {
 }
 
 impl<T> AsCompleted<T> {
-    /// The futures not yielded yet, in input order.
+    /// The futures not yielded yet, in input order (Python has no counterpart: its
+    /// `as_completed` keeps them in the generator).
     ///
     /// # Examples
     ///

@@ -90,7 +90,7 @@ impl TaskError {
         Self::Panicked(msg)
     }
 
-    /// Whether this is [`TaskError::Cancelled`].
+    /// Whether this is [`TaskError::Cancelled`] (Python's `isinstance(e, CancelledError)`).
     ///
     /// # Examples
     ///

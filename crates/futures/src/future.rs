@@ -59,7 +59,7 @@ impl<T> Future<T> {
     }
 
     /// Whether the future is done: finished (with a value or an error) or cancelled. Never
-    /// blocks; a single Acquire load.
+    /// blocks; a single Acquire load. Python's `Future.done()`.
     ///
     /// # Examples
     ///
@@ -75,7 +75,7 @@ impl<T> Future<T> {
         self.shared.is_done()
     }
 
-    /// Whether the task is running (started, not finished).
+    /// Whether the task is running (started, not finished). Python's `Future.running()`.
     ///
     /// # Examples
     ///
@@ -90,7 +90,7 @@ impl<T> Future<T> {
         self.shared.phase() == RUNNING
     }
 
-    /// Whether the future was cancelled.
+    /// Whether the future was cancelled. Python's `Future.cancelled()`.
     ///
     /// # Examples
     ///
@@ -127,7 +127,8 @@ impl<T> Future<T> {
         self.shared.cancel()
     }
 
-    /// Blocks until the future is done.
+    /// Blocks until the future is done (finished or cancelled), without taking the result.
+    /// Python's `concurrent.futures.wait([f])`.
     ///
     /// # Examples
     ///
@@ -182,7 +183,8 @@ impl<T> Future<T> {
         self.shared.take_outcome()
     }
 
-    /// The outcome if the future is done, or the future back if not (never blocks).
+    /// The outcome if the future is done, or the future back if not (never blocks): Python's
+    /// `f.result(timeout=0)`.
     ///
     /// # Errors
     ///
@@ -253,7 +255,7 @@ impl<T> Future<T> {
         self.shared.add_callback(Box::new(f));
     }
 
-    /// This future's unique id.
+    /// This future's unique id: Python's `id(f)`.
     ///
     /// # Examples
     ///

@@ -36,7 +36,8 @@ impl Default for MapOptions {
 }
 
 impl MapOptions {
-    /// The defaults: no explicit `buffersize` (the executor's own), `chunksize` 1.
+    /// The defaults: no explicit `buffersize` (the executor's own), `chunksize` 1, as
+    /// Python's `map(fn, items)`.
     ///
     /// # Examples
     ///
@@ -50,7 +51,8 @@ impl MapOptions {
         }
     }
 
-    /// At most `n` tasks in flight (submitted and not yet consumed).
+    /// At most `n` tasks in flight (submitted and not yet consumed): Python 3.14's
+    /// `map(..., buffersize=n)`.
     ///
     /// # Panics
     ///
@@ -67,7 +69,7 @@ impl MapOptions {
         self
     }
 
-    /// `k` items per task.
+    /// `k` items per task: Python's `map(..., chunksize=k)`.
     ///
     /// # Panics
     ///
@@ -84,7 +86,7 @@ impl MapOptions {
         self
     }
 
-    /// The `buffersize` set, or `None` for the executor's default.
+    /// The `buffersize` set, or `None` for the executor's default (Python's `buffersize=None`).
     ///
     /// # Examples
     ///
@@ -96,7 +98,7 @@ impl MapOptions {
         self.buffersize
     }
 
-    /// Items per task (at least 1; default 1).
+    /// Items per task (at least 1; default 1, as Python's `chunksize`).
     ///
     /// # Examples
     ///

@@ -88,6 +88,7 @@ impl<T> Promise<T> {
 
     /// Completes the future with `value`: wakes its waiters and runs its done-callbacks on this
     /// thread before returning. If the future was cancelled first, `value` is dropped.
+    /// Python's `Future.set_result(value)`.
     ///
     /// # Examples
     ///
@@ -117,7 +118,8 @@ impl<T> Promise<T> {
     }
 
     /// Completes the future with `outcome`: [`Promise::set_result`] for `Ok`,
-    /// [`Promise::set_error`] for `Err`. Returns `false` if the future had been cancelled
+    /// [`Promise::set_error`] for `Err` (what a Python executor's work item does with the
+    /// task's return value or exception). Returns `false` if the future had been cancelled
     /// (the outcome is then dropped).
     ///
     /// # Examples
@@ -151,7 +153,8 @@ impl<T> Promise<T> {
         self.shared.cancel()
     }
 
-    /// Whether the future was cancelled (so the task need not run).
+    /// Whether the future was cancelled (so the task need not run): Python's
+    /// `Future.cancelled()`, from the executor's side.
     ///
     /// # Examples
     ///
@@ -166,7 +169,7 @@ impl<T> Promise<T> {
         self.shared.phase() == crate::shared::CANCELLED
     }
 
-    /// The id of the future this promise completes.
+    /// The id of the future this promise completes (Python's `id(future)`).
     ///
     /// # Examples
     ///
