@@ -100,7 +100,8 @@ pub(crate) struct Shared<T> {
     id: u64,
     /// Written once by the promise before the Release CAS to FINISHED_*; read (taken) only
     /// by the future's owner after an Acquire load of FINISHED_*.
-    value: UnsafeCell<Option<Result<T, TaskError>>>,
+    /// The error is boxed: errors are the rare path, and a thin slot keeps `Shared` small.
+    value: UnsafeCell<Option<Result<T, Box<TaskError>>>>,
     /// The `as_completed` / `wait` hook. Owned by the future's owner while `HOOKED` is clear;
     /// setting `HOOKED` (Release) hands it to whichever thread makes the future done, whose
     /// final transition sees the bit (Acquire); clearing it while pending takes it back.
@@ -229,7 +230,7 @@ impl<T> Shared<T> {
             // SAFETY: the promise is the only writer and writes once (it is consumed by this
             // call); no reader touches the slot before observing FINISHED_*, which only the CAS
             // below publishes.
-            unsafe { *p = Some(outcome) }
+            unsafe { *p = Some(outcome.map_err(Box::new)) }
         });
         loop {
             // Release: publishes the value written above to every Acquire reader of the state.
@@ -486,12 +487,15 @@ impl<T> Shared<T> {
     pub(crate) fn take_outcome(&self) -> Result<T, TaskError> {
         match self.phase() {
             CANCELLED => Err(TaskError::Cancelled),
-            FINISHED_OK | FINISHED_ERR => self.value.with_mut(|p| {
-                // SAFETY: the Acquire load in `phase` saw FINISHED_*, which the promise
-                // published after its last write to the slot; only the future's owner (us, by
-                // `&mut`/value access to the one `Future`) touches it from now on.
-                unsafe { (*p).take() }.expect("the outcome of a future is taken once")
-            }),
+            FINISHED_OK | FINISHED_ERR => self
+                .value
+                .with_mut(|p| {
+                    // SAFETY: the Acquire load in `phase` saw FINISHED_*, which the promise
+                    // published after its last write to the slot; only the future's owner (us, by
+                    // `&mut`/value access to the one `Future`) touches it from now on.
+                    unsafe { (*p).take() }.expect("the outcome of a future is taken once")
+                })
+                .map_err(|e| *e),
             _ => unreachable!("take_outcome on a future that is not done"),
         }
     }
@@ -503,6 +507,6 @@ mod tests {
     #[test]
     fn shared_state_is_compact() {
         let size = std::mem::size_of::<super::Shared<usize>>();
-        assert!(size <= 80, "Shared<usize> is {size} bytes");
+        assert!(size <= 64, "Shared<usize> is {size} bytes");
     }
 }
