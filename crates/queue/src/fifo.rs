@@ -1,6 +1,11 @@
 use std::collections::VecDeque;
 
-use crate::locked::Locked;
+use crate::{
+    GetError, PutError, TaskDoneError,
+    api::Backend,
+    locked::{Block, Locked},
+    ring::Ring,
+};
 
 /// A first-in, first-out queue: Python's `queue.Queue`.
 ///
@@ -44,14 +49,71 @@ use crate::locked::Locked;
 /// # Ok::<(), weft_queue::ShutDown<i32>>(())
 /// ```
 pub struct Queue<T> {
-    inner: Locked<VecDeque<T>>,
+    inner: Fifo<T>,
+}
+
+/// Bounds up to this many slots get the lock-free ring, allocated up front; larger bounds (and
+/// unbounded queues) get a locked `VecDeque` that grows with use and shrinks after a burst.
+const RING_MAX: usize = 1 << 16;
+
+/// The two shapes of a FIFO queue.
+///
+/// The ring variant is large on purpose (its two ends sit on separate cache lines); boxing it
+/// would add a pointer chase to every put and get.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+enum Fifo<T> {
+    Ring(Ring<T>),
+    Locked(Locked<VecDeque<T>>),
 }
 
 impl<T> Queue<T> {
     fn with_maxsize(maxsize: usize) -> Self {
-        Self {
-            inner: Locked::new(VecDeque::new(), maxsize),
+        let inner = if (1..=RING_MAX).contains(&maxsize) {
+            Fifo::Ring(Ring::new(maxsize))
+        } else {
+            Fifo::Locked(Locked::new(VecDeque::new(), maxsize))
+        };
+        Self { inner }
+    }
+}
+
+macro_rules! both {
+    ($self:expr, $q:ident => $e:expr) => {
+        match $self {
+            Fifo::Ring($q) => $e,
+            Fifo::Locked($q) => $e,
         }
+    };
+}
+
+impl<T> Backend<T> for Fifo<T> {
+    fn put(&self, item: T, block: Block) -> Result<(), PutError<T>> {
+        both!(self, q => q.put(item, block))
+    }
+    fn get(&self, block: Block) -> Result<T, GetError> {
+        both!(self, q => q.get(block))
+    }
+    fn len(&self) -> usize {
+        both!(self, q => q.len())
+    }
+    fn maxsize(&self) -> usize {
+        both!(self, q => q.maxsize())
+    }
+    fn task_done(&self) -> Result<(), TaskDoneError> {
+        both!(self, q => q.task_done())
+    }
+    fn join(&self) {
+        both!(self, q => q.join());
+    }
+    fn shutdown(&self, immediate: bool) {
+        both!(self, q => q.shutdown(immediate));
+    }
+    fn is_shutdown(&self) -> bool {
+        both!(self, q => q.is_shutdown())
+    }
+    fn unfinished(&self) -> usize {
+        both!(self, q => q.unfinished())
     }
 }
 

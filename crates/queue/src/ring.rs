@@ -1,0 +1,575 @@
+//! The bounded FIFO behind [`Queue`](crate::Queue): a lock-free ring of slots, each with a
+//! sequence stamp (Dmitry Vyukov's bounded MPMC queue, in the shape of crossbeam's
+//! `ArrayQueue`), plus wait lists used only when the ring is full or empty.
+//!
+//! # The words
+//!
+//! * `head` / `tail`: positions `lap | index`, where `index < cap` and a lap is `one_lap`, a
+//!   power of two above `cap`. `tail` also carries `mark_bit` (between index and lap): set by
+//!   `shutdown`, after which no push can claim a slot.
+//! * `slot.stamp`: `tail + 1` once the item of position `tail` is written (readable by the pop
+//!   of that position); `head + one_lap` once the pop of position `head` has moved it out
+//!   (writable by the push one lap later).
+//! * `getters` / `putters`: how many threads are parked waiting for an item / for room. A
+//!   successful push (pop) reads `getters` (`putters`) and takes the wait-list lock only if it
+//!   is not zero, so that the fast path never touches the lists.
+//! * `finished`: how many tasks were marked done (or settled by an immediate shutdown). The
+//!   number of unfinished tasks is `pushed(tail) - finished`: a push pays no extra atomic for
+//!   `task_done` bookkeeping.
+//!
+//! # Sleeping without losing a wake-up
+//!
+//! A getter that found the ring empty registers (under the lists lock, raising `getters`),
+//! issues a `SeqCst` fence, and re-checks `tail` before it sleeps. A push claims its slot with
+//! a `SeqCst` compare-exchange on `tail`, writes it, issues a `SeqCst` fence, and then reads
+//! `getters`. The two fences order "register, re-check" against "publish, read the count": at
+//! least one side sees the other, so either the getter finds the item or the push finds the
+//! getter. Putters mirror this with `head` and `putters`. A woken thread re-checks and may find
+//! its item taken by a thread that never slept: it then sleeps again, since that item was used.
+
+use std::mem::MaybeUninit;
+
+use weft_sync::{
+    CachePadded, Deadline, Mutex, SpinWait, WaitList,
+    atomic::{AtomicUsize, Ordering},
+    cell::UnsafeCell,
+    park::{Parked, Waiter},
+};
+
+use crate::{GetError, PutError, TaskDoneError, locked::Block};
+
+struct Slot<T> {
+    stamp: AtomicUsize,
+    value: UnsafeCell<MaybeUninit<T>>,
+}
+
+#[derive(Debug, Default)]
+struct Lists {
+    getters: WaitList,
+    putters: WaitList,
+    joiners: WaitList,
+}
+
+/// One end of the ring: a position, and the number of threads parked waiting for the other
+/// end to move (getters at the tail, putters at the head). Both sit on one cache line, which the
+/// threads working at that end already own.
+#[derive(Debug)]
+struct End {
+    pos: AtomicUsize,
+    /// Changed only by read-modify-writes (under the lists lock), so that the wakers'
+    /// `fetch_add(0)` and the sleepers' registrations form one modification order.
+    waiting: AtomicUsize,
+}
+
+impl End {
+    fn new() -> Self {
+        Self {
+            pos: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// A bounded lock-free FIFO with blocking, task tracking and shutdown.
+pub(crate) struct Ring<T> {
+    /// The pop end: its position, and how many putters are parked (see [`End`]).
+    head: CachePadded<End>,
+    /// The push end: its position (and the shutdown mark), and how many getters are parked.
+    tail: CachePadded<End>,
+    finished: AtomicUsize,
+    lists: Mutex<Lists>,
+    buffer: Box<[Slot<T>]>,
+    cap: usize,
+    one_lap: usize,
+    mark_bit: usize,
+}
+
+// SAFETY: items move between threads through the slots (`T: Send`); each slot is accessed by
+// one thread at a time, as its stamp protocol guarantees.
+unsafe impl<T: Send> Send for Ring<T> {}
+// SAFETY: as above; `&Ring` only moves `T`s in and out, never shares a `&T`.
+unsafe impl<T: Send> Sync for Ring<T> {}
+
+/// Re-reads `head` or `tail` after finding ours out of date: a read-modify-write, which always
+/// sees the latest value (a plain load may legally lag behind for a while, and loom explores
+/// such a lag without end). Only for `head`/`tail`, which change by read-modify-writes alone;
+/// never for a stamp, which plain stores change.
+#[inline]
+fn fresh(position: &AtomicUsize) -> usize {
+    position.fetch_add(0, Ordering::Relaxed)
+}
+
+/// What one attempt at a pop found.
+enum Pop<T> {
+    Item(T),
+    Empty,
+}
+
+impl<T> Ring<T> {
+    pub(crate) fn new(cap: usize) -> Self {
+        assert!(cap > 0, "a ring needs room for one item");
+        let mark_bit = (cap + 1).next_power_of_two();
+        let one_lap = mark_bit * 2;
+        let buffer = (0..cap)
+            .map(|i| Slot {
+                stamp: AtomicUsize::new(i),
+                value: UnsafeCell::new(MaybeUninit::uninit()),
+            })
+            .collect();
+        Self {
+            head: CachePadded::new(End::new()),
+            tail: CachePadded::new(End::new()),
+            finished: AtomicUsize::new(0),
+            lists: Mutex::new(Lists::default()),
+            buffer,
+            cap,
+            one_lap,
+            mark_bit,
+        }
+    }
+
+    pub(crate) fn maxsize(&self) -> usize {
+        self.cap
+    }
+
+    /// One push attempt: `Err(Full)` or `Err(ShutDown)` hand the item back.
+    ///
+    /// Never waits for another thread: a slot whose pop is still under way counts as full (the
+    /// pop wakes a parked putter once it has emptied the slot).
+    fn try_push(&self, item: T) -> Result<(), PutError<T>> {
+        let mut tail = self.tail.pos.load(Ordering::Relaxed);
+        loop {
+            if tail & self.mark_bit != 0 {
+                return Err(PutError::ShutDown(item));
+            }
+            let index = tail & (self.mark_bit - 1);
+            let lap = tail & !(self.one_lap - 1);
+            let slot = &self.buffer[index];
+            // Acquire: pairs with the Release stamp store of the pop that emptied the slot, so
+            // its read of the old item is over before we write.
+            let stamp = slot.stamp.load(Ordering::Acquire);
+            if tail == stamp {
+                let next = if index + 1 < self.cap {
+                    tail + 1
+                } else {
+                    lap.wrapping_add(self.one_lap)
+                };
+                // SeqCst: claims the slot; pushes that claim before `shutdown` marks the tail
+                // get in, none after.
+                match self.tail.pos.compare_exchange(
+                    tail,
+                    next,
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        slot.value.with_mut(|p| {
+                            // SAFETY: the claim on `tail` made this slot ours alone until the
+                            // stamp below hands it to the pop of this position; it is empty
+                            // (its stamp said so).
+                            unsafe { p.write(MaybeUninit::new(item)) }
+                        });
+                        // Release: publishes the item to the pop that Acquire-loads the stamp.
+                        slot.stamp.store(tail + 1, Ordering::Release);
+                        return Ok(());
+                    }
+                    Err(now) => tail = now,
+                }
+            } else if stamp.wrapping_add(self.one_lap) == tail + 1 {
+                // The slot still holds last lap's item (or its pop is under way): full.
+                return Err(PutError::Full(item));
+            } else {
+                // Our `tail` (or the stamp we read) is behind: others moved on. Pause (under
+                // loom: yield, so that the next read sees newer values), then read again.
+                weft_sync::thread::spin_loop();
+                tail = fresh(&self.tail.pos);
+            }
+        }
+    }
+
+    /// One pop attempt.
+    ///
+    /// Never waits for another thread: a slot whose push is still under way counts as empty
+    /// (the push wakes a parked getter once it has published the item).
+    fn try_pop(&self) -> Pop<T> {
+        let mut head = self.head.pos.load(Ordering::Relaxed);
+        loop {
+            let index = head & (self.mark_bit - 1);
+            let lap = head & !(self.one_lap - 1);
+            let slot = &self.buffer[index];
+            // Acquire: pairs with the push's Release stamp store: the item is written.
+            let stamp = slot.stamp.load(Ordering::Acquire);
+            if head + 1 == stamp {
+                let next = if index + 1 < self.cap {
+                    head + 1
+                } else {
+                    lap.wrapping_add(self.one_lap)
+                };
+                // SeqCst: claims the item, in one total order with the other claims.
+                match self.head.pos.compare_exchange(
+                    head,
+                    next,
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        let item = slot.value.with_mut(|p| {
+                            // SAFETY: the claim on `head` made this slot ours alone; its stamp
+                            // said the push of this position finished writing it.
+                            unsafe { p.read().assume_init() }
+                        });
+                        // Release: our read is over before the next lap's push writes.
+                        slot.stamp
+                            .store(head.wrapping_add(self.one_lap), Ordering::Release);
+                        return Pop::Item(item);
+                    }
+                    Err(now) => head = now,
+                }
+            } else if stamp == head {
+                // Nothing published at the head (empty, or a push is under way).
+                return Pop::Empty;
+            } else {
+                // Our `head` (or the stamp we read) is behind: others moved on. Pause (under
+                // loom: yield, so that the next read sees newer values), then read again.
+                weft_sync::thread::spin_loop();
+                head = fresh(&self.head.pos);
+            }
+        }
+    }
+
+    fn is_shut(&self) -> bool {
+        self.tail.pos.load(Ordering::SeqCst) & self.mark_bit != 0
+    }
+
+    /// Whether no push has claimed a slot that no pop has claimed yet (latest values).
+    fn nothing_claimed(&self) -> bool {
+        fresh(&self.tail.pos) & !self.mark_bit == fresh(&self.head.pos)
+    }
+
+    /// For a parked getter's re-check: an item is published at the head, or the queue is shut
+    /// down with nothing left or on its way.
+    fn get_ready(&self) -> bool {
+        let head = fresh(&self.head.pos);
+        let stamp = self.buffer[head & (self.mark_bit - 1)]
+            .stamp
+            .load(Ordering::Acquire);
+        stamp == head + 1 || (self.is_shut() && self.nothing_claimed())
+    }
+
+    /// For a parked putter's re-check: the slot at the tail is free, or the queue is shut down.
+    fn put_ready(&self) -> bool {
+        let tail = fresh(&self.tail.pos);
+        if tail & self.mark_bit != 0 {
+            return true;
+        }
+        self.buffer[tail & (self.mark_bit - 1)]
+            .stamp
+            .load(Ordering::Acquire)
+            == tail
+    }
+
+    /// After a push: wake one parked getter, if any.
+    #[inline]
+    fn wake_getter(&self) {
+        // The waker's half of the handshake (module docs). Release: a getter whose registration
+        // comes after this in `waiting`'s order sees our item.
+        if self.tail.waiting.fetch_add(0, Ordering::Release) != 0 {
+            self.wake_one(|l| &mut l.getters, &self.tail.waiting);
+        }
+    }
+
+    /// After a pop: wake one parked putter, if any.
+    #[inline]
+    fn wake_putter(&self) {
+        // As in `wake_getter`: a putter registering after this sees the slot we freed.
+        if self.head.waiting.fetch_add(0, Ordering::Release) != 0 {
+            self.wake_one(|l| &mut l.putters, &self.head.waiting);
+        }
+    }
+
+    #[cold]
+    fn wake_one(&self, list: fn(&mut Lists) -> &mut WaitList, count: &AtomicUsize) {
+        let next = {
+            let mut lists = self.lists.lock();
+            let l = list(&mut lists);
+            let next = l.pop_front();
+            if next.is_some() {
+                count.fetch_sub(1, Ordering::Relaxed);
+            }
+            next
+        };
+        if let Some((n, ())) = next {
+            n.notify();
+        }
+    }
+
+    /// Registers `w` in a list, re-checks `ready` after the fence, and sleeps unless it is
+    /// ready. Returns whether the caller should give up (timed out, nobody woke it).
+    #[cold]
+    fn sleep(
+        &self,
+        w: &Waiter,
+        deadline: Deadline,
+        list: fn(&mut Lists) -> &mut WaitList,
+        count: &AtomicUsize,
+        ready: impl Fn() -> bool,
+    ) -> bool {
+        {
+            let mut lists = self.lists.lock();
+            let l = list(&mut lists);
+            l.push_back(w, ());
+            // The sleeper's half of the handshake (module docs). Acquire: if a waker's
+            // `fetch_add(0)` came first, we see what it published before it.
+            count.fetch_add(1, Ordering::Acquire);
+        }
+        // Ready already: withdraw at once (as a "timeout" that did not really happen).
+        let (parked, slept) = if ready() {
+            (Parked::TimedOut, false)
+        } else {
+            (w.wait(deadline), true)
+        };
+        let gave_up = match parked {
+            Parked::Woken => false,
+            Parked::TimedOut => {
+                let mut lists = self.lists.lock();
+                let l = list(&mut lists);
+                if l.remove(w).is_some() {
+                    count.fetch_sub(1, Ordering::Relaxed);
+                    // Nobody woke us: give up if the deadline really passed (the caller still
+                    // re-checks once).
+                    slept
+                } else {
+                    // A waker took us as we gave up: the wake-up is ours. Collect it; the
+                    // caller re-checks, which honours it.
+                    drop(lists);
+                    let _ = w.wait_notified();
+                    false
+                }
+            }
+        };
+        w.rearm();
+        gave_up
+    }
+
+    pub(crate) fn put(&self, mut item: T, block: Block) -> Result<(), PutError<T>> {
+        let mut waiter: Option<Waiter> = None;
+        let mut spin = SpinWait::new();
+        let mut gave_up = false;
+        loop {
+            match self.try_push(item) {
+                Ok(()) => {
+                    self.wake_getter();
+                    return Ok(());
+                }
+                Err(PutError::Full(back)) => item = back,
+                Err(e) => return Err(e),
+            }
+            let deadline = match block {
+                Block::Until(d) if !gave_up && !d.has_passed() => d,
+                _ => return Err(PutError::Full(item)),
+            };
+            if spin.spin() {
+                continue;
+            }
+            let w = waiter.get_or_insert_with(Waiter::new);
+            gave_up = self.sleep(
+                w,
+                deadline,
+                |l| &mut l.putters,
+                &self.head.waiting,
+                || self.put_ready(),
+            );
+            spin.reset();
+        }
+    }
+
+    pub(crate) fn get(&self, block: Block) -> Result<T, GetError> {
+        let mut waiter: Option<Waiter> = None;
+        let mut spin = SpinWait::new();
+        let mut gave_up = false;
+        loop {
+            if let Pop::Item(item) = self.try_pop() {
+                self.wake_putter();
+                return Ok(item);
+            }
+            if self.is_shut() && self.nothing_claimed() {
+                return Err(GetError::ShutDown);
+            }
+            let deadline = match block {
+                Block::Until(d) if !gave_up && !d.has_passed() => d,
+                _ => return Err(GetError::Empty),
+            };
+            if spin.spin() {
+                continue;
+            }
+            let w = waiter.get_or_insert_with(Waiter::new);
+            gave_up = self.sleep(
+                w,
+                deadline,
+                |l| &mut l.getters,
+                &self.tail.waiting,
+                || self.get_ready(),
+            );
+            spin.reset();
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        loop {
+            let tail = self.tail.pos.load(Ordering::SeqCst);
+            let head = self.head.pos.load(Ordering::SeqCst);
+            // A consistent pair: tail did not move while we read head.
+            if self.tail.pos.load(Ordering::SeqCst) == tail {
+                let hix = head & (self.mark_bit - 1);
+                let tix = tail & (self.mark_bit - 1);
+                return if hix < tix {
+                    tix - hix
+                } else if hix > tix {
+                    self.cap - hix + tix
+                } else if (tail & !self.mark_bit) == head {
+                    0
+                } else {
+                    self.cap
+                };
+            }
+        }
+    }
+
+    /// How many items were ever pushed, from a `tail` value.
+    fn pushed(&self, tail: usize) -> usize {
+        let tail = tail & !self.mark_bit;
+        (tail / self.one_lap)
+            .wrapping_mul(self.cap)
+            .wrapping_add(tail & (self.mark_bit - 1))
+    }
+
+    pub(crate) fn unfinished(&self) -> usize {
+        let finished = self.finished.load(Ordering::Acquire);
+        self.pushed(self.tail.pos.load(Ordering::SeqCst))
+            .wrapping_sub(finished)
+    }
+
+    pub(crate) fn task_done(&self) -> Result<(), TaskDoneError> {
+        let mut finished = self.finished.load(Ordering::Acquire);
+        loop {
+            // Every push this thread knows of (the item it got, at least) is counted in tail.
+            let pushed = self.pushed(self.tail.pos.load(Ordering::SeqCst));
+            if pushed.wrapping_sub(finished) == 0 {
+                return Err(TaskDoneError(()));
+            }
+            // AcqRel: a `join` that sees the count reach zero sees the work done before.
+            match self.finished.compare_exchange(
+                finished,
+                finished.wrapping_add(1),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    if pushed.wrapping_sub(finished) == 1 {
+                        self.wake_joiners();
+                    }
+                    return Ok(());
+                }
+                Err(now) => finished = now,
+            }
+        }
+    }
+
+    fn wake_joiners(&self) {
+        // Joiners register and re-check under the lists lock, so taking it here after the
+        // count reached zero is enough: no fence needed.
+        let joiners = self.lists.lock().joiners.take();
+        for (n, ()) in joiners {
+            n.notify();
+        }
+    }
+
+    pub(crate) fn join(&self) {
+        let mut waiter: Option<Waiter> = None;
+        while self.unfinished() != 0 {
+            let w = waiter.get_or_insert_with(Waiter::new);
+            {
+                let mut lists = self.lists.lock();
+                if self.unfinished() == 0 {
+                    return;
+                }
+                lists.joiners.push_back(w, ());
+            }
+            let _ = w.wait(Deadline::never());
+            w.rearm();
+        }
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.is_shut()
+    }
+
+    pub(crate) fn shutdown(&self, immediate: bool) {
+        // SeqCst: pushes that claimed a slot before this are in; none can claim one after.
+        self.tail.pos.fetch_or(self.mark_bit, Ordering::SeqCst);
+        let mut dropped = Vec::new();
+        if immediate {
+            while let Pop::Item(item) = self.try_pop() {
+                dropped.push(item);
+            }
+            self.settle(dropped.len());
+        }
+        let (getters, putters, joiners) = {
+            let mut l = self.lists.lock();
+            self.tail
+                .waiting
+                .fetch_sub(l.getters.len(), Ordering::Relaxed);
+            self.head
+                .waiting
+                .fetch_sub(l.putters.len(), Ordering::Relaxed);
+            let joiners = if immediate && self.unfinished() == 0 {
+                l.joiners.take()
+            } else {
+                WaitList::new()
+            };
+            (l.getters.take(), l.putters.take(), joiners)
+        };
+        for (n, ()) in getters.into_iter().chain(putters).chain(joiners) {
+            n.notify();
+        }
+        // The items' destructors run last, outside every lock.
+        drop(dropped);
+    }
+
+    /// Marks up to `n` unfinished tasks done (never below zero), for an immediate shutdown.
+    fn settle(&self, n: usize) {
+        let mut finished = self.finished.load(Ordering::Acquire);
+        loop {
+            let unfinished = self
+                .pushed(self.tail.pos.load(Ordering::SeqCst))
+                .wrapping_sub(finished);
+            let k = n.min(unfinished);
+            match self.finished.compare_exchange(
+                finished,
+                finished.wrapping_add(k),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(now) => finished = now,
+            }
+        }
+    }
+}
+
+impl<T> Drop for Ring<T> {
+    fn drop(&mut self) {
+        // `&mut self`: no other thread is here; drop what is left, head to tail.
+        while let Pop::Item(item) = self.try_pop() {
+            drop(item);
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Ring<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ring")
+            .field("cap", &self.cap)
+            .finish_non_exhaustive()
+    }
+}
