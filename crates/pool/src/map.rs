@@ -7,7 +7,11 @@ use std::{
 };
 
 use weft_futures::{Future, MapOptions, Promise, TaskError, promise};
-use weft_sync::{Arc, thread};
+use weft_sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+    thread,
+};
 
 use crate::{
     ThreadPoolExecutor,
@@ -15,8 +19,16 @@ use crate::{
     shared::{Refused, Shared},
 };
 
-/// The results of one batch, and how long the batch took to run (nanoseconds).
-type Batch<T> = (Vec<Result<T, TaskError>>, u64);
+/// What a batch hands back: a result per item it ran, how long that took (nanoseconds), and
+/// the items it left unrun because the caller asked it to split (see [`Map`]'s adaptive mode).
+struct Batch<T, X> {
+    results: Vec<Result<T, TaskError>>,
+    nanos: u64,
+    leftover: Vec<X>,
+}
+
+/// A flag the caller raises to make a running batch stop after its current item.
+type SplitFlag = Arc<AtomicBool>;
 
 /// The iterator of [`ThreadPoolExecutor::map`] and [`ThreadPoolExecutor::map_with`]: each
 /// item's result, `Ok` or its own [`TaskError`], in input order.
@@ -44,7 +56,7 @@ pub struct Map<'a, F, I: Iterator, T> {
     f: Arc<F>,
     items: I,
     /// Tasks submitted and not yet consumed, oldest first.
-    inflight: VecDeque<Slot<T>>,
+    inflight: VecDeque<Slot<T, I::Item>>,
     current: Current<T>,
     max_inflight: usize,
     chunking: Chunking,
@@ -55,8 +67,9 @@ pub struct Map<'a, F, I: Iterator, T> {
     _item: PhantomData<fn() -> T>,
 }
 
-enum Slot<T> {
-    Running(Future<Batch<T>>, usize),
+enum Slot<T, X> {
+    /// A batch of `usize` items, with its split flag in adaptive mode.
+    Running(Future<Batch<T, X>>, usize, Option<SplitFlag>),
     /// Items that could not be scheduled: each yields this error.
     Failed(TaskError, usize),
 }
@@ -79,6 +92,9 @@ enum Chunking {
 
 /// A batch that runs this long is worth its scheduling cost many times over.
 const TARGET_NANOS: u64 = 500_000;
+/// A caller that has waited this long for a batch asks every batch in flight to split: the items
+/// turned slow, and what is left of each batch should spread over the workers.
+const SPLIT_AFTER: std::time::Duration = std::time::Duration::from_millis(50);
 /// The largest adaptive batch: bounds the items pulled ahead with default options.
 const MAX_BATCH: usize = 4096;
 
@@ -130,28 +146,76 @@ where
                     }
                 }
             }
-            let len = items.len();
-            if len == 0 {
+            if items.is_empty() {
                 return;
             }
-            let (promise, future) = promise();
-            let batch = Box::new(BatchJob {
-                f: self.f.clone(),
-                items,
-                promise,
-            });
-            match Shared::try_push(self.pool.shared(), batch) {
-                Ok(()) => self.inflight.push_back(Slot::Running(future, len)),
-                Err(refused) => {
-                    let (job, error) = match refused {
-                        Refused::ShutDown(job) => (job, TaskError::Cancelled),
-                        Refused::Broken(job, why) => (job, TaskError::BrokenPool(why)),
-                    };
-                    job.promise.cancel();
-                    self.inflight.push_back(Slot::Failed(error, len));
-                    self.done_pulling = true;
+            let slot = self.submit(items);
+            self.inflight.push_back(slot);
+        }
+    }
+
+    /// Submits one batch; a refusal (the pool shut down or broke) ends the pulling.
+    fn submit(&mut self, items: Vec<I::Item>) -> Slot<T, I::Item> {
+        let len = items.len();
+        let split = match self.chunking {
+            Chunking::Adaptive(_) if !cfg!(weft_loom) => Some(Arc::new(AtomicBool::new(false))),
+            _ => None,
+        };
+        let (promise, future) = promise();
+        let batch = Box::new(BatchJob {
+            f: self.f.clone(),
+            items,
+            promise,
+            split: split.clone(),
+        });
+        match Shared::try_push(self.pool.shared(), batch) {
+            Ok(()) => Slot::Running(future, len, split),
+            Err(refused) => {
+                let (job, error) = match refused {
+                    Refused::ShutDown(job) => (job, TaskError::Cancelled),
+                    Refused::Broken(job, why) => (job, TaskError::BrokenPool(why)),
+                };
+                job.promise.cancel();
+                self.done_pulling = true;
+                Slot::Failed(error, len)
+            }
+        }
+    }
+
+    /// Waits for the oldest batch; in adaptive mode, past [`SPLIT_AFTER`] every batch in
+    /// flight is asked to stop after its current item.
+    fn wait_front(&self, future: &Future<Batch<T, I::Item>>, split: Option<&SplitFlag>) {
+        spin_until_done(future);
+        if let Some(flag) = split
+            && !future.wait_timeout(SPLIT_AFTER)
+        {
+            flag.store(true, Ordering::Relaxed);
+            for slot in &self.inflight {
+                if let Slot::Running(_, _, Some(flag)) = slot {
+                    flag.store(true, Ordering::Relaxed);
                 }
             }
+        }
+    }
+
+    /// Schedules the items a split batch left, ahead of every later batch, in up to
+    /// `2 × max_workers` smaller batches (which split again if they are still slow): slow items
+    /// spread over the workers, while a false alarm (a worker descheduled on a busy machine)
+    /// costs a handful of tasks, not one per item.
+    fn resubmit_leftover(&mut self, leftover: Vec<I::Item>) {
+        let pieces = (2 * self.pool.max_workers()).clamp(1, leftover.len());
+        let per = leftover.len().div_ceil(pieces);
+        let mut items = leftover.into_iter();
+        let mut slots = Vec::with_capacity(pieces);
+        loop {
+            let piece: Vec<_> = items.by_ref().take(per).collect();
+            if piece.is_empty() {
+                break;
+            }
+            slots.push(self.submit(piece));
+        }
+        for slot in slots.into_iter().rev() {
+            self.inflight.push_front(slot);
         }
     }
 
@@ -198,11 +262,18 @@ where
             self.current = Current::Empty;
             self.refill();
             self.current = match self.inflight.pop_front()? {
-                Slot::Running(future, len) => {
-                    spin_until_done(&future);
+                Slot::Running(future, len, split) => {
+                    self.wait_front(&future, split.as_ref());
                     match future.result() {
-                        Ok((results, nanos)) => {
-                            self.adapt(len, nanos);
+                        Ok(Batch {
+                            results,
+                            nanos,
+                            leftover,
+                        }) => {
+                            self.adapt(results.len(), nanos);
+                            if !leftover.is_empty() {
+                                self.resubmit_leftover(leftover);
+                            }
                             Current::Ok(results.into_iter())
                         }
                         // The whole batch was cancelled, or its pool broke.
@@ -241,7 +312,7 @@ impl<F, I: Iterator, T> Drop for Map<'_, F, I, T> {
             return;
         }
         for slot in &self.inflight {
-            if let Slot::Running(future, _) = slot {
+            if let Slot::Running(future, _, _) = slot {
                 future.cancel();
             }
         }
@@ -263,7 +334,8 @@ impl<F, I: Iterator, T> fmt::Debug for Map<'_, F, I, T> {
 struct BatchJob<F, X, T> {
     f: Arc<F>,
     items: Vec<X>,
-    promise: Promise<Batch<T>>,
+    promise: Promise<Batch<T, X>>,
+    split: Option<SplitFlag>,
 }
 
 impl<F, X, T> Job for BatchJob<F, X, T>
@@ -273,21 +345,43 @@ where
     T: Send,
 {
     fn run(self: Box<Self>, finishing: &Finishing<'_>) {
-        let BatchJob { f, items, promise } = *self;
+        let BatchJob {
+            f,
+            items,
+            promise,
+            split,
+        } = *self;
         if !promise.set_running() {
             // The map iterator was dropped and cancelled this batch.
             return;
         }
         let clock = Clock::start();
-        let results: Vec<_> = items
-            .into_iter()
-            .map(|x| catch_unwind(AssertUnwindSafe(|| f(x))).map_err(TaskError::from_panic))
-            .collect();
+        let run = |x| catch_unwind(AssertUnwindSafe(|| f(x))).map_err(TaskError::from_panic);
+        let mut items = items.into_iter();
+        let mut results = Vec::with_capacity(items.len());
+        match &split {
+            None => results.extend(items.by_ref().map(run)),
+            Some(flag) => {
+                for x in items.by_ref() {
+                    results.push(run(x));
+                    // Relaxed: the flag only asks to stop early; the items left are handed
+                    // back through the future, which orders everything.
+                    if flag.load(Ordering::Relaxed) {
+                        break;
+                    }
+                }
+            }
+        }
+        let leftover: Vec<X> = items.collect();
         let nanos = clock.nanos();
         // Drop our share of `f` before completing, so that the caller never waits on it.
         drop(f);
         finishing.announce();
-        promise.set_result((results, nanos));
+        promise.set_result(Batch {
+            results,
+            nanos,
+            leftover,
+        });
     }
 
     fn abort(self: Box<Self>, why: Abort) {

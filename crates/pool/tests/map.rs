@@ -258,3 +258,30 @@ fn an_unstarted_map_still_runs_what_it_submitted() {
     pool.shutdown(true, false);
     assert_eq!(ran.load(SeqCst), 10);
 }
+
+#[test]
+fn items_that_turn_slow_split_their_batch() {
+    // Cheap items grow the adaptive batches to thousands of items; the slow ones that follow
+    // must still spread over the workers instead of running one after another in one batch.
+    let pool = ThreadPoolExecutor::new(4);
+    let start = std::time::Instant::now();
+    let out: Vec<u64> = pool
+        .map(
+            |x: u64| {
+                if x >= 50_000 {
+                    thread::sleep(Duration::from_millis(400));
+                }
+                x
+            },
+            0..50_008,
+        )
+        .map(Result::unwrap)
+        .collect();
+    assert!(out.iter().copied().eq(0..50_008));
+    // One after another: 3.2 s; split over four workers: about 1.2 s.
+    assert!(
+        start.elapsed() < Duration::from_millis(2_800),
+        "{:?}",
+        start.elapsed()
+    );
+}
