@@ -570,3 +570,23 @@ fn stress_semaphore() {
 fn stress_bounded_semaphore() {
     stress(3, 8, 10_000, true);
 }
+
+#[test]
+#[cfg_attr(miri, ignore)]
+fn timeout_racing_release_never_loses_a_permit() {
+    // A timed acquire gives up at about the moment a release arrives, many times over: whether
+    // it got the permit (and dropped it) or timed out, the permit is back in the count.
+    let sem = Arc::new(Semaphore::new(0));
+    for i in 0..500u64 {
+        let s = Arc::clone(&sem);
+        let waiter = thread::spawn(move || {
+            s.acquire_timeout(Duration::from_micros(50 + i % 100))
+                .is_some()
+        });
+        thread::sleep(Duration::from_micros(i % 150));
+        sem.release(1);
+        waiter.join().unwrap();
+        assert_eq!(sem.available(), 1, "round {i}: a permit was lost");
+        sem.acquire().forget();
+    }
+}
