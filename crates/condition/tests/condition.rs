@@ -146,6 +146,7 @@ fn notify_n_wakes_exactly_n_oldest_first() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn timed_out_waiter_does_not_swallow_notification() {
     // Many rounds of: one timed waiter with a tiny timeout and one untimed waiter; one notify.
     // Either the timed waiter reports it was notified, or the untimed one must wake.
@@ -203,6 +204,7 @@ fn panic_in_predicate_releases_the_lock() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn stress_bounded_buffer_producers_consumers() {
     // A bounded buffer built on one condition: 4 producers, 4 consumers, every item exactly
     // once, checked by sum and count.
@@ -248,6 +250,7 @@ fn stress_bounded_buffer_producers_consumers() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn mutex_stress_counter() {
     let cond = Arc::new(Condition::new(0u64));
     let hs: Vec<_> = (0..4)

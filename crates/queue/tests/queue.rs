@@ -15,15 +15,16 @@ use weft_queue::{GetError, LifoQueue, PriorityQueue, PutError, Queue, ShutDown, 
 fn fifo_order_bounded_and_unbounded() {
     for max in [0, 1, 3, 1024] {
         let q = Arc::new(Queue::new(max));
+        let n = if cfg!(miri) { 50 } else { 2000 };
         let p = {
             let q = Arc::clone(&q);
             thread::spawn(move || {
-                for i in 0..2000 {
+                for i in 0..n {
                     q.put(i).unwrap();
                 }
             })
         };
-        for i in 0..2000 {
+        for i in 0..n {
             assert_eq!(q.get(), Ok(i));
         }
         p.join().unwrap();
@@ -310,6 +311,7 @@ fn simple_queue_basics() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)]
 fn unbounded_queue_gives_memory_back_after_a_burst() {
     // Observable only indirectly: a burst, a drain, and the queue keeps working (the shrink is
     // unit-tested inside). Here: many bursts do not accumulate items.
