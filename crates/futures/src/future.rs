@@ -231,6 +231,26 @@ impl<T> Future<T> {
         }
     }
 
+    /// Waits for the future and returns its error without taking the result: Python's
+    /// `Future.exception()`. `None` if it finished with a value; [`TaskError::Cancelled`] for a
+    /// cancelled future (where Python raises `CancelledError`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_futures::{TaskError, promise};
+    ///
+    /// let (p, f) = promise::<u8>();
+    /// p.set_error(TaskError::Failed("disk full".into()));
+    /// assert_eq!(f.exception(), Some(TaskError::Failed("disk full".into())));
+    /// assert_eq!(f.result(), Err(TaskError::Failed("disk full".into())));
+    /// ```
+    #[must_use]
+    pub fn exception(&self) -> Option<TaskError> {
+        self.wait();
+        self.shared.error()
+    }
+
     /// Runs `f` once the future is done: Python's `Future.add_done_callback(fn)`.
     ///
     /// `f` runs exactly once: on the thread that makes the future done (inside

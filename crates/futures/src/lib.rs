@@ -8,6 +8,7 @@
 //! | `f.set_result(v)` / `f.set_exception(e)` | [`Promise::set_result`] / [`Promise::set_error`] |
 //! | `f.done()`, `f.running()`, `f.cancelled()`, `f.cancel()` | the same names on [`Future`] |
 //! | `f.result()` / `f.result(timeout)` | [`Future::result`] / [`Future::result_timeout`] |
+//! | `f.exception()` | [`Future::exception`] |
 //! | `f.add_done_callback(fn)` | [`Future::add_done_callback`] (the closure captures what it needs) |
 //! | `as_completed(fs)` / `as_completed(fs, timeout)` | [`as_completed`] / [`as_completed_timeout`] |
 //! | `wait(fs, timeout, return_when)` | [`wait`] → [`Waited`] `{ done, not_done }` |
@@ -73,4 +74,10 @@ const _: () = {
     send::<AsCompleted<Vec<u8>>>();
     send::<AsCompletedTimeout<Vec<u8>>>();
     send::<Waited<Vec<u8>>>();
+};
+
+#[cfg(feature = "async")]
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<ResultFuture<Vec<u8>>>();
 };

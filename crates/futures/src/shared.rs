@@ -483,6 +483,23 @@ impl<T> Shared<T> {
         }
     }
 
+    /// A clone of the error of a done future (`None` if it finished with a value).
+    pub(crate) fn error(&self) -> Option<TaskError> {
+        match self.phase() {
+            CANCELLED => Some(TaskError::Cancelled),
+            FINISHED_ERR => self.value.with(|p| {
+                // SAFETY: the Acquire load in `phase` saw FINISHED_ERR, published after the
+                // promise's last write; the slot is only taken through the future by value,
+                // which cannot happen while this `&self` borrow lives, so only reads overlap.
+                match unsafe { &*p } {
+                    Some(Err(e)) => Some((**e).clone()),
+                    _ => None,
+                }
+            }),
+            _ => None,
+        }
+    }
+
     /// The outcome of a done future; only for the future's owner, once.
     pub(crate) fn take_outcome(&self) -> Result<T, TaskError> {
         match self.phase() {

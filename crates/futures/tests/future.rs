@@ -414,3 +414,29 @@ fn stress_callbacks_registered_while_completing() {
         assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
 }
+
+#[test]
+fn exception_waits_and_does_not_take() {
+    let (p, f) = promise::<u8>();
+    let f = Arc::new(f);
+    let f2 = f.clone();
+    let t = thread::spawn(move || f2.exception());
+    thread::sleep(SHORT);
+    p.set_error(TaskError::Panicked("late".into()));
+    assert_eq!(t.join().unwrap(), Some(TaskError::Panicked("late".into())));
+    assert_eq!(
+        f.exception()
+            .and_then(|e| e.panic_message().map(str::to_owned))
+            .as_deref(),
+        Some("late")
+    );
+
+    let (p, f) = promise::<u8>();
+    p.set_result(1);
+    assert_eq!(f.exception(), None);
+    assert_eq!(f.result(), Ok(1));
+
+    let (_p, f) = promise::<u8>();
+    f.cancel();
+    assert_eq!(f.exception(), Some(TaskError::Cancelled));
+}
