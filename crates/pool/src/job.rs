@@ -6,7 +6,7 @@ use std::{
 };
 
 use weft_futures::{Promise, TaskError};
-use weft_sync::atomic::{AtomicUsize, Ordering};
+use weft_sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Why a queued job will never run.
 #[derive(Clone, Debug)]
@@ -40,19 +40,27 @@ impl Abort {
 /// than start a new thread (Python's `test_idle_thread_reuse`).
 pub(crate) struct Finishing<'a> {
     counter: &'a AtomicUsize,
+    /// Every worker the pool may have is started: no submit will decide to spawn, so there is
+    /// nothing to announce (saves two shared atomic writes per task in a busy pool).
+    full: &'a AtomicBool,
     announced: Cell<bool>,
 }
 
 impl<'a> Finishing<'a> {
-    pub(crate) fn new(counter: &'a AtomicUsize) -> Self {
+    pub(crate) fn new(counter: &'a AtomicUsize, full: &'a AtomicBool) -> Self {
         Self {
             counter,
+            full,
             announced: Cell::new(false),
         }
     }
 
     /// Counts this worker as finishing, once per job.
     pub(crate) fn announce(&self) {
+        // Relaxed: seeing `full` late only costs an announcement nobody needs.
+        if self.full.load(Ordering::Relaxed) {
+            return;
+        }
         if !self.announced.replace(true) {
             // Relaxed: a submitter that must see this sees it through the future's completion
             // (Release) and its own wait (Acquire), which come after.

@@ -77,6 +77,9 @@ pub(crate) struct Shared {
     /// Workers that are completing a future and will be back at the queue at once (see
     /// [`Finishing`]).
     finishing: AtomicUsize,
+    /// Set (under the lock) once `max_workers` workers are started, so that workers stop
+    /// announcing `finishing`, which only spawn decisions read; cleared if a spawn fails.
+    full: AtomicBool,
     max_workers: usize,
     prefix: String,
     initializer: Option<Initializer>,
@@ -120,6 +123,7 @@ impl Shared {
             queued: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             finishing: AtomicUsize::new(0),
+            full: AtomicBool::new(false),
             max_workers,
             prefix,
             initializer,
@@ -179,6 +183,9 @@ impl Shared {
             st.alive += 1;
             // A new worker starts idle: it will take a job without being woken.
             st.idle += 1;
+            if st.spawned == this.max_workers {
+                this.full.store(true, Ordering::Relaxed);
+            }
         }
         drop(st);
         if let Some((notifier, ())) = wake {
@@ -202,6 +209,7 @@ impl Shared {
                 st.idle -= 1;
                 st.alive -= 1;
                 st.spawned -= 1;
+                this.full.store(false, Ordering::Relaxed);
                 let none_left = st.alive == 0;
                 let waiters = if st.alive <= 1 {
                     st.exit_waiters.take()
@@ -235,7 +243,7 @@ impl Shared {
             return;
         }
         let waiter = Waiter::new();
-        let finishing = Finishing::new(&self.finishing);
+        let finishing = Finishing::new(&self.finishing, &self.full);
         let mut idle = true;
         while let Some(job) = self.next_job(&waiter, &finishing, &mut idle) {
             // The task's own panic is caught inside `run` and fails its future; this catches
