@@ -112,7 +112,9 @@ where
         } else {
             Chunking::Fixed(chunksize)
         };
-        let max_inflight = options.get_buffersize().unwrap_or(2 * pool.max_workers());
+        let max_inflight = options
+            .get_buffersize()
+            .unwrap_or(pool.max_workers().saturating_mul(2));
         let mut map = Self {
             pool,
             f: Arc::new(f),
@@ -203,7 +205,11 @@ where
     /// spread over the workers, while a false alarm (a worker descheduled on a busy machine)
     /// costs a handful of tasks, not one per item.
     fn resubmit_leftover(&mut self, leftover: Vec<I::Item>) {
-        let pieces = (2 * self.pool.max_workers()).clamp(1, leftover.len());
+        let pieces = self
+            .pool
+            .max_workers()
+            .saturating_mul(2)
+            .clamp(1, leftover.len());
         let per = leftover.len().div_ceil(pieces);
         let mut items = leftover.into_iter();
         let mut slots = Vec::with_capacity(pieces);

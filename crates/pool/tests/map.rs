@@ -321,3 +321,10 @@ fn stress_map_racing_shutdown_with_cancel() {
         assert!(ok + cancelled <= 200_000);
     }
 }
+
+#[test]
+fn a_huge_max_workers_does_not_overflow_the_default_buffer() {
+    let pool = ThreadPoolExecutor::new(usize::MAX);
+    let out: Vec<u8> = pool.map(|x: u8| x, 0..3).map(Result::unwrap).collect();
+    assert_eq!(out, [0, 1, 2]);
+}
