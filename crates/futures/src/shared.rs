@@ -21,10 +21,6 @@
 //! by completing) before the CAS that publishes FINISHED, with Release; every reader first
 //! observes FINISHED with Acquire. A completion that loses to `cancel` takes its value back.
 
-// `weft_sync::atomic::AtomicUsize` is a re-export of std's type under `std` builds, which
-// clippy.toml's ban (aimed at bypassing weft-sync) resolves to; these are weft-sync's.
-#![allow(clippy::disallowed_types)]
-
 use std::{
     mem,
     panic::{AssertUnwindSafe, catch_unwind},

@@ -1,5 +1,5 @@
 //! `as_completed`, `as_completed_timeout` and `wait` through the public API.
-// These tests run on real std threads only (never under loom), so std's atomics are right here.
+// These tests run on real std threads only (never under loom), so std's sync types are right here.
 #![allow(clippy::disallowed_types)]
 
 use std::{

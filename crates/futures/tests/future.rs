@@ -1,5 +1,5 @@
 //! `Future` / `Promise` behaviour through the public API, with real threads and real time.
-// These tests run on real std threads only (never under loom), so std's atomics are right here.
+// These tests run on real std threads only (never under loom), so std's sync types are right here.
 #![allow(clippy::disallowed_types)]
 
 use std::{
