@@ -42,6 +42,11 @@ pub(crate) struct Raw {
     queues: Mutex<Queues>,
 }
 
+weft_sync::thread::thread_local! {
+    /// This thread's parking spot for `wait`.
+    static WAITER: Waiter = Waiter::new();
+}
+
 fn position(queue: &VecDeque<Notifier>, waiter: &Waiter) -> Option<usize> {
     queue.iter().position(|n| waiter.is(n))
 }
@@ -165,7 +170,16 @@ impl Raw {
     ///
     /// The caller must hold the mutex.
     pub(crate) fn wait(&self, deadline: Deadline) -> bool {
-        let w = Waiter::new();
+        // One parking spot per thread, reused: a wait then allocates nothing. A thread can be in
+        // only one wait at a time, and every wait leaves the spot unreachable by any notifier
+        // (woken, collected, or removed) and re-armed.
+        WAITER
+            .try_with(|w| self.wait_with(w, deadline))
+            // The thread's locals are being torn down: use a fresh spot.
+            .unwrap_or_else(|_| self.wait_with(&Waiter::new(), deadline))
+    }
+
+    fn wait_with(&self, w: &Waiter, deadline: Deadline) -> bool {
         {
             let mut q = self.queues.lock();
             q.cond.push_back(w.notifier());
@@ -178,7 +192,7 @@ impl Raw {
             Parked::Woken => true,
             Parked::TimedOut => {
                 let mut q = self.queues.lock();
-                if let Some(at) = position(&q.cond, &w) {
+                if let Some(at) = position(&q.cond, w) {
                     // Still queued on the condition: the timeout stands.
                     q.cond.remove(at);
                     self.waiting.store(q.cond.len(), Ordering::Relaxed);
@@ -193,6 +207,8 @@ impl Raw {
                 }
             }
         };
+        // No notifier of `w` is reachable now: ready for this thread's next wait.
+        w.rearm();
         self.lock();
         notified
     }

@@ -296,3 +296,24 @@ impl<S> Locked<S> {
         drop(dropped);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unbounded_store_shrinks_after_a_burst() {
+        let mut q: VecDeque<u32> = VecDeque::new();
+        for i in 0..10_000 {
+            Store::push(&mut q, i);
+        }
+        let burst = q.capacity();
+        while q.len() > 10 {
+            let _ = Store::pop(&mut q);
+            Store::shrink(&mut q);
+        }
+        assert!(q.capacity() < burst / 16, "{} vs {burst}", q.capacity());
+        assert!(should_shrink(0, 64).is_none());
+        assert_eq!(should_shrink(10, 1000), Some(32));
+    }
+}

@@ -340,3 +340,57 @@ fn errors_display_and_debug_without_t_debug() {
     assert!(GetError::ShutDown.is_shutdown());
     assert!(PutError::ShutDown(1).is_shutdown());
 }
+
+#[test]
+fn huge_bound_allocates_lazily_and_bounds() {
+    // Python's "practically unbounded" idiom must not allocate the bound up front.
+    let q = Queue::new(1_000_000_000);
+    for i in 0..10 {
+        q.try_put(i).unwrap();
+    }
+    assert_eq!(q.maxsize(), 1_000_000_000);
+    assert!(!q.is_full());
+    assert_eq!(q.get(), Ok(0));
+    let small = Queue::new(70_000);
+    small.put(1).unwrap();
+    assert_eq!(small.len(), 1);
+}
+
+#[test]
+fn len_tracks_a_ring_across_laps() {
+    let q = Queue::new(3);
+    for lap in 0..5 {
+        for i in 0..3 {
+            q.put(lap * 10 + i).unwrap();
+            assert_eq!(q.len(), (i + 1) as usize);
+        }
+        assert!(q.is_full());
+        for i in 0..3 {
+            assert_eq!(q.get(), Ok(lap * 10 + i));
+        }
+        assert!(q.is_empty());
+    }
+}
+
+#[test]
+fn task_done_counts_across_laps_and_immediate_shutdown() {
+    let q = Queue::new(2);
+    for round in 0..5 {
+        q.put(round).unwrap();
+        q.put(round).unwrap();
+        q.get().unwrap();
+        q.get().unwrap();
+        q.task_done().unwrap();
+        q.task_done().unwrap();
+        assert!(q.task_done().is_err());
+        assert_eq!(q.unfinished_tasks(), 0);
+    }
+    q.put(1).unwrap();
+    q.put(2).unwrap();
+    q.get().unwrap();
+    // One queued (settled by the shutdown), one taken (still needs its task_done).
+    q.shutdown(true);
+    assert_eq!(q.unfinished_tasks(), 1);
+    q.task_done().unwrap();
+    q.join();
+}
