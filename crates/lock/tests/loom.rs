@@ -18,7 +18,8 @@ use weft_sync::{
 };
 
 /// Two threads and `main` each add to a non-atomic counter under the lock; none is lost, and
-/// loom's cell checker sees every access ordered.
+/// loom's cell checker sees every access ordered. (A third spawned thread multiplies the run
+/// time by a hundred at the same preemption bound.)
 #[test]
 fn lock_mutual_exclusion() {
     weft_sync::model(|| {
@@ -285,5 +286,58 @@ fn rlock_reentrancy_bookkeeping() {
         let g = lock.try_acquire().expect("free after both released");
         // SAFETY: we hold the lock.
         assert_eq!(g.with(|p| unsafe { *p }), 11);
+    });
+}
+
+/// RLock under contention with every acquire form: while the owner holds two levels, the other
+/// thread's `try_acquire` fails and its timed acquire either times out or enters only after the
+/// last release; the lock is free at the end whatever happened.
+#[test]
+fn rlock_contended_timed_and_try() {
+    weft_sync::model(|| {
+        let lock = Arc::new(RLock::new(UnsafeCell::new(0usize)));
+        let depth = Arc::new(AtomicUsize::new(0));
+        let other = {
+            let (lock, depth) = (lock.clone(), depth.clone());
+            thread::spawn(move || {
+                if let Some(g) = lock.try_acquire() {
+                    assert_eq!(
+                        depth.load(Ordering::SeqCst),
+                        0,
+                        "try_acquire entered while held"
+                    );
+                    // SAFETY: we hold the lock; the test writes the cell only under it.
+                    g.with_mut(|p| unsafe { *p += 10 });
+                }
+                if let Some(g) = lock.acquire_timeout(Duration::from_secs(1)) {
+                    assert_eq!(
+                        depth.load(Ordering::SeqCst),
+                        0,
+                        "timed acquire entered while held"
+                    );
+                    let again = lock
+                        .acquire_timeout(Duration::from_secs(1))
+                        .expect("reentry");
+                    // SAFETY: we hold the lock; the test writes the cell only under it.
+                    again.with_mut(|p| unsafe { *p += 100 });
+                    drop(g);
+                    assert!(lock.is_owned());
+                }
+                assert!(!lock.is_owned());
+            })
+        };
+        let outer = lock.acquire();
+        depth.store(1, Ordering::SeqCst);
+        let inner = lock.try_acquire().expect("reentry");
+        // SAFETY: we hold the lock; the test writes the cell only under it.
+        inner.with_mut(|p| unsafe { *p += 1 });
+        drop(inner);
+        depth.store(0, Ordering::SeqCst);
+        drop(outer);
+        other.join().unwrap();
+        let g = lock.try_acquire().expect("free at the end");
+        // SAFETY: we hold the lock.
+        let n = g.with(|p| unsafe { *p });
+        assert!([1, 11, 101, 111].contains(&n), "{n}");
     });
 }
