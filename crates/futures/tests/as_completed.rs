@@ -401,3 +401,17 @@ fn stress_wait_first_completed_loop_with_two_completers() {
     }
     assert_eq!(seen.len(), n);
 }
+
+#[test]
+fn wait_with_duration_max_is_forever() {
+    let (ps, fs) = pairs::<u8>(2);
+    let t = thread::spawn(move || {
+        for p in ps {
+            thread::sleep(Duration::from_millis(10));
+            p.set_result(1);
+        }
+    });
+    let w = wait(fs, Some(Duration::MAX), ReturnWhen::AllCompleted);
+    assert_eq!((w.done.len(), w.not_done.len()), (2, 0));
+    t.join().unwrap();
+}

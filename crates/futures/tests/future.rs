@@ -440,3 +440,24 @@ fn exception_waits_and_does_not_take() {
     f.cancel();
     assert_eq!(f.exception(), Some(TaskError::Cancelled));
 }
+
+#[test]
+fn callback_may_register_callbacks_and_complete_other_futures() {
+    // Callbacks run with no lock held: one may add a callback to its own (done) future, which
+    // then runs at once, and complete another future whose callbacks run in turn.
+    let (p1, f1) = promise::<u8>();
+    let (p2, f2) = promise::<u8>();
+    let f1 = Arc::new(f1);
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let (f1c, o1, o2) = (f1.clone(), order.clone(), order.clone());
+    f2.add_done_callback(move || o2.lock().unwrap().push("f2 done"));
+    f1.add_done_callback(move || {
+        let o = o1.clone();
+        f1c.add_done_callback(move || o.lock().unwrap().push("nested"));
+        o1.lock().unwrap().push("f1 done");
+        p2.set_result(2);
+    });
+    p1.set_result(1);
+    assert_eq!(*order.lock().unwrap(), ["nested", "f1 done", "f2 done"]);
+    assert_eq!(f2.result(), Ok(2));
+}
