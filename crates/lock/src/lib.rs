@@ -10,6 +10,7 @@
 //! | `lock.locked()` | `lock.locked()` |
 //! | `rlock = threading.RLock()` | `let rlock = RLock::new(data);` |
 //! | `rlock._is_owned()` | `rlock.is_owned()` |
+//! | `rlock._recursion_count()` | `rlock.recursion_count()` |
 //!
 //! Both locks own the data they protect, as Rust's `Mutex` does, and neither is poisoned by a
 //! panic. The uncontended path of [`Lock`] is a single compare-exchange each way; a contended

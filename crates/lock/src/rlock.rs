@@ -253,6 +253,36 @@ impl<T: ?Sized> RLock<T> {
         self.owner.load(Ordering::Relaxed) == current_thread()
     }
 
+    /// How many guards of this lock the calling thread holds: 0 when it does not own it.
+    ///
+    /// Python: `rlock._recursion_count()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_lock::RLock;
+    ///
+    /// let lock = RLock::new(());
+    /// let a = lock.acquire();
+    /// let b = lock.acquire();
+    /// assert_eq!(lock.recursion_count(), 2);
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert_eq!(lock.recursion_count(), 0));
+    /// });
+    /// drop((a, b));
+    /// assert_eq!(lock.recursion_count(), 0);
+    /// ```
+    #[inline]
+    #[must_use]
+    pub fn recursion_count(&self) -> usize {
+        if self.is_owned() {
+            // SAFETY: we own the lock, and only the owner touches `count`.
+            self.count.with(|c| unsafe { *c })
+        } else {
+            0
+        }
+    }
+
     /// Whether any thread holds the lock (a snapshot).
     ///
     /// Python: `rlock.locked()` (3.14).

@@ -10,6 +10,10 @@
 use std::time::Duration;
 
 use weft_lock::{Lock, LockGuard, RLock};
+
+/// A finite timeout: under loom any finite timeout means "yield once, then time out unless
+/// woken"; on std (one real run) it is kept short so the models stay fast.
+const TIMEOUT: Duration = Duration::from_millis(10);
 use weft_sync::{
     Arc,
     atomic::{AtomicUsize, Ordering},
@@ -109,7 +113,7 @@ fn lock_timed_acquire_racing_release() {
         let timed = {
             let lock = lock.clone();
             thread::spawn(move || {
-                if let Some(mut g) = lock.acquire_timeout(Duration::from_secs(1)) {
+                if let Some(mut g) = lock.acquire_timeout(TIMEOUT) {
                     *g += 1;
                 }
             })
@@ -138,7 +142,7 @@ fn lock_timeouts_while_held_leave_it_held() {
         let waiters: Vec<_> = (0..2)
             .map(|_| {
                 let lock = lock.clone();
-                thread::spawn(move || lock.acquire_timeout(Duration::from_secs(1)).is_none())
+                thread::spawn(move || lock.acquire_timeout(TIMEOUT).is_none())
             })
             .collect();
         for w in waiters {
@@ -163,7 +167,7 @@ fn lock_timed_acquire_racing_handoff() {
         let timed = {
             let lock = lock.clone();
             thread::spawn(move || {
-                if let Some(mut g) = lock.acquire_timeout(Duration::from_secs(1)) {
+                if let Some(mut g) = lock.acquire_timeout(TIMEOUT) {
                     *g += 1;
                     g.unlock_fair();
                 }
@@ -275,6 +279,7 @@ fn rlock_reentrancy_bookkeeping() {
         depth.store(1, Ordering::SeqCst);
         let inner = lock.acquire();
         depth.store(2, Ordering::SeqCst);
+        assert_eq!(lock.recursion_count(), 2);
         // SAFETY: we hold the lock; the test writes the cell only under it.
         inner.with_mut(|p| unsafe { *p += 1 });
         depth.store(1, Ordering::SeqCst);
@@ -309,15 +314,13 @@ fn rlock_contended_timed_and_try() {
                     // SAFETY: we hold the lock; the test writes the cell only under it.
                     g.with_mut(|p| unsafe { *p += 10 });
                 }
-                if let Some(g) = lock.acquire_timeout(Duration::from_secs(1)) {
+                if let Some(g) = lock.acquire_timeout(TIMEOUT) {
                     assert_eq!(
                         depth.load(Ordering::SeqCst),
                         0,
                         "timed acquire entered while held"
                     );
-                    let again = lock
-                        .acquire_timeout(Duration::from_secs(1))
-                        .expect("reentry");
+                    let again = lock.acquire_timeout(TIMEOUT).expect("reentry");
                     // SAFETY: we hold the lock; the test writes the cell only under it.
                     again.with_mut(|p| unsafe { *p += 100 });
                     drop(g);

@@ -25,8 +25,10 @@ fn reentry_counts_levels() {
     drop(b);
     drop(a);
     assert!(lock.is_owned() && lock.locked());
+    assert_eq!(lock.recursion_count(), 1);
     drop(c);
     assert!(!lock.is_owned() && !lock.locked());
+    assert_eq!(lock.recursion_count(), 0);
     assert_eq!(lock.into_inner().into_inner(), 1);
 }
 
