@@ -126,30 +126,31 @@ for _ in range(runs):
     }
 }
 
-/// Runs `threads` threads that each call `incr` `per` times, all starting together, and returns
-/// ns per increment (wall time over the total).
+/// Runs `threads` threads that each call `incr` `per` times, all released together, and returns
+/// ns per increment: the wall time from the first thread's start to the last one's end, over
+/// the total. Each thread reads the clock itself, so a descheduled `main` cannot skew it.
 fn contended_run(threads: u64, incr: &(impl Fn() + Sync)) -> f64 {
     let per = scale(CONTENDED_TOTAL) / threads;
     median(|| {
-        let start = Barrier::new(threads as usize + 1);
-        thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(|| {
-                    start.wait();
-                    for _ in 0..per {
-                        incr();
-                    }
-                });
-            }
-            // Time from the moment every thread is ready to the last one's end.
-            start.wait();
-            let t = Instant::now();
-            // Leaving the scope joins them all.
-            t
-        })
-        .elapsed()
-        .as_nanos() as f64
-            / (per * threads) as f64
+        let start = Barrier::new(threads as usize);
+        let spans: Vec<(Instant, Instant)> = thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        start.wait();
+                        let t = Instant::now();
+                        for _ in 0..per {
+                            incr();
+                        }
+                        (t, Instant::now())
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let first = spans.iter().map(|s| s.0).min().unwrap();
+        let last = spans.iter().map(|s| s.1).max().unwrap();
+        (last - first).as_nanos() as f64 / (per * threads) as f64
     })
 }
 
