@@ -3,6 +3,7 @@ use std::collections::VecDeque;
 use crate::{
     GetError, PutError, TaskDoneError,
     api::Backend,
+    list::List,
     locked::{Block, Locked},
     ring::Ring,
 };
@@ -52,8 +53,9 @@ pub struct Queue<T> {
     inner: Fifo<T>,
 }
 
-/// Bounds up to this many slots get the lock-free ring, allocated up front; larger bounds (and
-/// unbounded queues) get a locked `VecDeque` that grows with use and shrinks after a burst.
+/// Bounds up to this many slots get the lock-free ring, allocated up front; larger bounds get a
+/// locked `VecDeque` that grows with use and shrinks after a burst; unbounded queues get the
+/// two-lock segmented list.
 const RING_MAX: usize = 1 << 16;
 
 /// The two shapes of a FIFO queue.
@@ -64,12 +66,15 @@ const RING_MAX: usize = 1 << 16;
 #[allow(clippy::large_enum_variant)]
 enum Fifo<T> {
     Ring(Ring<T>),
+    List(List<T>),
     Locked(Locked<VecDeque<T>>),
 }
 
 impl<T> Queue<T> {
     fn with_maxsize(maxsize: usize) -> Self {
-        let inner = if (1..=RING_MAX).contains(&maxsize) {
+        let inner = if maxsize == 0 {
+            Fifo::List(List::new())
+        } else if maxsize <= RING_MAX {
             Fifo::Ring(Ring::new(maxsize))
         } else {
             Fifo::Locked(Locked::new(VecDeque::new(), maxsize))
@@ -82,6 +87,7 @@ macro_rules! both {
     ($self:expr, $q:ident => $e:expr) => {
         match $self {
             Fifo::Ring($q) => $e,
+            Fifo::List($q) => $e,
             Fifo::Locked($q) => $e,
         }
     };

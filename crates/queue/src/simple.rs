@@ -1,6 +1,6 @@
-use std::{collections::VecDeque, fmt, time::Duration};
+use std::{fmt, time::Duration};
 
-use crate::locked::{Block, Locked};
+use crate::{list::List, locked::Block};
 
 /// An unbounded FIFO queue without task tracking or shutdown: Python's `queue.SimpleQueue`.
 ///
@@ -17,7 +17,7 @@ use crate::locked::{Block, Locked};
 /// assert_eq!(q.try_get(), None);
 /// ```
 pub struct SimpleQueue<T> {
-    inner: Locked<VecDeque<T>>,
+    inner: List<T>,
 }
 
 impl<T> SimpleQueue<T> {
@@ -31,9 +31,7 @@ impl<T> SimpleQueue<T> {
     /// assert!(weft_queue::SimpleQueue::<u8>::new().is_empty());
     /// ```
     pub fn new() -> Self {
-        Self {
-            inner: Locked::new(VecDeque::new(), 0),
-        }
+        Self { inner: List::new() }
     }
 
     /// Puts `item` at the back; never blocks.

@@ -1,0 +1,399 @@
+//! The unbounded FIFO behind [`Queue::unbounded`](crate::Queue::unbounded) and
+//! [`SimpleQueue`](crate::SimpleQueue): a linked list of fixed-size segments with one lock for
+//! the producers' end and another for the consumers' end (Michael and Scott's two-lock queue,
+//! by segments), so that a put and a get never contend with each other.
+//!
+//! * The tail lock guards the last segment and the next free index in it. A put writes the
+//!   slot, then sets that slot's `ready` flag (Release); when a segment is full it links a new
+//!   one (Release on `next`) and moves there.
+//! * The head lock guards the first segment and the next index to read. A get takes a slot once
+//!   its `ready` flag is set (Acquire); past the end of a segment it follows `next` (Acquire)
+//!   and frees the old segment: no put can touch it any more, since the last thing a put does
+//!   to a segment is the `next` store the get just read.
+//! * Memory follows the items: segments are freed as they are drained.
+//! * Parked getters use the same handshake as the ring: `waiting` changes only by
+//!   read-modify-writes, a put does `waiting.fetch_add(0, Release)` after publishing, a getter
+//!   registers with `fetch_add(1, Acquire)` and then re-checks the head slot.
+
+use std::{mem::MaybeUninit, ptr};
+
+use weft_sync::{
+    CachePadded, Deadline, Mutex, SpinWait, WaitList,
+    atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering},
+    cell::UnsafeCell,
+    park::{Parked, Waiter},
+};
+
+use crate::{GetError, PutError, TaskDoneError, locked::Block};
+
+/// Items per segment (two under loom, so that small models cross segment boundaries).
+const SEG: usize = if cfg!(weft_loom) { 2 } else { 32 };
+
+struct Segment<T> {
+    slots: [UnsafeCell<MaybeUninit<T>>; SEG],
+    ready: [AtomicBool; SEG],
+    next: AtomicPtr<Segment<T>>,
+}
+
+impl<T> Segment<T> {
+    fn boxed() -> *mut Self {
+        Box::into_raw(Box::new(Self {
+            slots: std::array::from_fn(|_| UnsafeCell::new(MaybeUninit::uninit())),
+            ready: std::array::from_fn(|_| AtomicBool::new(false)),
+            next: AtomicPtr::new(ptr::null_mut()),
+        }))
+    }
+}
+
+/// One end of the list: the segment and the index in it.
+struct Cursor<T> {
+    seg: *mut Segment<T>,
+    index: usize,
+}
+
+#[derive(Debug, Default)]
+struct Lists {
+    getters: WaitList,
+    joiners: WaitList,
+}
+
+/// An unbounded two-lock FIFO with blocking gets, task tracking and shutdown.
+pub(crate) struct List<T> {
+    head: CachePadded<Mutex<Cursor<T>>>,
+    tail: CachePadded<Mutex<Cursor<T>>>,
+    /// Items ever pushed (written under the tail lock).
+    pushed: CachePadded<AtomicUsize>,
+    /// Items ever popped (written under the head lock).
+    popped: CachePadded<AtomicUsize>,
+    /// Parked getters; changed only by read-modify-writes (see the module docs).
+    waiting: CachePadded<AtomicUsize>,
+    finished: AtomicUsize,
+    shut: AtomicBool,
+    lists: Mutex<Lists>,
+}
+
+// SAFETY: items move between threads through the slots (`T: Send`); the raw segment pointers
+// are owned by the list and only followed under the end locks.
+unsafe impl<T: Send> Send for List<T> {}
+// SAFETY: as above; `&List` only moves `T`s in and out.
+unsafe impl<T: Send> Sync for List<T> {}
+
+/// What one attempt at a pop found.
+enum Pop<T> {
+    Item(T),
+    Empty,
+}
+
+impl<T> List<T> {
+    pub(crate) fn new() -> Self {
+        let first = Segment::boxed();
+        Self {
+            head: CachePadded::new(Mutex::new(Cursor {
+                seg: first,
+                index: 0,
+            })),
+            tail: CachePadded::new(Mutex::new(Cursor {
+                seg: first,
+                index: 0,
+            })),
+            pushed: CachePadded::new(AtomicUsize::new(0)),
+            popped: CachePadded::new(AtomicUsize::new(0)),
+            waiting: CachePadded::new(AtomicUsize::new(0)),
+            finished: AtomicUsize::new(0),
+            shut: AtomicBool::new(false),
+            lists: Mutex::new(Lists::default()),
+        }
+    }
+
+    fn try_push(&self, item: T) -> Result<(), T> {
+        let mut tail = self.tail.lock();
+        // Under the tail lock, so that a push is either before `shutdown` (which takes this
+        // lock to set the flag) or refused.
+        if self.shut.load(Ordering::Relaxed) {
+            return Err(item);
+        }
+        if tail.index == SEG {
+            let next = Segment::boxed();
+            // SAFETY: `tail.seg` is alive: only the head end frees a segment, and only after
+            // reading its `next`, which we are about to set.
+            let seg = unsafe { &*tail.seg };
+            // Release: the get that follows `next` sees the new segment initialised.
+            seg.next.store(next, Ordering::Release);
+            tail.seg = next;
+            tail.index = 0;
+        }
+        // SAFETY: the segment is alive (as above) and slot `index` is ours alone: the tail
+        // lock is held and no get reads it before its `ready` flag is set.
+        let seg = unsafe { &*tail.seg };
+        let i = tail.index;
+        seg.slots[i].with_mut(|p| {
+            // SAFETY: as above; the slot has never been written.
+            unsafe { p.write(MaybeUninit::new(item)) }
+        });
+        // Counted before it is published, so that a `task_done` for this item, which comes
+        // after a get that saw the flag, always finds it counted.
+        self.pushed.fetch_add(1, Ordering::Relaxed);
+        // Release: publishes the item (and the count) to the get that Acquire-loads the flag.
+        seg.ready[i].store(true, Ordering::Release);
+        tail.index = i + 1;
+        Ok(())
+    }
+
+    fn try_pop(&self) -> Pop<T> {
+        let mut head = self.head.lock();
+        if head.index == SEG {
+            // SAFETY: `head.seg` is alive: only this end frees segments, under this lock.
+            let seg = unsafe { &*head.seg };
+            // Acquire: pairs with the Release store of the put that linked it.
+            let next = seg.next.load(Ordering::Acquire);
+            if next.is_null() {
+                return Pop::Empty;
+            }
+            let old = head.seg;
+            head.seg = next;
+            head.index = 0;
+            // SAFETY: every slot of `old` was read, and the put that linked `next` was the last
+            // to touch it (we read its store): nobody else can reach it.
+            drop(unsafe { Box::from_raw(old) });
+        }
+        // SAFETY: the segment is alive (as above).
+        let seg = unsafe { &*head.seg };
+        let i = head.index;
+        // Acquire: pairs with the put's Release: the item is written.
+        if !seg.ready[i].load(Ordering::Acquire) {
+            return Pop::Empty;
+        }
+        let item = seg.slots[i].with_mut(|p| {
+            // SAFETY: the flag says the slot was written; the head lock makes us its only
+            // reader, once (the index moves past it).
+            unsafe { p.read().assume_init() }
+        });
+        head.index = i + 1;
+        self.popped.fetch_add(1, Ordering::Relaxed);
+        Pop::Item(item)
+    }
+
+    /// For a parked getter's re-check: an item is published at the head, or the queue is shut
+    /// down and empty.
+    fn get_ready(&self) -> bool {
+        let head = self.head.lock();
+        // SAFETY: the segment is alive (only this end frees, under the lock we hold).
+        let seg = unsafe { &*head.seg };
+        let ready = if head.index == SEG {
+            !seg.next.load(Ordering::Acquire).is_null()
+        } else {
+            seg.ready[head.index].load(Ordering::Acquire)
+        };
+        ready || self.shut.load(Ordering::Acquire)
+    }
+
+    #[inline]
+    fn wake_getter(&self) {
+        // The waker's half of the handshake. Release: a getter registering after this sees
+        // our item.
+        if self.waiting.fetch_add(0, Ordering::Release) != 0 {
+            let next = {
+                let mut l = self.lists.lock();
+                let next = l.getters.pop_front();
+                if next.is_some() {
+                    self.waiting.fetch_sub(1, Ordering::Relaxed);
+                }
+                next
+            };
+            if let Some((n, ())) = next {
+                n.notify();
+            }
+        }
+    }
+
+    pub(crate) fn put(&self, item: T, _block: Block) -> Result<(), PutError<T>> {
+        self.try_push(item).map_err(PutError::ShutDown)?;
+        self.wake_getter();
+        Ok(())
+    }
+
+    pub(crate) fn get(&self, block: Block) -> Result<T, GetError> {
+        let mut waiter: Option<Waiter> = None;
+        let mut spin = SpinWait::new();
+        let mut gave_up = false;
+        loop {
+            if let Pop::Item(item) = self.try_pop() {
+                return Ok(item);
+            }
+            if self.shut.load(Ordering::Acquire) {
+                // Pushes stop at the flag (under the tail lock): re-check once for the last.
+                return match self.try_pop() {
+                    Pop::Item(item) => Ok(item),
+                    Pop::Empty => Err(GetError::ShutDown),
+                };
+            }
+            let deadline = match block {
+                Block::Until(d) if !gave_up && !d.has_passed() => d,
+                _ => return Err(GetError::Empty),
+            };
+            if spin.spin() {
+                continue;
+            }
+            let w = waiter.get_or_insert_with(Waiter::new);
+            gave_up = self.sleep(w, deadline);
+            spin.reset();
+        }
+    }
+
+    /// Registers, re-checks, and sleeps unless ready; returns whether to give up.
+    #[cold]
+    fn sleep(&self, w: &Waiter, deadline: Deadline) -> bool {
+        {
+            let mut l = self.lists.lock();
+            l.getters.push_back(w, ());
+            // The sleeper's half of the handshake. Acquire: if a put's `fetch_add(0)` came
+            // first, we see its item.
+            self.waiting.fetch_add(1, Ordering::Acquire);
+        }
+        let (parked, slept) = if self.get_ready() {
+            (Parked::TimedOut, false)
+        } else {
+            (w.wait(deadline), true)
+        };
+        let gave_up = match parked {
+            Parked::Woken => false,
+            Parked::TimedOut => {
+                let mut l = self.lists.lock();
+                if l.getters.remove(w).is_some() {
+                    self.waiting.fetch_sub(1, Ordering::Relaxed);
+                    slept
+                } else {
+                    // A waker took us as we gave up: the wake-up is ours; the caller re-checks.
+                    drop(l);
+                    let _ = w.wait_notified();
+                    false
+                }
+            }
+        };
+        w.rearm();
+        gave_up
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        let popped = self.popped.load(Ordering::Acquire);
+        self.pushed.load(Ordering::Acquire).saturating_sub(popped)
+    }
+
+    pub(crate) fn maxsize(&self) -> usize {
+        0
+    }
+
+    pub(crate) fn unfinished(&self) -> usize {
+        let finished = self.finished.load(Ordering::Acquire);
+        self.pushed.load(Ordering::Acquire).saturating_sub(finished)
+    }
+
+    pub(crate) fn task_done(&self) -> Result<(), TaskDoneError> {
+        let mut finished = self.finished.load(Ordering::Acquire);
+        loop {
+            let pushed = self.pushed.load(Ordering::Acquire);
+            if pushed <= finished {
+                return Err(TaskDoneError(()));
+            }
+            match self.finished.compare_exchange(
+                finished,
+                finished + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    if pushed == finished + 1 {
+                        let joiners = self.lists.lock().joiners.take();
+                        for (n, ()) in joiners {
+                            n.notify();
+                        }
+                    }
+                    return Ok(());
+                }
+                Err(now) => finished = now,
+            }
+        }
+    }
+
+    pub(crate) fn join(&self) {
+        let mut waiter: Option<Waiter> = None;
+        while self.unfinished() != 0 {
+            let w = waiter.get_or_insert_with(Waiter::new);
+            {
+                let mut l = self.lists.lock();
+                if self.unfinished() == 0 {
+                    return;
+                }
+                l.joiners.push_back(w, ());
+            }
+            let _ = w.wait(Deadline::never());
+            w.rearm();
+        }
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.shut.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn shutdown(&self, immediate: bool) {
+        {
+            // Under the tail lock: every push is before this or refused.
+            let _tail = self.tail.lock();
+            self.shut.store(true, Ordering::Release);
+        }
+        let mut dropped = Vec::new();
+        if immediate {
+            while let Pop::Item(item) = self.try_pop() {
+                dropped.push(item);
+            }
+            let mut finished = self.finished.load(Ordering::Acquire);
+            loop {
+                let unfinished = self.pushed.load(Ordering::Acquire).saturating_sub(finished);
+                let k = dropped.len().min(unfinished);
+                match self.finished.compare_exchange(
+                    finished,
+                    finished + k,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => break,
+                    Err(now) => finished = now,
+                }
+            }
+        }
+        let (getters, joiners) = {
+            let mut l = self.lists.lock();
+            self.waiting.fetch_sub(l.getters.len(), Ordering::Relaxed);
+            let joiners = if immediate && self.unfinished() == 0 {
+                l.joiners.take()
+            } else {
+                WaitList::new()
+            };
+            (l.getters.take(), joiners)
+        };
+        for (n, ()) in getters.into_iter().chain(joiners) {
+            n.notify();
+        }
+        drop(dropped);
+    }
+}
+
+impl<T> Drop for List<T> {
+    fn drop(&mut self) {
+        while let Pop::Item(item) = self.try_pop() {
+            drop(item);
+        }
+        let head = self.head.get_mut();
+        // SAFETY: `&mut self`: nobody else is here; the head segment is the only one left (the
+        // pops above walked the list to its end) and it is ours to free.
+        drop(unsafe { Box::from_raw(head.seg) });
+    }
+}
+
+impl<T> std::fmt::Debug for List<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("List")
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
+}
