@@ -2,6 +2,7 @@ use std::{
     fmt,
     marker::PhantomData,
     ops::{Deref, DerefMut},
+    panic::{RefUnwindSafe, UnwindSafe},
     time::Duration,
 };
 
@@ -63,6 +64,13 @@ unsafe impl<T: ?Sized + Send> Send for Lock<T> {}
 /// lock moves `T` between threads but never shares it.
 // SAFETY: as stated above; the raw lock's Acquire/Release orders the accesses.
 unsafe impl<T: ?Sized + Send> Sync for Lock<T> {}
+
+/// As `std::sync::Mutex`: a lock may be used across `catch_unwind`. A panic that unwinds
+/// through a guard releases the lock (there is no poisoning, as in Python), so the data is seen
+/// as the panicking thread left it; keep updates whole.
+impl<T: ?Sized> UnwindSafe for Lock<T> {}
+/// As for [`UnwindSafe`].
+impl<T: ?Sized> RefUnwindSafe for Lock<T> {}
 
 /// An RAII guard of a [`Lock`]: the lock is held while it lives and released when it is dropped.
 ///

@@ -1,4 +1,10 @@
-use std::{fmt, marker::PhantomData, ops::Deref, time::Duration};
+use std::{
+    fmt,
+    marker::PhantomData,
+    ops::Deref,
+    panic::{RefUnwindSafe, UnwindSafe},
+    time::Duration,
+};
 
 use weft_sync::{
     atomic::{AtomicUsize, Ordering},
@@ -55,6 +61,12 @@ unsafe impl<T: ?Sized + Send> Send for RLock<T> {}
 /// threads at once (several guards on one thread share it with themselves only).
 // SAFETY: as stated above; `count` is touched only by the owner, ordered by the raw lock.
 unsafe impl<T: ?Sized + Send> Sync for RLock<T> {}
+
+/// As `std::sync::ReentrantLock`: usable across `catch_unwind` where the data is. A panic that
+/// unwinds through a guard releases that level (no poisoning, as in Python).
+impl<T: ?Sized + UnwindSafe> UnwindSafe for RLock<T> {}
+/// As for [`UnwindSafe`].
+impl<T: ?Sized + UnwindSafe> RefUnwindSafe for RLock<T> {}
 
 /// An RAII guard of an [`RLock`]: one level of ownership, released when dropped.
 ///

@@ -177,6 +177,16 @@ fn panic_through_guard_releases_without_poisoning() {
     assert!(!lock.locked());
     assert_eq!(*lock.acquire(), [1, 2]);
 
+    // `&Lock` crosses `catch_unwind` without `AssertUnwindSafe`, as `&std::sync::Mutex` does.
+    let lock = Lock::new(0);
+    let r = std::panic::catch_unwind(|| {
+        let mut g = lock.acquire();
+        *g += 1;
+        panic!("boom");
+    });
+    assert!(r.is_err());
+    assert_eq!(*lock.try_acquire().expect("released by the unwind"), 1);
+
     // Also when the panic happens on another thread while others wait.
     let lock = Arc::new(Lock::new(0));
     let g = lock.acquire();

@@ -139,6 +139,16 @@ fn panic_through_a_level_releases_that_level() {
         g.set(1);
         panic!("boom");
     }));
+    // With unwind-safe data, `&RLock` crosses `catch_unwind` as it is.
+    let plain = RLock::new(5);
+    assert!(
+        catch_unwind(|| {
+            let _g = plain.acquire();
+            panic!("boom");
+        })
+        .is_err()
+    );
+    assert!(!plain.locked());
     assert!(r.is_err());
     assert!(lock.is_owned(), "the outer level is still held");
     drop(outer);
