@@ -40,6 +40,14 @@ struct Inner {
     /// 0 while waiting; the notifier's token once notified. Written once per arming.
     state: AtomicUsize,
     thread: Thread,
+    /// Under loom, the waiter sleeps on its own condition variable rather than on the thread's
+    /// park token: loom's `unpark` also wakes a thread that is blocked on a loom `Mutex` (which
+    /// the real `unpark` never does), and a waiter that timed out may be blocked on its
+    /// primitive's lock at the very moment its notifier fires.
+    #[cfg(weft_loom)]
+    sleep: loom::sync::Mutex<()>,
+    #[cfg(weft_loom)]
+    wake: loom::sync::Condvar,
 }
 
 /// One blocked call's parking spot, tied to the thread that created it.
@@ -73,6 +81,10 @@ impl Waiter {
             inner: Arc::new(Inner {
                 state: AtomicUsize::new(0),
                 thread: thread::current(),
+                #[cfg(weft_loom)]
+                sleep: loom::sync::Mutex::new(()),
+                #[cfg(weft_loom)]
+                wake: loom::sync::Condvar::new(),
             }),
             _not_send: std::marker::PhantomData,
         }
@@ -127,7 +139,12 @@ impl Waiter {
             #[cfg(weft_loom)]
             {
                 if deadline.is_never() {
-                    loom::thread::park();
+                    // Check under the sleep lock: a notifier stores its token before taking
+                    // this lock, so either we see the token here or its notify finds us asleep.
+                    let guard = self.inner.sleep.lock().unwrap();
+                    if !self.is_notified() {
+                        drop(self.inner.wake.wait(guard).unwrap());
+                    }
                 } else {
                     loom::thread::yield_now();
                     return if self.is_notified() {
@@ -180,7 +197,13 @@ impl Notifier {
         self.inner.state.store(token.get(), Ordering::Release);
         // The waiter may have returned already; our Arc keeps its `Thread` alive, and an extra
         // unpark only makes a later park return early, which `wait` absorbs.
+        #[cfg(not(weft_loom))]
         self.inner.thread.unpark();
+        #[cfg(weft_loom)]
+        {
+            drop(self.inner.sleep.lock().unwrap());
+            self.inner.wake.notify_one();
+        }
     }
 
     /// Whether this notifier wakes a waiter on the current thread.
