@@ -18,6 +18,8 @@
 //! either honours it or passes it on. Never drop it, or another waiter sleeps forever.
 
 use std::num::NonZeroUsize;
+#[cfg(weft_loom)]
+use std::sync::PoisonError;
 
 use crate::{
     Arc, Deadline,
@@ -141,9 +143,18 @@ impl Waiter {
                 if deadline.is_never() {
                     // Check under the sleep lock: a notifier stores its token before taking
                     // this lock, so either we see the token here or its notify finds us asleep.
-                    let guard = self.inner.sleep.lock().unwrap();
+                    let guard = self
+                        .inner
+                        .sleep
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
                     if !self.is_notified() {
-                        drop(self.inner.wake.wait(guard).unwrap());
+                        drop(
+                            self.inner
+                                .wake
+                                .wait(guard)
+                                .unwrap_or_else(PoisonError::into_inner),
+                        );
                     }
                 } else {
                     loom::thread::yield_now();
@@ -201,7 +212,12 @@ impl Notifier {
         self.inner.thread.unpark();
         #[cfg(weft_loom)]
         {
-            drop(self.inner.sleep.lock().unwrap());
+            drop(
+                self.inner
+                    .sleep
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+            );
             self.inner.wake.notify_one();
         }
     }
