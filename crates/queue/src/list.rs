@@ -29,17 +29,25 @@ use crate::{GetError, PutError, TaskDoneError, locked::Block};
 /// Items per segment (two under loom, so that small models cross segment boundaries).
 const SEG: usize = if cfg!(weft_loom) { 2 } else { 32 };
 
+/// A slot and its flag, side by side: the get that reads the flag then reads the item from the
+/// same cache line.
+struct Slot<T> {
+    ready: AtomicBool,
+    value: UnsafeCell<MaybeUninit<T>>,
+}
+
 struct Segment<T> {
-    slots: [UnsafeCell<MaybeUninit<T>>; SEG],
-    ready: [AtomicBool; SEG],
+    slots: [Slot<T>; SEG],
     next: AtomicPtr<Segment<T>>,
 }
 
 impl<T> Segment<T> {
     fn boxed() -> *mut Self {
         Box::into_raw(Box::new(Self {
-            slots: std::array::from_fn(|_| UnsafeCell::new(MaybeUninit::uninit())),
-            ready: std::array::from_fn(|_| AtomicBool::new(false)),
+            slots: std::array::from_fn(|_| Slot {
+                ready: AtomicBool::new(false),
+                value: UnsafeCell::new(MaybeUninit::uninit()),
+            }),
             next: AtomicPtr::new(ptr::null_mut()),
         }))
     }
@@ -126,15 +134,18 @@ impl<T> List<T> {
         // lock is held and no get reads it before its `ready` flag is set.
         let seg = unsafe { &*tail.seg };
         let i = tail.index;
-        seg.slots[i].with_mut(|p| {
+        seg.slots[i].value.with_mut(|p| {
             // SAFETY: as above; the slot has never been written.
             unsafe { p.write(MaybeUninit::new(item)) }
         });
         // Counted before it is published, so that a `task_done` for this item, which comes
         // after a get that saw the flag, always finds it counted.
-        self.pushed.fetch_add(1, Ordering::Relaxed);
+        // Only a holder of the tail lock writes `pushed`: a load and a store, no locked
+        // instruction.
+        self.pushed
+            .store(self.pushed.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         // Release: publishes the item (and the count) to the get that Acquire-loads the flag.
-        seg.ready[i].store(true, Ordering::Release);
+        seg.slots[i].ready.store(true, Ordering::Release);
         tail.index = i + 1;
         Ok(())
     }
@@ -160,16 +171,18 @@ impl<T> List<T> {
         let seg = unsafe { &*head.seg };
         let i = head.index;
         // Acquire: pairs with the put's Release: the item is written.
-        if !seg.ready[i].load(Ordering::Acquire) {
+        if !seg.slots[i].ready.load(Ordering::Acquire) {
             return Pop::Empty;
         }
-        let item = seg.slots[i].with_mut(|p| {
+        let item = seg.slots[i].value.with_mut(|p| {
             // SAFETY: the flag says the slot was written; the head lock makes us its only
             // reader, once (the index moves past it).
             unsafe { p.read().assume_init() }
         });
         head.index = i + 1;
-        self.popped.fetch_add(1, Ordering::Relaxed);
+        // Only a holder of the head lock writes `popped`.
+        self.popped
+            .store(self.popped.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         Pop::Item(item)
     }
 
@@ -182,7 +195,7 @@ impl<T> List<T> {
         let ready = if head.index == SEG {
             !seg.next.load(Ordering::Acquire).is_null()
         } else {
-            seg.ready[head.index].load(Ordering::Acquire)
+            seg.slots[head.index].ready.load(Ordering::Acquire)
         };
         ready || self.shut.load(Ordering::Acquire)
     }
