@@ -29,15 +29,9 @@ mod api;
 mod error;
 mod fifo;
 mod lifo;
-// See `ring` below for why the lint is allowed.
-#[allow(clippy::disallowed_types)]
 mod list;
 mod locked;
 mod priority;
-// `weft_sync::atomic` re-exports std's atomics outside loom builds, and clippy's
-// `disallowed-types` resolves the re-export to the banned std path: the ban targets direct
-// use of std, which this module never makes.
-#[allow(clippy::disallowed_types)]
 mod ring;
 mod simple;
 mod store;
