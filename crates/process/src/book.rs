@@ -33,49 +33,57 @@ enum Slot<J> {
     Free,
     /// A spawn was requested from the zygote; no answer yet.
     Spawning,
-    /// Alive, waiting for work.
-    Idle,
-    /// Alive, running this task.
-    Busy(J),
+    /// Alive; these tasks were sent to it, oldest (the one running) first. Empty = idle.
+    Live(VecDeque<J>),
     /// Alive or dying, never to get work again; its replacement is already accounted for.
     Retiring,
 }
 
 /// The bookkeeping state machine. Worker slots are indexed by a token that the dispatcher
 /// passes to the zygote with each spawn request.
+///
+/// Each worker runs its tasks one at a time, in order; up to `depth` of them may be sent ahead
+/// (the next ones wait in its socket, as CPython's call queue holds one extra task), so that a
+/// worker never waits for the pool between two tasks. A task counts as dispatched (running,
+/// no longer cancellable) once sent. When a worker dies, the task it was running fails and the
+/// ones sent after it, which never started, go back to the front of the queue.
 #[derive(Debug)]
 pub(crate) struct Book<J> {
     queue: VecDeque<J>,
     slots: Vec<Slot<J>>,
     done: Vec<u64>,
-    idle: Vec<usize>,
-    busy: usize,
+    live: usize,
+    inflight: usize,
     owed: usize,
     phase: Phase,
+    depth: usize,
     max_tasks: Option<u64>,
     init_failures: u32,
     /// The dispatcher is (about to be) asleep in `poll` and must be woken for new work.
     pub(crate) parked: bool,
     /// A signal `kill_workers` / `terminate_workers` asked to send to every worker.
     pub(crate) signal: Option<i32>,
+    killing: bool,
 }
 
 impl<J: Job> Book<J> {
     /// A book for `max_workers` workers (all owed: the dispatcher spawns them first), each
-    /// retired after `max_tasks` tasks if set.
-    pub(crate) fn new(max_workers: usize, max_tasks: Option<u64>) -> Self {
+    /// sent at most `depth` tasks ahead and retired after `max_tasks` tasks if set.
+    pub(crate) fn new(max_workers: usize, depth: usize, max_tasks: Option<u64>) -> Self {
         Self {
             queue: VecDeque::new(),
             slots: Vec::new(),
             done: Vec::new(),
-            idle: Vec::new(),
-            busy: 0,
+            live: 0,
+            inflight: 0,
             owed: max_workers,
             phase: Phase::Running,
+            depth: depth.max(1),
             max_tasks,
             init_failures: 0,
             parked: false,
             signal: None,
+            killing: false,
         }
     }
 
@@ -85,13 +93,13 @@ impl<J: Job> Book<J> {
     }
 
     /// Queues `job`; `Err(job)` after shutdown or once broken. `Ok(true)` when the dispatcher
-    /// is parked and has an idle worker: the caller must wake it.
+    /// is parked and some worker can take a task: the caller must wake it.
     pub(crate) fn submit(&mut self, job: J) -> Result<bool, J> {
         if self.phase != Phase::Running {
             return Err(job);
         }
         self.queue.push_back(job);
-        let wake = self.parked && !self.idle.is_empty();
+        let wake = self.parked && self.inflight < self.live * self.depth;
         if wake {
             self.parked = false;
         }
@@ -99,6 +107,9 @@ impl<J: Job> Book<J> {
     }
 
     fn should_replace(&self) -> bool {
+        if self.killing {
+            return false;
+        }
         match self.phase {
             Phase::Running => true,
             Phase::Shutdown => !self.queue.is_empty(),
@@ -134,8 +145,8 @@ impl<J: Job> Book<J> {
     pub(crate) fn spawned(&mut self, w: usize) -> bool {
         match self.slots.get(w) {
             Some(Slot::Spawning) if !matches!(self.phase, Phase::Broken(_)) => {
-                self.slots[w] = Slot::Idle;
-                self.idle.push(w);
+                self.slots[w] = Slot::Live(VecDeque::new());
+                self.live += 1;
                 true
             }
             Some(Slot::Spawning) => {
@@ -146,92 +157,145 @@ impl<J: Job> Book<J> {
         }
     }
 
-    /// Hands the next task to an idle worker: `(worker, task)`, the task now held by the
-    /// worker. Cancelled tasks met on the way are dropped.
-    pub(crate) fn next(&mut self) -> Option<(usize, &mut J)> {
-        while let Some(&w) = self.idle.last() {
-            let mut job = self.queue.pop_front()?;
-            if !job.start() {
-                continue;
-            }
-            self.idle.pop();
-            self.busy += 1;
-            self.slots[w] = Slot::Busy(job);
-            let Slot::Busy(job) = &mut self.slots[w] else {
-                unreachable!()
-            };
-            return Some((w, job));
-        }
-        None
+    /// How many more tasks worker `w` may be sent now.
+    fn room(&self, w: usize) -> usize {
+        let Slot::Live(tasks) = &self.slots[w] else {
+            return 0;
+        };
+        let quota = self.max_tasks.map_or(usize::MAX, |m| {
+            (m.saturating_sub(self.done[w]) as usize).saturating_sub(tasks.len())
+        });
+        self.depth.saturating_sub(tasks.len()).min(quota)
     }
 
-    /// Worker `w` answered its task: the task (to complete), and whether the worker retires
-    /// now (`max_tasks_per_child`): the caller closes its socket; its replacement is owed.
-    /// `None` when `w` held no task (an unexpected frame: the caller replaces the worker).
-    pub(crate) fn finished(&mut self, w: usize) -> Option<(J, bool)> {
-        if !matches!(self.slots.get(w), Some(Slot::Busy(_))) {
+    /// Hands the next task to the least loaded worker with room: `(worker, task)`, the task
+    /// now held by the worker. Cancelled tasks met on the way are dropped.
+    pub(crate) fn next(&mut self) -> Option<(usize, &mut J)> {
+        if self.queue.is_empty() || self.inflight >= self.live * self.depth {
             return None;
         }
-        let Slot::Busy(job) = std::mem::replace(&mut self.slots[w], Slot::Idle) else {
+        let mut best: Option<(usize, usize)> = None;
+        for w in 0..self.slots.len() {
+            if self.room(w) == 0 {
+                continue;
+            }
+            let Slot::Live(tasks) = &self.slots[w] else {
+                continue;
+            };
+            if best.is_none_or(|(_, n)| tasks.len() < n) {
+                best = Some((w, tasks.len()));
+                if tasks.is_empty() {
+                    break;
+                }
+            }
+        }
+        let (w, _) = best?;
+        let job = loop {
+            let mut job = self.queue.pop_front()?;
+            if job.start() {
+                break job;
+            }
+        };
+        self.inflight += 1;
+        let Slot::Live(tasks) = &mut self.slots[w] else {
             unreachable!()
         };
-        self.busy -= 1;
+        tasks.push_back(job);
+        tasks.back_mut().map(|job| (w, job))
+    }
+
+    /// Worker `w` answered its oldest task: that task (to complete), and whether the worker
+    /// retires now (`max_tasks_per_child`): the caller closes its socket; its replacement is
+    /// owed. `None` when `w` held no task (an unexpected frame: the caller replaces it).
+    pub(crate) fn finished(&mut self, w: usize) -> Option<(J, bool)> {
+        let Some(Slot::Live(tasks)) = self.slots.get_mut(w) else {
+            return None;
+        };
+        let job = tasks.pop_front()?;
+        let idle = tasks.is_empty();
+        self.inflight -= 1;
         self.init_failures = 0;
         self.done[w] += 1;
-        if self.max_tasks.is_some_and(|m| self.done[w] >= m) {
+        if idle && self.max_tasks.is_some_and(|m| self.done[w] >= m) {
             self.slots[w] = Slot::Retiring;
+            self.live -= 1;
             if self.should_replace() {
                 self.owed += 1;
             }
-            Some((job, true))
-        } else {
-            self.idle.push(w);
-            Some((job, false))
+            return Some((job, true));
         }
+        Some((job, false))
     }
 
-    /// Stops giving `w` work (its stream is broken, or it is being replaced), and owes its
-    /// replacement now; returns the task it held, to fail. Its death report then changes
-    /// nothing more.
-    pub(crate) fn retire(&mut self, w: usize) -> Option<J> {
-        self.vacate(w, Slot::Retiring)
+    /// Stops giving `w` work (its stream is broken, or it is being replaced) and owes its
+    /// replacement now; returns the tasks to fail: the one it was running (the ones sent after
+    /// it go back to the queue, unless the workers are being killed). Its death report then
+    /// changes nothing more.
+    pub(crate) fn retire(&mut self, w: usize) -> Vec<J> {
+        self.vacate(w, Slot::Retiring, false)
     }
 
-    /// Worker `w` died (the zygote reaped it): the task it held, to fail. Its replacement is
-    /// owed, unless it was already retiring.
-    pub(crate) fn died(&mut self, w: usize) -> Option<J> {
-        self.vacate(w, Slot::Free)
+    /// Worker `w` died (the zygote reaped it): returns the tasks to fail: the one it was
+    /// running (the ones sent after it never started: they go back to the front of the queue,
+    /// unless the workers are being killed). Its replacement is owed, unless it was already
+    /// retiring.
+    pub(crate) fn died(&mut self, w: usize) -> Vec<J> {
+        self.vacate(w, Slot::Free, false)
     }
 
-    fn vacate(&mut self, w: usize, to: Slot<J>) -> Option<J> {
-        let slot = self.slots.get_mut(w)?;
+    /// Empties slot `w` into `to`; returns the tasks to fail: its running one, and the rest
+    /// too when the workers are being killed. With `requeue_all`, every task goes back to the
+    /// queue instead.
+    fn vacate(&mut self, w: usize, to: Slot<J>, requeue_all: bool) -> Vec<J> {
+        let mut fail = Vec::new();
+        let Some(slot) = self.slots.get_mut(w) else {
+            return fail;
+        };
         let was_retiring = matches!(slot, Slot::Retiring);
         if matches!(slot, Slot::Free) || (was_retiring && matches!(to, Slot::Retiring)) {
-            return None;
+            return fail;
         }
         let old = std::mem::replace(slot, to);
-        if matches!(old, Slot::Idle) {
-            self.idle.retain(|&i| i != w);
+        if let Slot::Live(mut tasks) = old {
+            self.live -= 1;
+            self.inflight -= tasks.len();
+            if !requeue_all {
+                fail.extend(tasks.pop_front());
+            }
+            if self.killing {
+                fail.extend(tasks);
+            } else {
+                while let Some(job) = tasks.pop_back() {
+                    self.queue.push_front(job);
+                }
+            }
         }
         if !was_retiring && self.should_replace() {
             self.owed += 1;
         }
-        match old {
-            Slot::Busy(job) => {
-                self.busy -= 1;
-                Some(job)
-            }
-            _ => None,
-        }
+        fail
     }
 
-    /// Worker `w`'s initializer failed: the task it held goes back to the front of the queue
-    /// (it never ran), the worker will exit, and a replacement is owed; after
+    /// `kill_workers` / `terminate_workers`: from now on a dead worker's tasks all fail
+    /// instead of going back to the queue, and no replacement is forked.
+    pub(crate) fn kill(&mut self, signal: i32) -> Vec<J> {
+        self.killing = true;
+        self.signal = Some(signal);
+        if self.phase == Phase::Running {
+            self.phase = Phase::Shutdown;
+        }
+        self.owed = 0;
+        self.queue.drain(..).collect()
+    }
+
+    /// Worker `w`'s initializer failed: the tasks sent to it go back to the front of the
+    /// queue (none ran), the worker will exit, and a replacement is owed; after
     /// [`MAX_INIT_FAILURES`] failures in a row (no task finished in between) the pool breaks
     /// instead, and every task comes back, to fail.
     pub(crate) fn init_failed(&mut self, w: usize, reason: &str) -> Vec<J> {
-        if let Some(job) = self.vacate(w, Slot::Retiring) {
-            self.queue.push_front(job);
+        let fail = self.vacate(w, Slot::Retiring, true);
+        if !fail.is_empty() {
+            return fail;
         }
         self.init_failures += 1;
         if self.init_failures >= MAX_INIT_FAILURES {
@@ -249,16 +313,17 @@ impl<J: Job> Book<J> {
         }
         self.phase = Phase::Broken(reason);
         self.owed = 0;
-        self.idle.clear();
-        let mut jobs: Vec<J> = self.queue.drain(..).collect();
+        let mut jobs = Vec::new();
         for slot in &mut self.slots {
             match std::mem::replace(slot, Slot::Retiring) {
-                Slot::Busy(job) => jobs.push(job),
+                Slot::Live(tasks) => jobs.extend(tasks),
                 Slot::Free => *slot = Slot::Free,
                 _ => {}
             }
         }
-        self.busy = 0;
+        jobs.extend(self.queue.drain(..));
+        self.live = 0;
+        self.inflight = 0;
         jobs
     }
 
@@ -276,7 +341,7 @@ impl<J: Job> Book<J> {
 
     /// Shut down (or broken) with nothing queued or running: the dispatcher may tear down.
     pub(crate) fn is_quiescent(&self) -> bool {
-        self.phase != Phase::Running && self.queue.is_empty() && self.busy == 0
+        self.phase != Phase::Running && self.queue.is_empty() && self.inflight == 0
     }
 
     /// Whether a spawn request is owed (the dispatcher sends it on its next round).
@@ -286,6 +351,6 @@ impl<J: Job> Book<J> {
 
     /// Whether a task could be dispatched right now.
     pub(crate) fn can_dispatch(&self) -> bool {
-        !self.idle.is_empty() && !self.queue.is_empty()
+        !self.queue.is_empty() && (0..self.slots.len()).any(|w| self.room(w) > 0)
     }
 }

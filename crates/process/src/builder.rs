@@ -37,6 +37,7 @@ pub struct Builder {
     max_tasks_per_child: Option<u64>,
     init: Option<std::sync::Arc<Init>>,
     deny_threads: bool,
+    prefetch: usize,
 }
 
 impl fmt::Debug for Builder {
@@ -46,9 +47,13 @@ impl fmt::Debug for Builder {
             .field("max_tasks_per_child", &self.max_tasks_per_child)
             .field("initializer", &self.init.is_some())
             .field("deny_threads", &self.deny_threads)
+            .field("prefetch", &self.prefetch)
             .finish()
     }
 }
+
+/// Tasks sent to a busy worker ahead of the one it runs, by default.
+const DEFAULT_PREFETCH: usize = 1;
 
 /// Python's `os.process_cpu_count()`: the CPUs this process may run on.
 pub(crate) fn default_workers() -> usize {
@@ -70,6 +75,7 @@ impl Builder {
             max_tasks_per_child: None,
             init: None,
             deny_threads: false,
+            prefetch: DEFAULT_PREFETCH,
         }
     }
 
@@ -146,6 +152,32 @@ impl Builder {
         self
     }
 
+    /// How many tasks each worker may be sent ahead of the one it is running (default 1).
+    ///
+    /// With a backlog, a worker that finishes a task then finds the next one already in its
+    /// socket instead of waiting for a round trip to the pool: this is what makes small tasks
+    /// cheap (CPython's call queue likewise holds `max_workers + 1` tasks). A task sent ahead
+    /// counts as running: [`Future::cancel`](weft_futures::Future::cancel) no longer stops it.
+    /// `0` sends strictly one task per worker at a time, keeping every queued task cancellable
+    /// until a worker is free for it. If a worker dies, only the task it was running fails;
+    /// the ones sent ahead go back to the front of the queue.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// fn inc(x: u32) -> u32 {
+    ///     x + 1
+    /// }
+    ///
+    /// let pool = weft_process::ProcessPoolExecutor::builder().prefetch(0).build()?;
+    /// assert_eq!(pool.submit(inc, 1).result(), Ok(2));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn prefetch(mut self, tasks: usize) -> Self {
+        self.prefetch = tasks;
+        self
+    }
+
     /// Makes [`Builder::build`] fail, instead of printing a warning, when the calling process
     /// already runs more than one thread.
     ///
@@ -200,7 +232,11 @@ impl Builder {
         let wake = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?;
         let (zpid, ctl) = zygote::fork_zygote(self.init.as_deref())?;
         let shared = Arc::new(Shared::new(
-            Book::new(self.max_workers, self.max_tasks_per_child),
+            Book::new(
+                self.max_workers,
+                1 + self.prefetch,
+                self.max_tasks_per_child,
+            ),
             wake,
         ));
         let dispatcher = Dispatcher::new(shared.clone(), ctl, zpid);

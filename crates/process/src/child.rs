@@ -296,21 +296,38 @@ fn worker_main(sock: RawFd, init: Option<&Init>) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// Reads exactly `buf.len()` bytes; `Ok(false)` on end-of-file before the first byte.
-fn read_exact(fd: RawFd, buf: &mut [u8]) -> Result<bool, ()> {
-    let mut at = 0;
-    while at < buf.len() {
-        // SAFETY: reading into the unfilled tail of `buf`.
-        let n = unsafe { libc::read(fd, buf[at..].as_mut_ptr().cast(), buf.len() - at) };
+/// Makes sure a whole frame starts at `buf[*start..]`, reading as much as the socket holds;
+/// returns its body length, `None` on end-of-file between frames, `Err` on a bad or cut frame.
+fn next_frame(fd: RawFd, buf: &mut Vec<u8>, start: &mut usize) -> Result<Option<usize>, ()> {
+    loop {
+        let avail = buf.len() - *start;
+        let need = if avail >= wire::HEADER {
+            let len = wire::parse_header(&buf[*start..*start + wire::HEADER]).map_err(|_| ())?;
+            if avail >= wire::HEADER + len {
+                return Ok(Some(len));
+            }
+            wire::HEADER + len - avail
+        } else {
+            wire::HEADER - avail
+        };
+        if *start > 0 {
+            buf.drain(..*start);
+            *start = 0;
+        }
+        buf.reserve(need.max(64 * 1024));
+        let spare = buf.spare_capacity_mut();
+        // SAFETY: reading into the vector's spare capacity; `set_len` covers exactly the bytes
+        // the kernel wrote.
+        let n = unsafe { libc::read(fd, spare.as_mut_ptr().cast(), spare.len()) };
         if n > 0 {
-            at += n as usize;
+            // SAFETY: the kernel initialized `n` bytes of the spare capacity.
+            unsafe { buf.set_len(buf.len() + n as usize) };
         } else if n == 0 {
-            return if at == 0 { Ok(false) } else { Err(()) };
+            return if buf.is_empty() { Ok(None) } else { Err(()) };
         } else if errno() != libc::EINTR {
             return Err(());
         }
     }
-    Ok(true)
 }
 
 /// Writes all of `buf`; never raises SIGPIPE.
@@ -353,24 +370,19 @@ fn worker_loop(sock: RawFd, init: Option<&Init>) -> i32 {
         let _ = write_all(sock, &out);
         return EXIT_INIT_FAILED;
     }
-    let mut body = Vec::new();
+    // Frames are read in bulk (the pool may send the next task ahead of this one).
+    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let mut start = 0;
     loop {
-        let mut h = [0u8; wire::HEADER];
-        match read_exact(sock, &mut h) {
-            Ok(true) => {}
+        let len = match next_frame(sock, &mut buf, &mut start) {
+            Ok(Some(len)) => len,
             // The pool closed our socket: retire.
-            Ok(false) => return 0,
+            Ok(None) => return 0,
             Err(()) => return EXIT_BAD_FRAME,
-        }
-        let Ok(len) = wire::parse_header(&h) else {
-            return EXIT_BAD_FRAME;
         };
-        body.clear();
-        body.resize(len, 0);
-        if read_exact(sock, &mut body) != Ok(true) {
-            return EXIT_BAD_FRAME;
-        }
-        let Ok(mut task) = wire::parse_task(&body) else {
+        let body = &buf[start + wire::HEADER..start + wire::HEADER + len];
+        start += wire::HEADER + len;
+        let Ok(mut task) = wire::parse_task(body) else {
             return EXIT_BAD_FRAME;
         };
         wire::begin(&mut out, wire::KIND_REPLY);
@@ -415,8 +427,12 @@ fn worker_loop(sock: RawFd, init: Option<&Init>) -> i32 {
             return 0;
         }
         // Do not keep a huge argument's or result's memory for the rest of the worker's life.
-        if body.capacity() > 1 << 20 {
-            body = Vec::new();
+        if start == buf.len() {
+            buf.clear();
+            start = 0;
+            if buf.capacity() > 1 << 20 {
+                buf = Vec::with_capacity(64 * 1024);
+            }
         }
         if out.capacity() > 1 << 20 {
             out = Vec::with_capacity(4096);

@@ -102,7 +102,7 @@ impl Dispatcher {
                 let spawns = b.take_spawns();
                 let mut sends = Vec::new();
                 while let Some((w, task)) = b.next() {
-                    sends.push((w, std::mem::take(&mut task.frame)));
+                    sends.push((w, task.frame.clone()));
                 }
                 (spawns, sends, b.signal.take(), b.is_quiescent())
             };
@@ -336,8 +336,8 @@ impl Dispatcher {
         // Read what it wrote before dying: a last reply may sit in the socket.
         self.read_worker(w);
         self.workers[w] = None;
-        let job = self.shared.book.lock().died(w);
-        if let Some(job) = job {
+        let jobs = self.shared.book.lock().died(w);
+        for job in jobs {
             job.sink.fail(TaskError::BrokenPool(format!(
                 "the worker process {pid} {} while running the task",
                 ctl::describe_status(status)
@@ -546,8 +546,8 @@ impl Dispatcher {
 
     /// `w` sent something unreadable: fail its task, stop talking to it, have it killed.
     fn protocol_error(&mut self, w: usize, pid: i32, why: String) {
-        let job = self.shared.book.lock().retire(w);
-        if let Some(job) = job {
+        let jobs = self.shared.book.lock().retire(w);
+        for job in jobs {
             job.sink
                 .fail(TaskError::Failed(format!("worker process {pid}: {why}")));
         }

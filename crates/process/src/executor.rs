@@ -435,12 +435,18 @@ impl ProcessPoolExecutor {
     }
 
     fn signal_workers(&self, sig: i32) {
-        self.shutdown(false, true);
-        let mut b = self.shared.book.lock();
-        if !matches!(b.phase(), Phase::Broken(_)) {
-            b.signal = Some(sig);
+        let cancelled = {
+            let mut b = self.shared.book.lock();
+            b.parked = false;
+            if matches!(b.phase(), Phase::Broken(_)) {
+                Vec::new()
+            } else {
+                b.kill(sig)
+            }
+        };
+        for task in cancelled {
+            task.sink.cancel();
         }
-        drop(b);
         self.shared.wake();
     }
 }

@@ -21,7 +21,8 @@ pub(crate) trait Sink: Send {
 
 /// A queued or dispatched task.
 pub(crate) struct Task {
-    /// The whole frame, header included; taken (left empty) when dispatched.
+    /// The whole frame, header included; kept until the task completes, since a task sent
+    /// ahead to a worker that dies goes back to the queue and is sent again.
     pub(crate) frame: Vec<u8>,
     pub(crate) sink: Box<dyn Sink>,
 }

@@ -120,7 +120,11 @@ fn drive_to_quiescence(book: &Mutex<Book<Task>>) -> usize {
 }
 
 fn running_book(workers: usize, max_tasks: Option<u64>) -> Book<Task> {
-    let mut b = Book::new(workers, max_tasks);
+    running_book_with_depth(workers, 1, max_tasks)
+}
+
+fn running_book_with_depth(workers: usize, depth: usize, max_tasks: Option<u64>) -> Book<Task> {
+    let mut b = Book::new(workers, depth, max_tasks);
     for w in b.take_spawns() {
         assert!(b.spawned(w));
     }
@@ -162,9 +166,9 @@ fn every_task_completes_once_dispatch_vs_cancel_vs_death() {
             let book = book.clone();
             let deaths = deaths.clone();
             thread::spawn(move || {
-                let t = book.lock().died(0);
+                let failed = book.lock().died(0);
                 deaths.fetch_add(1, Ordering::AcqRel);
-                if let Some(t) = t {
+                for t in failed {
                     t.complete();
                 }
             })
@@ -205,8 +209,8 @@ fn one_replacement_per_death_retire_vs_death_vs_bad_frame() {
         let b = {
             let book = book.clone();
             thread::spawn(move || {
-                let t = book.lock().died(w);
-                if let Some(t) = t {
+                let failed = book.lock().died(w);
+                for t in failed {
                     t.complete();
                 }
             })
@@ -216,13 +220,13 @@ fn one_replacement_per_death_retire_vs_death_vs_bad_frame() {
             let book = book.clone();
             let spawned = spawned.clone();
             thread::spawn(move || {
-                let (t, n) = {
+                let (failed, n) = {
                     let mut b = book.lock();
-                    let t = b.retire(w);
-                    (t, b.take_spawns().len())
+                    let failed = b.retire(w);
+                    (failed, b.take_spawns().len())
                 };
                 spawned.fetch_add(n, Ordering::AcqRel);
-                if let Some(t) = t {
+                for t in failed {
                     t.complete();
                 }
             })
@@ -346,6 +350,59 @@ fn broken_pool_fails_everything_once() {
             book.lock().take_spawns().is_empty(),
             "a broken pool spawns nothing"
         );
+        assert_each_once(&ps);
+    });
+}
+
+#[test]
+fn sent_ahead_tasks_requeued_on_death_vs_reply_vs_kill() {
+    weft_sync::model(|| {
+        let ps = probes(3);
+        // One worker, two tasks in flight at a time (prefetch 1).
+        let book = Arc::new(Mutex::new(running_book_with_depth(1, 2, None)));
+        for p in &ps {
+            assert!(book.lock().submit(Task(p.clone())).is_ok());
+        }
+        {
+            let mut b = book.lock();
+            assert!(b.next().is_some());
+            assert!(b.next().is_some());
+            assert!(b.next().is_none(), "depth 2: the third task waits");
+        }
+        // The worker answers its first task.
+        let d = {
+            let book = book.clone();
+            thread::spawn(move || {
+                let done = book.lock().finished(0);
+                if let Some((t, _)) = done {
+                    t.complete();
+                }
+            })
+        };
+        // The zygote reports it dead: its running task fails, the one sent ahead is requeued.
+        let z = {
+            let book = book.clone();
+            thread::spawn(move || {
+                let failed = book.lock().died(0);
+                assert!(failed.len() <= 1, "only the running task may fail");
+                for t in failed {
+                    t.complete();
+                }
+            })
+        };
+        // A caller cancels the third task.
+        let c = {
+            let p = ps[2].clone();
+            thread::spawn(move || {
+                p.cancel();
+            })
+        };
+        d.join().unwrap();
+        z.join().unwrap();
+        c.join().unwrap();
+        book.lock().shutdown(false);
+        let spawns = drive_to_quiescence(&book);
+        assert!(spawns <= 1);
         assert_each_once(&ps);
     });
 }

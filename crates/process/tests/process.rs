@@ -576,7 +576,11 @@ mod cases {
     }
 
     fn cancel_queued() {
-        let pool = ProcessPoolExecutor::new(1).unwrap();
+        let pool = ProcessPoolExecutor::builder()
+            .max_workers(1)
+            .prefetch(0)
+            .build()
+            .unwrap();
         let running = pool.submit(sleep_ms, 200);
         let queued: Vec<_> = (0..5).map(|_| pool.submit(pid, ())).collect();
         for f in &queued[1..] {
@@ -636,7 +640,12 @@ mod cases {
     }
 
     fn map_drop_cancels() {
-        let pool = ProcessPoolExecutor::new(1).unwrap();
+        // Without prefetch, every task not yet running stays cancellable.
+        let pool = ProcessPoolExecutor::builder()
+            .max_workers(1)
+            .prefetch(0)
+            .build()
+            .unwrap();
         let t = Instant::now();
         let mut it = pool.map_with(
             sleep_ms,
