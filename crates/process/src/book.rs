@@ -13,6 +13,11 @@ pub(crate) trait Job {
     fn start(&mut self) -> bool;
 }
 
+/// How many tasks a worker may hold while its tasks are fast (each answered within
+/// `FAST_TASK` of the previous one), whatever the configured depth: tiny tasks then stream
+/// without the worker ever waiting for the pool.
+pub(crate) const FAST_DEPTH: usize = 16;
+
 /// How many initializers in a row may fail before the pool gives up and breaks.
 pub(crate) const MAX_INIT_FAILURES: u32 = 3;
 
@@ -52,6 +57,7 @@ pub(crate) struct Book<J> {
     queue: VecDeque<J>,
     slots: Vec<Slot<J>>,
     done: Vec<u64>,
+    fast: Vec<bool>,
     live: usize,
     inflight: usize,
     owed: usize,
@@ -74,6 +80,7 @@ impl<J: Job> Book<J> {
             queue: VecDeque::new(),
             slots: Vec::new(),
             done: Vec::new(),
+            fast: Vec::new(),
             live: 0,
             inflight: 0,
             owed: max_workers,
@@ -99,7 +106,7 @@ impl<J: Job> Book<J> {
             return Err(job);
         }
         self.queue.push_back(job);
-        let wake = self.parked && self.inflight < self.live * self.depth;
+        let wake = self.parked && self.inflight < self.live * FAST_DEPTH.max(self.depth);
         if wake {
             self.parked = false;
         }
@@ -130,11 +137,13 @@ impl<J: Job> Book<J> {
                 None => {
                     self.slots.push(Slot::Free);
                     self.done.push(0);
+                    self.fast.push(false);
                     self.slots.len() - 1
                 }
             };
             self.slots[w] = Slot::Spawning;
             self.done[w] = 0;
+            self.fast[w] = false;
             tokens.push(w);
         }
         tokens
@@ -165,13 +174,18 @@ impl<J: Job> Book<J> {
         let quota = self.max_tasks.map_or(usize::MAX, |m| {
             (m.saturating_sub(self.done[w]) as usize).saturating_sub(tasks.len())
         });
-        self.depth.saturating_sub(tasks.len()).min(quota)
+        let depth = if self.fast[w] && self.depth > 1 {
+            FAST_DEPTH.max(self.depth)
+        } else {
+            self.depth
+        };
+        depth.saturating_sub(tasks.len()).min(quota)
     }
 
     /// Hands the next task to the least loaded worker with room: `(worker, task)`, the task
     /// now held by the worker. Cancelled tasks met on the way are dropped.
     pub(crate) fn next(&mut self) -> Option<(usize, &mut J)> {
-        if self.queue.is_empty() || self.inflight >= self.live * self.depth {
+        if self.queue.is_empty() {
             return None;
         }
         let mut best: Option<(usize, usize)> = None;
@@ -204,10 +218,11 @@ impl<J: Job> Book<J> {
         tasks.back_mut().map(|job| (w, job))
     }
 
-    /// Worker `w` answered its oldest task: that task (to complete), and whether the worker
+    /// Worker `w` answered its oldest task (`fast`: soon after the previous answer, so it may
+    /// be sent up to [`FAST_DEPTH`] tasks ahead): that task (to complete), and whether the worker
     /// retires now (`max_tasks_per_child`): the caller closes its socket; its replacement is
     /// owed. `None` when `w` held no task (an unexpected frame: the caller replaces it).
-    pub(crate) fn finished(&mut self, w: usize) -> Option<(J, bool)> {
+    pub(crate) fn finished(&mut self, w: usize, fast: bool) -> Option<(J, bool)> {
         let Some(Slot::Live(tasks)) = self.slots.get_mut(w) else {
             return None;
         };
@@ -216,6 +231,7 @@ impl<J: Job> Book<J> {
         self.inflight -= 1;
         self.init_failures = 0;
         self.done[w] += 1;
+        self.fast[w] = fast;
         if idle && self.max_tasks.is_some_and(|m| self.done[w] >= m) {
             self.slots[w] = Slot::Retiring;
             self.live -= 1;

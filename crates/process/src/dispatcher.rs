@@ -59,7 +59,15 @@ struct WorkerIo {
     out_at: usize,
     inbuf: Vec<u8>,
     in_at: usize,
+    /// Tasks sent and not yet answered, and when the latest answer (or the first send to an
+    /// idle worker) happened: replies that follow each other quickly mark the worker's tasks
+    /// as fast, and the book then sends it more ahead.
+    inflight: usize,
+    last: Instant,
 }
+
+/// A reply that follows the previous one (or its task's send) within this is "fast".
+const FAST_TASK: Duration = Duration::from_micros(200);
 
 /// How long a shutdown waits for idle workers to exit on their own before the zygote kills them.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
@@ -323,6 +331,8 @@ impl Dispatcher {
             out_at: 0,
             inbuf: Vec::new(),
             in_at: 0,
+            inflight: 0,
+            last: Instant::now(),
         });
         if !wanted {
             self.send_ctl(ctl::Msg::new(ctl::SIGNAL, 0, pid, libc::SIGKILL));
@@ -497,7 +507,11 @@ impl Dispatcher {
             let parsed = wire::parse_from_worker(&body[start..start + len]);
             match parsed {
                 Ok(FromWorker::Reply(outcomes)) => {
-                    let done = self.shared.book.lock().finished(w);
+                    let now = Instant::now();
+                    let fast = now.duration_since(io.last) < FAST_TASK;
+                    io.last = now;
+                    io.inflight = io.inflight.saturating_sub(1);
+                    let done = self.shared.book.lock().finished(w, fast);
                     match done {
                         Some((job, retire)) => {
                             job.sink.finish(outcomes);

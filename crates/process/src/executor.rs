@@ -348,7 +348,8 @@ impl ProcessPoolExecutor {
     /// Stops taking work and releases the pool's processes once the accepted work is done:
     /// Python's `executor.shutdown(wait, cancel_futures)`.
     ///
-    /// With `cancel_futures`, the tasks not yet handed to a worker are cancelled. Tasks already
+    /// With `cancel_futures`, the tasks not yet handed to a worker are cancelled (a task sent
+    /// ahead to a busy worker, see [`Builder::prefetch`], counts as running). Tasks already
     /// running finish. With `wait`, returns once every task is done, every worker has exited
     /// and been reaped, and the zygote too; without it, that happens in the background (and
     /// `Drop` still waits for it). Calling it again is harmless.
@@ -361,7 +362,8 @@ impl ProcessPoolExecutor {
     ///     ms
     /// }
     ///
-    /// let pool = weft_process::ProcessPoolExecutor::new(1)?;
+    /// // prefetch(0): no task is sent ahead, so every queued one can still be cancelled.
+    /// let pool = weft_process::ProcessPoolExecutor::builder().max_workers(1).prefetch(0).build()?;
     /// let running = pool.submit(slow, 200);
     /// let queued = pool.submit(slow, 0);
     /// std::thread::sleep(std::time::Duration::from_millis(50));

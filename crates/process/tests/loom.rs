@@ -104,7 +104,7 @@ fn drive_to_quiescence(book: &Mutex<Book<Task>>) -> usize {
             assert!(b.spawned(w) || matches!(b.phase(), Phase::Broken(_)));
         }
         if let Some((w, _)) = b.next() {
-            let (t, _) = b.finished(w).expect("a dispatched task");
+            let (t, _) = b.finished(w, false).expect("a dispatched task");
             drop(b);
             t.complete();
             continue;
@@ -147,7 +147,7 @@ fn every_task_completes_once_dispatch_vs_cancel_vs_death() {
             thread::spawn(move || {
                 let w = book.lock().next().map(|(w, _)| w);
                 if let Some(w) = w {
-                    let done = book.lock().finished(w);
+                    let done = book.lock().finished(w, false);
                     if let Some((t, _)) = done {
                         t.complete();
                     }
@@ -198,7 +198,7 @@ fn one_replacement_per_death_retire_vs_death_vs_bad_frame() {
         let a = {
             let book = book.clone();
             thread::spawn(move || {
-                let done = book.lock().finished(w);
+                let done = book.lock().finished(w, false);
                 if let Some((t, retire)) = done {
                     assert!(retire);
                     t.complete();
@@ -280,7 +280,7 @@ fn shutdown_vs_submit_vs_dispatch() {
             thread::spawn(move || {
                 let w = book.lock().next().map(|(w, _)| w);
                 if let Some(w) = w {
-                    let done = book.lock().finished(w);
+                    let done = book.lock().finished(w, false);
                     if let Some((t, _)) = done {
                         t.complete();
                     }
@@ -320,7 +320,7 @@ fn broken_pool_fails_everything_once() {
         let d = {
             let book = book.clone();
             thread::spawn(move || {
-                let done = book.lock().finished(w);
+                let done = book.lock().finished(w, false);
                 if let Some((t, _)) = done {
                     t.complete();
                 }
@@ -373,7 +373,7 @@ fn sent_ahead_tasks_requeued_on_death_vs_reply_vs_kill() {
         let d = {
             let book = book.clone();
             thread::spawn(move || {
-                let done = book.lock().finished(0);
+                let done = book.lock().finished(0, false);
                 if let Some((t, _)) = done {
                     t.complete();
                 }
