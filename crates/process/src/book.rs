@@ -63,6 +63,8 @@ pub(crate) struct Book<J> {
     owed: usize,
     phase: Phase,
     depth: usize,
+    adaptive: bool,
+    spawning: usize,
     max_tasks: Option<u64>,
     init_failures: u32,
     /// The dispatcher is (about to be) asleep in `poll` and must be woken for new work.
@@ -74,8 +76,14 @@ pub(crate) struct Book<J> {
 
 impl<J: Job> Book<J> {
     /// A book for `max_workers` workers (all owed: the dispatcher spawns them first), each
-    /// sent at most `depth` tasks ahead and retired after `max_tasks` tasks if set.
-    pub(crate) fn new(max_workers: usize, depth: usize, max_tasks: Option<u64>) -> Self {
+    /// holding at most `depth` tasks (up to [`FAST_DEPTH`] while its tasks are fast, if
+    /// `adaptive`) and retired after `max_tasks` tasks if set.
+    pub(crate) fn new(
+        max_workers: usize,
+        depth: usize,
+        adaptive: bool,
+        max_tasks: Option<u64>,
+    ) -> Self {
         Self {
             queue: VecDeque::new(),
             slots: Vec::new(),
@@ -86,6 +94,8 @@ impl<J: Job> Book<J> {
             owed: max_workers,
             phase: Phase::Running,
             depth: depth.max(1),
+            adaptive,
+            spawning: 0,
             max_tasks,
             init_failures: 0,
             parked: false,
@@ -142,6 +152,7 @@ impl<J: Job> Book<J> {
                 }
             };
             self.slots[w] = Slot::Spawning;
+            self.spawning += 1;
             self.done[w] = 0;
             self.fast[w] = false;
             tokens.push(w);
@@ -154,11 +165,13 @@ impl<J: Job> Book<J> {
     pub(crate) fn spawned(&mut self, w: usize) -> bool {
         match self.slots.get(w) {
             Some(Slot::Spawning) if !matches!(self.phase, Phase::Broken(_)) => {
+                self.spawning -= 1;
                 self.slots[w] = Slot::Live(VecDeque::new());
                 self.live += 1;
                 true
             }
             Some(Slot::Spawning) => {
+                self.spawning -= 1;
                 self.slots[w] = Slot::Retiring;
                 false
             }
@@ -174,7 +187,10 @@ impl<J: Job> Book<J> {
         let quota = self.max_tasks.map_or(usize::MAX, |m| {
             (m.saturating_sub(self.done[w]) as usize).saturating_sub(tasks.len())
         });
-        let depth = if self.fast[w] && self.depth > 1 {
+        // Never send ahead while a worker is still being forked: it will want work too.
+        let depth = if self.spawning > 0 {
+            1
+        } else if self.adaptive && self.fast[w] {
             FAST_DEPTH.max(self.depth)
         } else {
             self.depth
@@ -340,6 +356,7 @@ impl<J: Job> Book<J> {
         jobs.extend(self.queue.drain(..));
         self.live = 0;
         self.inflight = 0;
+        self.spawning = 0;
         jobs
     }
 

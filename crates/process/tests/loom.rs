@@ -124,7 +124,7 @@ fn running_book(workers: usize, max_tasks: Option<u64>) -> Book<Task> {
 }
 
 fn running_book_with_depth(workers: usize, depth: usize, max_tasks: Option<u64>) -> Book<Task> {
-    let mut b = Book::new(workers, depth, max_tasks);
+    let mut b = Book::new(workers, depth, false, max_tasks);
     for w in b.take_spawns() {
         assert!(b.spawned(w));
     }
