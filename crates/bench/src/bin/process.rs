@@ -285,27 +285,37 @@ fn cpu_bound_processes() {
 
 fn cpu_bound_threads() {
     let nums = numbers();
-    let pool = ThreadPoolExecutor::new(WORKERS);
-    let x = speedup(&nums, || {
-        let t = Instant::now();
-        let s: u64 = pool.map(cpu_bound, nums.clone()).map(Result::unwrap).sum();
-        black_box(s);
-        t.elapsed()
-    });
-    emit("cpu_bound_threads", "weft", x, "×");
-    drop(pool);
+    // Two plain std threads first (the peer), then weft's thread pool.
     let x = speedup(&nums, || {
         let t = Instant::now();
         let (a, b) = nums.split_at(nums.len() / 2);
         let s: u64 = std::thread::scope(|s| {
-            let h = s.spawn(|| a.iter().map(|&n| cpu_bound(n)).sum::<u64>());
-            let mine: u64 = b.iter().map(|&n| cpu_bound(n)).sum();
+            let h = s.spawn(|| {
+                a.iter()
+                    .map(|&n| cpu_bound(n))
+                    .fold(0u64, u64::wrapping_add)
+            });
+            let mine = b
+                .iter()
+                .map(|&n| cpu_bound(n))
+                .fold(0u64, u64::wrapping_add);
             mine.wrapping_add(h.join().unwrap())
         });
         black_box(s);
         t.elapsed()
     });
     emit("cpu_bound_threads", "std", x, "×");
+    let pool = ThreadPoolExecutor::new(WORKERS);
+    let x = speedup(&nums, || {
+        let t = Instant::now();
+        let s: u64 = pool
+            .map(cpu_bound, nums.clone())
+            .map(Result::unwrap)
+            .fold(0u64, u64::wrapping_add);
+        black_box(s);
+        t.elapsed()
+    });
+    emit("cpu_bound_threads", "weft", x, "×");
 }
 
 fn main() {
