@@ -334,7 +334,11 @@ impl Dispatcher {
             inflight: 0,
             last: Instant::now(),
         });
-        if !wanted {
+        if wanted && self.workers[w].as_ref().is_some_and(|io| io.fd.is_none()) {
+            // Its socket did not arrive usable (out of descriptors, say): never send it work;
+            // it is killed and replaced like a worker with a broken stream.
+            self.protocol_error(w, pid, "its socket could not be received".into());
+        } else if !wanted {
             self.send_ctl(ctl::Msg::new(ctl::SIGNAL, 0, pid, libc::SIGKILL));
         }
     }

@@ -26,8 +26,9 @@ use crate::{
 /// to the pool over its own `AF_UNIX` socket; arguments and results cross it serialized with
 /// [postcard](https://docs.rs/postcard), the function as its address (the workers run the same
 /// binary image, forked without `exec`, so it is valid there; closures that capture are
-/// refused by the `fn` type). One dispatcher thread in the caller's process sends tasks, one
-/// at a time per worker, and completes the futures.
+/// refused by the `fn` type). One dispatcher thread in the caller's process sends the tasks
+/// (one at a time per worker, more ahead while its tasks are fast: see [`Builder::prefetch`])
+/// and completes the futures.
 ///
 /// Faults stay local: a task that panics fails its own future with
 /// [`TaskError::Panicked`] and its worker lives on; a worker that dies (a signal,

@@ -73,6 +73,12 @@ mod cases {
             callbacks_and_concurrent_submitters,
         ),
         ("two_pools", two_pools),
+        ("sent_ahead_requeued_on_death", sent_ahead_requeued_on_death),
+        ("built_on_a_thread_that_exits", built_on_a_thread_that_exits),
+        (
+            "map_worker_death_fails_its_chunk",
+            map_worker_death_fails_its_chunk,
+        ),
     ];
 
     fn fd_count() -> usize {
@@ -647,18 +653,16 @@ mod cases {
             .build()
             .unwrap();
         let t = Instant::now();
-        let mut it = pool.map_with(
-            sleep_ms,
-            [0, 300, 300, 300, 300],
-            MapOptions::default().buffersize(5),
-        );
+        let opts = MapOptions::default().buffersize(5);
+        let mut it = pool.map_with(sleep_ms, [0, 1_500, 1_500, 1_500, 1_500], opts);
         assert_eq!(it.next(), Some(Ok(0)));
         drop(it);
         drop(pool);
+        // The second task may have started before the drop; the other three must not run.
+        let e = t.elapsed();
         assert!(
-            t.elapsed() < Duration::from_millis(1_000),
-            "queued map tasks ran: {:?}",
-            t.elapsed()
+            e < Duration::from_millis(4_000),
+            "queued map tasks ran: {e:?}"
         );
     }
 
@@ -668,10 +672,13 @@ mod cases {
         while !running.running() {
             std::thread::sleep(Duration::from_millis(1));
         }
-        let queued: Vec<_> = (0..5).map(|_| pool.submit(sleep_ms, 1_000)).collect();
+        let queued: Vec<_> = (0..5).map(|_| pool.submit(sleep_ms, 3_000)).collect();
         let t = Instant::now();
         pool.shutdown(true, true);
-        assert!(t.elapsed() < Duration::from_millis(900));
+        assert!(
+            t.elapsed() < Duration::from_millis(2_500),
+            "a cancelled task ran"
+        );
         assert_eq!(running.result(), Ok(200));
         for f in queued {
             assert!(f.cancelled());
@@ -791,7 +798,59 @@ mod cases {
         // Dropping `a` first must not wait on `b`'s processes holding `a`'s sockets.
         let t = Instant::now();
         drop(a);
-        assert!(t.elapsed() < Duration::from_secs(1));
+        assert!(t.elapsed() < Duration::from_secs(2));
         assert_eq!(b.submit(square, 4).result(), Ok(16));
+    }
+
+    fn sent_ahead_requeued_on_death() {
+        // One worker, one task sent ahead: the worker dies running the first; the second never
+        // started, goes back to the queue and runs on the replacement.
+        let pool = ProcessPoolExecutor::builder()
+            .max_workers(1)
+            .prefetch(1)
+            .build()
+            .unwrap();
+        let w = pool.submit(pid, ()).result().unwrap();
+        let victim = pool.submit(suicide, libc::SIGKILL);
+        let next = pool.submit(pid, ());
+        expect_broken(victim.result(), "SIGKILL");
+        let w2 = next.result().unwrap();
+        assert_ne!(w, w2, "ran on the replacement");
+    }
+
+    fn built_on_a_thread_that_exits() {
+        // The zygote has no PR_SET_PDEATHSIG (it would fire when the building thread exits):
+        // a pool built on a short-lived thread outlives it.
+        let pool = std::thread::spawn(|| ProcessPoolExecutor::new(1).unwrap())
+            .join()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(pool.submit(square, 6).result(), Ok(36));
+        assert!(!pool.is_broken());
+    }
+
+    fn die_on_five(x: u32) -> u32 {
+        if x == 5 {
+            // SAFETY: signalling ourselves.
+            unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+        }
+        x
+    }
+
+    fn map_worker_death_fails_its_chunk() {
+        let pool = ProcessPoolExecutor::new(2).unwrap();
+        let v: Vec<_> = pool
+            .map_with(die_on_five, 0..12u32, MapOptions::default().chunksize(4))
+            .collect();
+        for (i, r) in v.into_iter().enumerate() {
+            if (4..8).contains(&i) {
+                assert!(
+                    matches!(r, Err(TaskError::BrokenPool(_))),
+                    "item {i}: {r:?}"
+                );
+            } else {
+                assert_eq!(r, Ok(i as u32));
+            }
+        }
     }
 }
