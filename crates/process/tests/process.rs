@@ -79,6 +79,7 @@ mod cases {
             "map_worker_death_fails_its_chunk",
             map_worker_death_fails_its_chunk,
         ),
+        ("stress_submit_cancel_map", stress_submit_cancel_map),
     ];
 
     fn fd_count() -> usize {
@@ -852,5 +853,68 @@ mod cases {
                 assert_eq!(r, Ok(i as u32));
             }
         }
+    }
+
+    fn stress_submit_cancel_map() {
+        // Built first; four threads then submit, cancel every third future, and map, while a
+        // worker is killed now and then. Invariant: every future ends exactly one way, and an
+        // `Ok` is always the right answer.
+        let pool = ProcessPoolExecutor::builder()
+            .max_workers(2)
+            .max_tasks_per_child(500)
+            .build()
+            .unwrap();
+        let (ok, cancelled, broken) = (AtomicU32::new(0), AtomicU32::new(0), AtomicU32::new(0));
+        std::thread::scope(|s| {
+            for t in 0..4u64 {
+                let (pool, ok, cancelled, broken) = (&pool, &ok, &cancelled, &broken);
+                s.spawn(move || {
+                    let fs: Vec<_> = (0..600u64)
+                        .map(|i| {
+                            let x = t * 10_000 + i;
+                            let f = if t == 0 && i % 150 == 149 {
+                                pool.submit(|x: u64| die_on_five(5) as u64 + x, x)
+                            } else {
+                                pool.submit(square, x)
+                            };
+                            if i % 3 == 0 {
+                                f.cancel();
+                            }
+                            (x, f)
+                        })
+                        .collect();
+                    for (x, f) in fs {
+                        match f.result() {
+                            Ok(v) => {
+                                assert_eq!(v, x * x);
+                                ok.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(TaskError::Cancelled) => {
+                                cancelled.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(TaskError::BrokenPool(_)) => {
+                                broken.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                    let opts = MapOptions::default().chunksize(7).buffersize(3);
+                    let v: Vec<u64> = pool
+                        .map_with(square, 0..300u64, opts)
+                        .map(Result::unwrap)
+                        .collect();
+                    assert_eq!(v, (0..300u64).map(|i| i * i).collect::<Vec<_>>());
+                });
+            }
+        });
+        let total = ok.load(Ordering::Relaxed)
+            + cancelled.load(Ordering::Relaxed)
+            + broken.load(Ordering::Relaxed);
+        assert_eq!(total, 2_400);
+        assert!(
+            broken.load(Ordering::Relaxed) <= 4,
+            "only the killers' own futures may break"
+        );
+        assert!(!pool.is_broken());
     }
 }
