@@ -248,6 +248,12 @@ pub(crate) fn describe(cmd: &Command) -> String {
 pub(crate) fn test_counts(output: &str) -> (u64, u64, u64) {
     let mut t = (0, 0, 0);
     for line in output.lines() {
+        if let Some(plain) = plain_summary(line) {
+            t.0 += plain.0;
+            t.1 += plain.1;
+            t.2 += plain.2;
+            continue;
+        }
         let Some(rest) = line.trim().strip_prefix("test result:") else {
             continue;
         };
@@ -269,6 +275,31 @@ pub(crate) fn test_counts(output: &str) -> (u64, u64, u64) {
     t
 }
 
+/// A harness-less test binary's closing line: `N passed, N failed` alone on a line, with an
+/// optional `, N skipped` after it and one `word:` before it.
+fn plain_summary(line: &str) -> Option<(u64, u64, u64)> {
+    let mut rest = line.trim();
+    if let Some((word, after)) = rest.split_once(": ")
+        && !word.contains(' ')
+    {
+        rest = after;
+    }
+    let parts: Vec<&str> = rest.split(", ").collect();
+    let count = |part: &str, what: &str| -> Option<u64> {
+        let (n, w) = part.split_once(' ')?;
+        if w == what { n.parse().ok() } else { None }
+    };
+    match parts.as_slice() {
+        [p, f] => Some((count(p, "passed")?, count(f, "failed")?, 0)),
+        [p, f, s] => Some((
+            count(p, "passed")?,
+            count(f, "failed")?,
+            count(s, "skipped")?,
+        )),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -277,5 +308,8 @@ mod tests {
                    finished in 0.00s\nnoise\ntest result: FAILED. 2 passed; 1 failed; 0 ignored; \
                    0 measured; 0 filtered out\n";
         assert_eq!(super::test_counts(out), (5, 1, 1));
+        let plain =
+            "process: 12 passed, 0 failed\n0 passed, 1 failed, 2 skipped\nnot 1 passed, x\n";
+        assert_eq!(super::test_counts(plain), (12, 1, 2));
     }
 }
