@@ -10,10 +10,12 @@ use weft::futures::{
     as_completed, promise, wait,
 };
 use weft::lock::{Lock, LockGuard, RLock, RLockGuard};
-use weft::pool::ThreadPoolExecutor;
+use weft::pool::{Rejected, ThreadPoolExecutor};
 use weft::process::ProcessPoolExecutor;
-use weft::queue::{GetError, LifoQueue, PriorityQueue, PutError, Queue, ShutDown, SimpleQueue};
-use weft::semaphore::{BoundedSemaphore, Permit, Semaphore};
+use weft::queue::{
+    GetError, LifoQueue, PriorityQueue, PutError, Queue, ShutDown, SimpleQueue, TaskDoneError,
+};
+use weft::semaphore::{BoundedSemaphore, BoundedSemaphoreError, Permit, Semaphore};
 
 // The shared types are shareable through the facade too.
 const _: () = {
@@ -58,7 +60,8 @@ fn semaphore() {
     assert_eq!(sem.available(), 2);
 
     let bounded = BoundedSemaphore::new(1);
-    assert!(bounded.release(1).is_err());
+    let err: BoundedSemaphoreError = bounded.release(1).unwrap_err();
+    assert!(!err.to_string().is_empty());
 }
 
 #[test]
@@ -97,6 +100,9 @@ fn queue() {
     pq.put(1).unwrap();
     assert_eq!(pq.get().unwrap(), 1);
 
+    let done: Result<(), TaskDoneError> = pq.task_done();
+    assert!(done.is_ok());
+
     let sq = SimpleQueue::new();
     sq.put(4u8);
     assert_eq!(sq.get(), 4);
@@ -127,6 +133,10 @@ fn pool() {
         .map(Result::unwrap)
         .collect();
     assert_eq!(doubled, [0, 2, 4, 6]);
+
+    pool.shutdown(true, false);
+    let rejected: Rejected<_> = pool.try_submit(|| 1).unwrap_err();
+    assert_eq!((rejected.into_inner())(), 1);
 }
 
 #[test]
