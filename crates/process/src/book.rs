@@ -267,12 +267,31 @@ impl<J: Job> Book<J> {
         self.vacate(w, Slot::Retiring, false)
     }
 
-    /// Worker `w` died (the zygote reaped it): returns the tasks to fail: the one it was
-    /// running (the ones sent after it never started: they go back to the front of the queue,
-    /// unless the workers are being killed). Its replacement is owed, unless it was already
-    /// retiring.
-    pub(crate) fn died(&mut self, w: usize) -> Vec<J> {
-        self.vacate(w, Slot::Free, false)
+    /// Worker `w` died (the zygote reaped it; `how`: "exited with status 1", say): returns the
+    /// tasks to fail: the one it was running (the ones sent after it never started: they go
+    /// back to the front of the queue, unless the workers are being killed). Its replacement is
+    /// owed, unless it was already retiring.
+    ///
+    /// A worker that dies idle before finishing any task counts as a failed initializer (one
+    /// that calls `exit` or `abort` instead of panicking): after [`MAX_INIT_FAILURES`] in a
+    /// row the pool breaks, and every task comes back too, to fail.
+    pub(crate) fn died(&mut self, w: usize, how: &str) -> Vec<J> {
+        // Only while running: at shutdown every worker exits idle, some never having had work.
+        let idle_newborn = self.phase == Phase::Running
+            && !self.killing
+            && matches!(self.slots.get(w), Some(Slot::Live(t)) if t.is_empty())
+            && self.done.get(w) == Some(&0);
+        let mut fail = self.vacate(w, Slot::Free, false);
+        if idle_newborn {
+            self.init_failures += 1;
+            if self.init_failures >= MAX_INIT_FAILURES {
+                fail.extend(self.break_pool(format!(
+                    "{MAX_INIT_FAILURES} workers in a row died before running a task (does the \
+                     initializer exit?): the last one {how}"
+                )));
+            }
+        }
+        fail
     }
 
     /// Empties slot `w` into `to`; returns the tasks to fail: its running one, and the rest

@@ -125,6 +125,8 @@ impl Builder {
     /// After 3 failures in a row (no task completed in between) the pool breaks instead of
     /// forking forever: every pending future fails with
     /// [`TaskError::BrokenPool`](weft_futures::TaskError::BrokenPool) naming the panic message.
+    /// An initializer that exits or aborts fails the task its worker was sent (naming the exit
+    /// status), and 3 workers in a row dying idle before any task break the pool the same way.
     ///
     /// # Examples
     ///

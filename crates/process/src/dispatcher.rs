@@ -350,12 +350,20 @@ impl Dispatcher {
         // Read what it wrote before dying: a last reply may sit in the socket.
         self.read_worker(w);
         self.workers[w] = None;
-        let jobs = self.shared.book.lock().died(w);
+        let how = ctl::describe_status(status);
+        let (jobs, broken) = {
+            let mut b = self.shared.book.lock();
+            let jobs = b.died(w, &how);
+            let broken = match b.phase() {
+                Phase::Broken(r) => Some(r.clone()),
+                _ => None,
+            };
+            (jobs, broken)
+        };
+        let reason = broken
+            .unwrap_or_else(|| format!("the worker process {pid} {how} while running the task"));
         for job in jobs {
-            job.sink.fail(TaskError::BrokenPool(format!(
-                "the worker process {pid} {} while running the task",
-                ctl::describe_status(status)
-            )));
+            job.sink.fail(TaskError::BrokenPool(reason.clone()));
         }
     }
 

@@ -166,7 +166,7 @@ fn every_task_completes_once_dispatch_vs_cancel_vs_death() {
             let book = book.clone();
             let deaths = deaths.clone();
             thread::spawn(move || {
-                let failed = book.lock().died(0);
+                let failed = book.lock().died(0, "was killed");
                 deaths.fetch_add(1, Ordering::AcqRel);
                 for t in failed {
                     t.complete();
@@ -209,7 +209,7 @@ fn one_replacement_per_death_retire_vs_death_vs_bad_frame() {
         let b = {
             let book = book.clone();
             thread::spawn(move || {
-                let failed = book.lock().died(w);
+                let failed = book.lock().died(w, "was killed");
                 for t in failed {
                     t.complete();
                 }
@@ -383,7 +383,7 @@ fn sent_ahead_tasks_requeued_on_death_vs_reply_vs_kill() {
         let z = {
             let book = book.clone();
             thread::spawn(move || {
-                let failed = book.lock().died(0);
+                let failed = book.lock().died(0, "was killed");
                 assert!(failed.len() <= 1, "only the running task may fail");
                 for t in failed {
                     t.complete();

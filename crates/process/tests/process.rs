@@ -80,6 +80,10 @@ mod cases {
             map_worker_death_fails_its_chunk,
         ),
         ("stress_submit_cancel_map", stress_submit_cancel_map),
+        (
+            "initializer_exits_breaks_pool",
+            initializer_exits_breaks_pool,
+        ),
     ];
 
     fn fd_count() -> usize {
@@ -709,8 +713,11 @@ mod cases {
     }
 
     fn submit_after_shutdown() {
-        let pool = ProcessPoolExecutor::new(1).unwrap();
+        // Four workers that never get a task exit idle at shutdown: not a broken pool.
+        let pool = ProcessPoolExecutor::new(4).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
         pool.shutdown(true, false);
+        assert!(!pool.is_broken());
         assert_eq!(pool.try_submit(square, 4).unwrap_err().into_inner(), 4);
         assert!(catch_unwind(AssertUnwindSafe(|| pool.submit(square, 1))).is_err());
         let mut it = pool.map(square, [1, 2]);
@@ -916,5 +923,27 @@ mod cases {
             "only the killers' own futures may break"
         );
         assert!(!pool.is_broken());
+    }
+
+    fn initializer_exits_breaks_pool() {
+        // An initializer that exits instead of panicking: the queued tasks fail one by one
+        // (each with its worker's exit status), then idle newborn workers keep dying: after 3
+        // in a row the pool breaks instead of forking forever.
+        let pool = ProcessPoolExecutor::builder()
+            .max_workers(1)
+            .initializer(|| std::process::exit(9))
+            .build()
+            .unwrap();
+        let t = Instant::now();
+        let f = pool.submit(square, 2);
+        expect_broken(f.result(), "exited with status 9");
+        while !pool.is_broken() {
+            assert!(
+                t.elapsed() < Duration::from_secs(5),
+                "the pool keeps forking"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(pool.try_submit(square, 1).is_err());
     }
 }
