@@ -10,7 +10,7 @@ const CHECKS: &[&str] = &[
 ];
 
 /// Default preemption bound for the loom run (`LOOM_MAX_PREEMPTIONS` overrides it).
-const LOOM_PREEMPTIONS: &str = "2";
+const LOOM_PREEMPTIONS: &str = "3";
 
 #[derive(Clone, Debug)]
 enum Cell {
