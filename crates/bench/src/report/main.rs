@@ -235,7 +235,8 @@ fn chart(path: &Path, title: &str, rows: &[Row]) -> Result<(), Box<dyn std::erro
     let height = 80 + 22 * bars.len() as u32;
     let root = SVGBackend::new(path, (900, height)).into_drawing_area();
     root.fill(&WHITE)?;
-    let n = bars.len() as i32;
+    let n = bars.len();
+    let top = n as f64 - 0.5;
     let mut chart = ChartBuilder::on(&root)
         .caption(
             format!("{title}: peer ÷ weft (right of 1 = weft ahead)"),
@@ -244,23 +245,28 @@ fn chart(path: &Path, title: &str, rows: &[Row]) -> Result<(), Box<dyn std::erro
         .margin(12)
         .x_label_area_size(30)
         .y_label_area_size(300)
-        .build_cartesian_2d((lo..hi).log_scale(), 0..n)?;
+        .build_cartesian_2d((lo..hi).log_scale(), -0.5..top)?;
     let labels: Vec<String> = bars.iter().map(|(w, p, _)| format!("{w} vs {p}")).collect();
+    // Bar k (top to bottom) is centred on y = n - 1 - k; labels sit on the same integers.
     chart
         .configure_mesh()
-        .y_labels(bars.len())
-        .y_label_formatter(&|i| {
-            let k = n - 1 - *i;
-            usize::try_from(k)
-                .ok()
-                .and_then(|k| labels.get(k))
-                .cloned()
-                .unwrap_or_default()
+        .y_labels(n)
+        .y_label_formatter(&|y| {
+            let row = y.round();
+            if (y - row).abs() > 0.01 || row < 0.0 {
+                return String::new();
+            }
+            let k = n as f64 - 1.0 - row;
+            if k < 0.0 {
+                String::new()
+            } else {
+                labels.get(k as usize).cloned().unwrap_or_default()
+            }
         })
         .x_desc("peer ÷ weft")
         .draw()?;
     chart.draw_series(bars.iter().enumerate().map(|(k, (_, p, adv))| {
-        let y = n - 1 - k as i32;
+        let y = (n - 1 - k) as f64;
         let color = match p.as_str() {
             "python" => RGBColor(0x30, 0x69, 0x98),
             "floor" => RGBColor(0x99, 0x99, 0x99),
@@ -271,10 +277,10 @@ fn chart(path: &Path, title: &str, rows: &[Row]) -> Result<(), Box<dyn std::erro
         } else {
             (*adv, 1.0)
         };
-        Rectangle::new([(a, y), (b, y + 1)], color.filled())
+        Rectangle::new([(a, y - 0.38), (b, y + 0.38)], color.filled())
     }))?;
     chart.draw_series(std::iter::once(PathElement::new(
-        vec![(1.0, 0), (1.0, n)],
+        vec![(1.0, -0.5), (1.0, top)],
         BLACK,
     )))?;
     root.present()?;
