@@ -311,6 +311,7 @@ fn loom_one(c: &Crate, preemptions: Option<&str>) -> Cell {
         "test",
         "-p",
         &c.package,
+        "--all-features",
         "--test",
         "loom",
         "--release",
