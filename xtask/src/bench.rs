@@ -30,18 +30,6 @@ const IMPLS: &[&str] = &[
     "floor",
 ];
 
-/// The binaries' run order (families as in the report).
-const FAMILIES: &[&str] = &[
-    "lock",
-    "event",
-    "semaphore",
-    "condition",
-    "queue",
-    "futures",
-    "pool",
-    "process",
-];
-
 struct Options {
     filter: Option<String>,
     json: Option<String>,
@@ -106,15 +94,8 @@ fn target_dir() -> std::path::PathBuf {
 /// The benchmark binaries, in family order.
 fn binaries() -> Vec<String> {
     let mut names = run::rs_stems(&run::root().join("crates/bench/src/bin"));
-    names.sort_by_key(|n| {
-        (
-            FAMILIES
-                .iter()
-                .position(|f| f == n)
-                .unwrap_or(FAMILIES.len()),
-            n.clone(),
-        )
-    });
+    // Each binary is named after its crate: run them in the crates' order.
+    names.sort_by_key(|n| (run::order(n), n.clone()));
     names
 }
 

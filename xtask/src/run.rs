@@ -82,7 +82,7 @@ pub(crate) fn crates() -> Vec<Crate> {
 }
 
 /// Foundation first, then the primitives in the order they build on each other.
-fn order(dir: &str) -> usize {
+pub(crate) fn order(dir: &str) -> usize {
     const ORDER: &[&str] = &[
         "sync",
         "lock",
