@@ -1,6 +1,6 @@
 //! `Lock` and `RLock` against `std::sync::Mutex`, parking_lot, a bare CAS spinlock and CPython.
 //!
-//! Workloads (see `anchors.md`): `lock_uncontended`, `lock_contended_2`, `lock_contended_8`,
+//! Workloads: `lock_uncontended`, `lock_contended_2`, `lock_contended_8`,
 //! `rlock_uncontended`.
 // The peers are std's and parking_lot's locks, and the floor a std atomic: that is the point.
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
