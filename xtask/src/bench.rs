@@ -1,7 +1,7 @@
 //! `cargo xtask bench`: weft beside its peers, in the same run, with ratios.
 //!
 //! Every binary of `crates/bench/src/bin/` measures one family of workloads (named as in
-//! [`docs/bench/README.md`]) for weft and each peer, and prints one
+//! `docs/bench/README.md`) for weft and each peer, and prints one
 //! `WEFT-BENCH {"workload":…,"impl":…,"median":…,"unit":…}` line per median.
 
 use std::{collections::BTreeMap, fmt::Write as _, process::Command};
