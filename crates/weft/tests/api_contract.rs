@@ -219,7 +219,9 @@ fn pool_contract() -> Result<(), Box<dyn std::error::Error>> {
     assert!(matches!(p.result(), Err(TaskError::Panicked(m)) if m == "inside a task"));
     pool.shutdown(true, false);
     let job = || 1;
-    let rejected = pool.try_submit(job).err().expect("shut down");
+    let Err(rejected) = pool.try_submit(job) else {
+        panic!("a shut-down pool accepted a job");
+    };
     assert_eq!((rejected.into_inner())(), 1);
     Ok(())
 }
