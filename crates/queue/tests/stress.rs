@@ -9,7 +9,7 @@ const PRODUCERS: usize = 4;
 const CONSUMERS: usize = 4;
 
 fn items() -> usize {
-    if cfg!(miri) { 400 } else { 1_000_000 }
+    if cfg!(miri) { 400 } else { 2_000_000 }
 }
 
 /// Producers put `0..total` split in ranges; consumers get until `get` says stop; after the
