@@ -35,6 +35,8 @@ use crate::{
 pub struct Builder {
     max_workers: usize,
     max_tasks_per_child: Option<u64>,
+    // A std `Arc`, not weft-sync's: it holds a `dyn Fn` (loom's `Arc` cannot), and it takes no
+    // part in any synchronisation protocol; workers run their fork-inherited copy.
     init: Option<std::sync::Arc<Init>>,
     deny_threads: bool,
     prefetch: Option<usize>,
