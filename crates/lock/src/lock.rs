@@ -28,9 +28,10 @@ use crate::raw::RawLock;
 ///
 /// The lock is *eventually fair*. An arriving thread may take a free lock ahead of the threads
 /// already waiting (barging, which keeps a busy lock fast), but a waiter is never overtaken
-/// indefinitely: when a woken waiter loses the race to a barging thread, or once a waiter has
-/// waited for about half a millisecond, the next release hands the lock directly to it (the lock
-/// never becomes free in between, so nobody can barge). Waiters are woken oldest first.
+/// indefinitely: once a waiter has waited for about half a millisecond, the next release hands
+/// the lock directly to it (the lock never becomes free in between, so nobody can barge). A woken
+/// waiter that loses a race keeps its place at the front of the line. Waiters are woken oldest
+/// first.
 /// [`LockGuard::unlock_fair`] hands off at once.
 ///
 /// # Cost

@@ -33,11 +33,13 @@
 //!
 //! # Fairness
 //!
-//! Eventual fairness, after parking_lot: the release hands off when the popped waiter was already
-//! woken once and lost the race to a barging thread, or has been waiting for at least
-//! `FAIR_AFTER`, or when the owner asks for it ([`RawLock::unlock_fair`]). A woken waiter that
-//! loses re-queues at the front, so it loses at most one race after being woken: the next
-//! release that finds it there hands it the lock.
+//! Eventual fairness, after parking_lot: the release hands off when the popped waiter has been
+//! waiting for at least `FAIR_AFTER` (0.5 ms), or when the owner asks for it
+//! ([`RawLock::unlock_fair`]). Until then arriving threads may barge, which keeps a hot lock
+//! fast; a woken waiter that loses re-queues at the front, so it is the one the hand-off goes to.
+//! No waiter waits much longer than `FAIR_AFTER` plus one critical section once it is first in
+//! line. loom has no clock: under `weft_loom` a waiter that was woken and lost a race counts as
+//! having waited long enough, so the models walk the hand-off path.
 
 #[cfg(not(weft_loom))]
 use std::time::Instant;
@@ -71,7 +73,8 @@ type Observation = std::sync::atomic::AtomicUsize;
 /// What a queued waiter tells the releasing thread.
 #[derive(Debug)]
 struct Entry {
-    /// The waiter was woken once already and lost the race: hand it the lock.
+    /// The waiter was woken once already and lost the race: under loom, hand it the lock.
+    #[cfg(weft_loom)]
     lost: bool,
     /// When it first queued (time-based fairness; loom has no time).
     #[cfg(not(weft_loom))]
@@ -81,9 +84,13 @@ struct Entry {
 impl Entry {
     /// Whether the release should hand the lock to this waiter.
     fn wants_handoff(&self) -> bool {
+        // With a clock, time alone decides, as in parking_lot: handing off after every lost
+        // race would turn a hot lock into a convoy (a context switch on every other release).
+        // loom has no clock, so there a lost race stands in for "waited long enough", which
+        // makes the models walk the hand-off path.
         #[cfg(not(weft_loom))]
         {
-            self.lost || self.since.elapsed() >= FAIR_AFTER
+            self.since.elapsed() >= FAIR_AFTER
         }
         #[cfg(weft_loom)]
         {
@@ -249,10 +256,9 @@ impl RawLock {
                 return false;
             }
 
-            // Nobody queued yet: spin a little, the holder may be about to release. A waiter
-            // that was woken and lost does not spin again: it queues at once (at the front) and
-            // is handed the lock by the next release.
-            if state & PARKED == 0 && !lost && spin.spin() {
+            // Nobody queued yet: spin a little, the holder may be about to release. (Under loom
+            // a waiter that was woken and lost queues at once, at the front, for its hand-off.)
+            if state & PARKED == 0 && !(weft_sync::LOOM && lost) && spin.spin() {
                 state = self.state.load(Ordering::Relaxed);
                 continue;
             }
@@ -285,6 +291,7 @@ impl RawLock {
                     continue;
                 }
                 let entry = Entry {
+                    #[cfg(weft_loom)]
                     lost,
                     #[cfg(not(weft_loom))]
                     since: *since.get_or_insert_with(Instant::now),
@@ -327,8 +334,9 @@ impl RawLock {
                 // paired with its Release in `notify_with`.
                 return true;
             }
-            // Woken to compete: if we lose now, our next queueing asks for a hand-off.
+            // Woken to compete: spin afresh, and if we lose, queue at the front again.
             w.rearm();
+            spin.reset();
             lost = true;
             state = self.state.load(Ordering::Relaxed);
         }
