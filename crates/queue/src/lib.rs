@@ -35,6 +35,7 @@ mod priority;
 mod ring;
 mod simple;
 mod store;
+mod tasks;
 
 pub use crate::{
     error::{GetError, PutError, ShutDown, TaskDoneError},

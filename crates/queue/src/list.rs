@@ -24,7 +24,7 @@ use weft_sync::{
     park::{Parked, Waiter},
 };
 
-use crate::{GetError, PutError, TaskDoneError, locked::Block};
+use crate::{GetError, PutError, TaskDoneError, locked::Block, tasks::Tasks};
 
 /// Items per segment (two under loom, so that small models cross segment boundaries).
 const SEG: usize = if cfg!(weft_loom) { 2 } else { 32 };
@@ -75,7 +75,8 @@ pub(crate) struct List<T> {
     popped: CachePadded<AtomicUsize>,
     /// Parked getters; changed only by read-modify-writes (see the module docs).
     waiting: CachePadded<AtomicUsize>,
-    finished: AtomicUsize,
+    /// `task_done` count; unfinished tasks are `pushed - finished`.
+    tasks: Tasks,
     shut: AtomicBool,
     lists: Mutex<Lists>,
 }
@@ -107,7 +108,7 @@ impl<T> List<T> {
             pushed: CachePadded::new(AtomicUsize::new(0)),
             popped: CachePadded::new(AtomicUsize::new(0)),
             waiting: CachePadded::new(AtomicUsize::new(0)),
-            finished: AtomicUsize::new(0),
+            tasks: Tasks::new(),
             shut: AtomicBool::new(false),
             lists: Mutex::new(Lists::default()),
         }
@@ -296,52 +297,25 @@ impl<T> List<T> {
         0
     }
 
+    /// Every push so far, as task accounting reads it.
+    fn pushed_now(&self) -> usize {
+        self.pushed.load(Ordering::Acquire)
+    }
+
     pub(crate) fn unfinished(&self) -> usize {
-        let finished = self.finished.load(Ordering::Acquire);
-        self.pushed.load(Ordering::Acquire).saturating_sub(finished)
+        self.tasks.unfinished(|| self.pushed_now())
     }
 
     pub(crate) fn task_done(&self) -> Result<(), TaskDoneError> {
-        let mut finished = self.finished.load(Ordering::Acquire);
-        loop {
-            let pushed = self.pushed.load(Ordering::Acquire);
-            if pushed <= finished {
-                return Err(TaskDoneError(()));
-            }
-            match self.finished.compare_exchange(
-                finished,
-                finished + 1,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => {
-                    if pushed == finished + 1 {
-                        let joiners = self.lists.lock().joiners.take();
-                        for (n, ()) in joiners {
-                            n.notify();
-                        }
-                    }
-                    return Ok(());
-                }
-                Err(now) => finished = now,
-            }
-        }
+        self.tasks.task_done(
+            || self.pushed_now(),
+            || Tasks::wake(&self.lists, |l| &mut l.joiners),
+        )
     }
 
     pub(crate) fn join(&self) {
-        let mut waiter: Option<Waiter> = None;
-        while self.unfinished() != 0 {
-            let w = waiter.get_or_insert_with(Waiter::new);
-            {
-                let mut l = self.lists.lock();
-                if self.unfinished() == 0 {
-                    return;
-                }
-                l.joiners.push_back(w, ());
-            }
-            let _ = w.wait(Deadline::never());
-            w.rearm();
-        }
+        self.tasks
+            .join(&self.lists, |l| &mut l.joiners, || self.pushed_now());
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {
@@ -359,20 +333,7 @@ impl<T> List<T> {
             while let Pop::Item(item) = self.try_pop() {
                 dropped.push(item);
             }
-            let mut finished = self.finished.load(Ordering::Acquire);
-            loop {
-                let unfinished = self.pushed.load(Ordering::Acquire).saturating_sub(finished);
-                let k = dropped.len().min(unfinished);
-                match self.finished.compare_exchange(
-                    finished,
-                    finished + k,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => break,
-                    Err(now) => finished = now,
-                }
-            }
+            self.tasks.settle(dropped.len(), || self.pushed_now());
         }
         let (getters, joiners) = {
             let mut l = self.lists.lock();

@@ -44,7 +44,7 @@ use weft_sync::{
     park::{Parked, Waiter},
 };
 
-use crate::{GetError, PutError, TaskDoneError, locked::Block};
+use crate::{GetError, PutError, TaskDoneError, locked::Block, tasks::Tasks};
 
 struct Slot<T> {
     stamp: AtomicUsize,
@@ -84,7 +84,8 @@ pub(crate) struct Ring<T> {
     head: CachePadded<End>,
     /// The push end: its position (and the shutdown mark), and how many getters are parked.
     tail: CachePadded<End>,
-    finished: AtomicUsize,
+    /// `task_done` count; unfinished tasks are `pushed(tail) - finished`.
+    tasks: Tasks,
     lists: Mutex<Lists>,
     buffer: Box<[Slot<T>]>,
     cap: usize,
@@ -127,7 +128,7 @@ impl<T> Ring<T> {
         Self {
             head: CachePadded::new(End::new()),
             tail: CachePadded::new(End::new()),
-            finished: AtomicUsize::new(0),
+            tasks: Tasks::new(),
             lists: Mutex::new(Lists::default()),
             buffer,
             cap,
@@ -451,61 +452,25 @@ impl<T> Ring<T> {
             .wrapping_add(tail & (self.mark_bit - 1))
     }
 
-    pub(crate) fn unfinished(&self) -> usize {
-        let finished = self.finished.load(Ordering::Acquire);
+    /// Every push so far, as task accounting reads it (SeqCst, as the shutdown mark).
+    fn pushed_now(&self) -> usize {
         self.pushed(self.tail.pos.load(Ordering::SeqCst))
-            .wrapping_sub(finished)
+    }
+
+    pub(crate) fn unfinished(&self) -> usize {
+        self.tasks.unfinished(|| self.pushed_now())
     }
 
     pub(crate) fn task_done(&self) -> Result<(), TaskDoneError> {
-        let mut finished = self.finished.load(Ordering::Acquire);
-        loop {
-            // Every push this thread knows of (the item it got, at least) is counted in tail.
-            let pushed = self.pushed(self.tail.pos.load(Ordering::SeqCst));
-            if pushed.wrapping_sub(finished) == 0 {
-                return Err(TaskDoneError(()));
-            }
-            // AcqRel: a `join` that sees the count reach zero sees the work done before.
-            match self.finished.compare_exchange(
-                finished,
-                finished.wrapping_add(1),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => {
-                    if pushed.wrapping_sub(finished) == 1 {
-                        self.wake_joiners();
-                    }
-                    return Ok(());
-                }
-                Err(now) => finished = now,
-            }
-        }
-    }
-
-    fn wake_joiners(&self) {
-        // Joiners register and re-check under the lists lock, so taking it here after the
-        // count reached zero is enough: no fence needed.
-        let joiners = self.lists.lock().joiners.take();
-        for (n, ()) in joiners {
-            n.notify();
-        }
+        self.tasks.task_done(
+            || self.pushed_now(),
+            || Tasks::wake(&self.lists, |l| &mut l.joiners),
+        )
     }
 
     pub(crate) fn join(&self) {
-        let mut waiter: Option<Waiter> = None;
-        while self.unfinished() != 0 {
-            let w = waiter.get_or_insert_with(Waiter::new);
-            {
-                let mut lists = self.lists.lock();
-                if self.unfinished() == 0 {
-                    return;
-                }
-                lists.joiners.push_back(w, ());
-            }
-            let _ = w.wait(Deadline::never());
-            w.rearm();
-        }
+        self.tasks
+            .join(&self.lists, |l| &mut l.joiners, || self.pushed_now());
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {
@@ -520,7 +485,7 @@ impl<T> Ring<T> {
             while let Pop::Item(item) = self.try_pop() {
                 dropped.push(item);
             }
-            self.settle(dropped.len());
+            self.tasks.settle(dropped.len(), || self.pushed_now());
         }
         let (getters, putters, joiners) = {
             let mut l = self.lists.lock();
@@ -542,26 +507,6 @@ impl<T> Ring<T> {
         }
         // The items' destructors run last, outside every lock.
         drop(dropped);
-    }
-
-    /// Marks up to `n` unfinished tasks done (never below zero), for an immediate shutdown.
-    fn settle(&self, n: usize) {
-        let mut finished = self.finished.load(Ordering::Acquire);
-        loop {
-            let unfinished = self
-                .pushed(self.tail.pos.load(Ordering::SeqCst))
-                .wrapping_sub(finished);
-            let k = n.min(unfinished);
-            match self.finished.compare_exchange(
-                finished,
-                finished.wrapping_add(k),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return,
-                Err(now) => finished = now,
-            }
-        }
     }
 }
 
