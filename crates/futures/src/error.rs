@@ -143,3 +143,51 @@ impl fmt::Display for Timeout {
 }
 
 impl std::error::Error for Timeout {}
+
+/// Work that an executor's `try_submit` did not accept, handed back: the executor was shut
+/// down or is broken.
+///
+/// Python's `submit` raises `RuntimeError('cannot schedule new futures after shutdown')` (or
+/// `BrokenExecutor`) and the work is simply lost; here it comes back, untouched: the arguments
+/// of [`Executor::try_submit`](crate::Executor::try_submit), the closure of
+/// `weft_pool::ThreadPoolExecutor::try_submit`, the argument of
+/// `weft_process::ProcessPoolExecutor::try_submit`. Defined once, here; both pools re-export it.
+///
+/// # Examples
+///
+/// ```
+/// use weft_futures::Rejected;
+///
+/// let r = Rejected((2, 3));
+/// assert_eq!(r.to_string(), "cannot schedule new futures after shutdown or on a broken pool");
+/// assert_eq!(r.into_inner(), (2, 3));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Rejected<A>(pub A);
+
+impl<A> Rejected<A> {
+    /// The work that was not accepted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(weft_futures::Rejected(7).into_inner(), 7);
+    /// ```
+    pub fn into_inner(self) -> A {
+        self.0
+    }
+}
+
+impl<A> fmt::Debug for Rejected<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Rejected(..)")
+    }
+}
+
+impl<A> fmt::Display for Rejected<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("cannot schedule new futures after shutdown or on a broken pool")
+    }
+}
+
+impl<A> std::error::Error for Rejected<A> {}

@@ -14,6 +14,9 @@
 //! | `wait(fs, timeout, return_when)` | [`wait`] → [`Waited`] `{ done, not_done }` |
 //! | `CancelledError`, exceptions, `BrokenExecutor` | [`TaskError`] |
 //! | `TimeoutError` from `as_completed` | [`Timeout`] |
+//! | `Executor` (`submit`, `map`, `shutdown`) | [`Executor`], with tasks declared once as [`Task`]s ([`task!`]) |
+//! | `Executor.map(..., buffersize=n)`'s iterator | [`Map`] (shared by every executor) |
+//! | `RuntimeError` from `submit` after shutdown | [`Rejected`] (the work handed back) |
 //! | `await asyncio.wrap_future(f)` | `f.await` (feature `async`) |
 //!
 //! A future is pending, then running, then finished; or cancelled while pending. Every
@@ -43,7 +46,9 @@ mod as_completed;
 #[cfg(feature = "async")]
 mod awaiting;
 mod error;
+mod executor;
 mod future;
+mod map;
 mod options;
 mod promise;
 mod queue;
@@ -54,12 +59,17 @@ mod wait;
 pub use crate::awaiting::ResultFuture;
 pub use crate::{
     as_completed::{AsCompleted, AsCompletedTimeout, as_completed, as_completed_timeout},
-    error::{TaskError, Timeout},
+    error::{Rejected, TaskError, Timeout},
+    executor::{Executor, Task},
     future::{Future, FutureId},
+    map::{Chunk, Map, MapSubmit, Submitted},
     options::MapOptions,
     promise::{Promise, promise},
     wait::{ReturnWhen, Waited, wait},
 };
+
+#[doc(hidden)]
+pub use crate::executor::doc_support;
 
 const _: () = {
     const fn send_sync<T: Send + Sync>() {}
@@ -71,6 +81,8 @@ const _: () = {
     send_sync::<Timeout>();
     send_sync::<MapOptions>();
     send_sync::<FutureId>();
+    send_sync::<Rejected<Vec<u8>>>();
+    send::<Map<'static, u8, u8, std::vec::IntoIter<u8>>>();
     send::<AsCompleted<Vec<u8>>>();
     send::<AsCompletedTimeout<Vec<u8>>>();
     send::<Waited<Vec<u8>>>();

@@ -1,0 +1,394 @@
+//! `Executor.map`, once for every executor: ordered, lazy, bounded, cancelled on drop.
+
+use std::{collections::VecDeque, fmt, time::Duration, vec};
+
+use crate::{Future, MapOptions, TaskError};
+
+/// What one task of a [`Map`] hands back when it runs several items: a result per item it ran,
+/// in order, and the items it was asked to leave unrun.
+///
+/// An executor that runs a chunk in one go returns every result and no `leftover`. One that
+/// can split a running chunk (weft-pool's adaptive batching stops a chunk whose items turned
+/// slow) hands the items it did not run back in `leftover`; the map submits them again, ahead of
+/// every later task, so the results still come in input order.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use weft_futures::Chunk;
+///
+/// let c: Chunk<u8, u8> = Chunk::new(vec![Ok(1), Ok(2)]);
+/// assert_eq!(c.results.len(), 2);
+/// assert!(c.leftover.is_empty());
+/// assert_eq!(c.elapsed, Duration::ZERO);
+/// ```
+#[derive(Debug)]
+pub struct Chunk<X, R> {
+    /// One result per item run, in input order.
+    pub results: Vec<Result<R, TaskError>>,
+    /// The items after the last one run, not run, in input order.
+    pub leftover: Vec<X>,
+    /// How long the task ran its items (`Duration::ZERO` if the executor does not measure it),
+    /// for executors that size their chunks from it.
+    pub elapsed: Duration,
+}
+
+impl<X, R> Chunk<X, R> {
+    /// A chunk that ran every item: `results`, no leftover, no timing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = weft_futures::Chunk::<(), i32>::new(vec![Ok(7)]);
+    /// assert_eq!(c.results, [Ok(7)]);
+    /// ```
+    #[must_use]
+    pub fn new(results: Vec<Result<R, TaskError>>) -> Self {
+        Self {
+            results,
+            leftover: Vec::new(),
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
+/// One task of a [`Map`], as the executor submitted it.
+///
+/// # Examples
+///
+/// ```
+/// use weft_futures::{Submitted, TaskError, promise};
+///
+/// let (p, f) = promise::<u32>();
+/// p.set_result(1);
+/// let one: Submitted<u8, u32> = Submitted::One(f);
+/// let refused: Submitted<u8, u32> = Submitted::Refused(TaskError::Cancelled);
+/// # drop((one, refused));
+/// ```
+#[derive(Debug)]
+pub enum Submitted<X, R> {
+    /// A single item, with its own future.
+    One(Future<R>),
+    /// Several items in one task, with one future for all their results.
+    Chunk(Future<Chunk<X, R>>),
+    /// The executor refused the task (it was shut down, or is broken): every item of it yields
+    /// this error, and the map pulls nothing more from its input.
+    Refused(TaskError),
+}
+
+/// The part of `map` that differs between executors: how a task of items is submitted, and
+/// optionally how many items go into each task.
+///
+/// Everything else ([`Map`]'s order, laziness, buffering and cancellation) is shared, so `map`
+/// behaves the same on threads, on processes and on a cluster. An executor implements this
+/// (privately) and returns [`Map::new`] from its `map_with`.
+///
+/// # Examples
+///
+/// An executor that runs each item at once on the calling thread:
+///
+/// ```
+/// use weft_futures::{Map, MapOptions, MapSubmit, Submitted, promise};
+///
+/// struct Inline;
+///
+/// impl MapSubmit<u32, u32> for Inline {
+///     fn submit(&mut self, mut items: Vec<u32>) -> Submitted<u32, u32> {
+///         let (p, f) = promise();
+///         p.set_result(items.pop().unwrap() * 10);
+///         Submitted::One(f)
+///     }
+/// }
+///
+/// let map = Map::new(Inline, 1..=3, MapOptions::default(), 2);
+/// assert_eq!(map.collect::<Vec<_>>(), [Ok(10), Ok(20), Ok(30)]);
+/// ```
+pub trait MapSubmit<X, R> {
+    /// Submits `items` (at least one, at most the last [`chunk_len`](Self::chunk_len)) as one
+    /// task. A single item may come back as [`Submitted::One`]; several must come back as
+    /// [`Submitted::Chunk`] (or [`Submitted::Refused`]).
+    fn submit(&mut self, items: Vec<X>) -> Submitted<X, R>;
+
+    /// How many items the next task takes, given the `chunksize` of the map's options.
+    /// The default is `chunksize`; an executor with its own chunking policy returns its own
+    /// choice (at least 1).
+    fn chunk_len(&mut self, chunksize: usize) -> usize {
+        chunksize
+    }
+
+    /// How long the map waits for its oldest task before calling [`stalled`](Self::stalled);
+    /// `None` (the default): it just waits.
+    fn patience(&self) -> Option<Duration> {
+        None
+    }
+
+    /// The oldest task took longer than [`patience`](Self::patience): an executor that can
+    /// split its running chunks asks them to stop early (their leftover comes back in
+    /// [`Chunk::leftover`]).
+    fn stalled(&mut self) {}
+
+    /// A chunk came back: `ran` items ran in `elapsed`. For an executor that sizes its chunks.
+    fn finished(&mut self, ran: usize, elapsed: Duration) {
+        let _ = (ran, elapsed);
+    }
+
+    /// How many items go into each task that re-submits the `n` items a split chunk left
+    /// (at least 1). The default: [`chunk_len`](Self::chunk_len) of `chunksize`.
+    fn leftover_len(&mut self, n: usize, chunksize: usize) -> usize {
+        let _ = n;
+        self.chunk_len(chunksize)
+    }
+}
+
+/// The iterator of every executor's `map` and `map_with`: one `Result` per item, in input
+/// order, each `Ok` or that item's own [`TaskError`]. Python's `Executor.map` with 3.14's
+/// `buffersize`.
+///
+/// * **Eager start.** Creating it submits the first `buffersize` tasks (pulling their items
+///   from the input on the calling thread), as Python's `map` does when called.
+/// * **Lazy, bounded.** Each result taken lets one more task be submitted; at most
+///   `buffersize` tasks are submitted and not yet consumed, so at most
+///   `buffersize × chunksize` items are pulled ahead of the results taken (plus one `next` on
+///   the input to see its end). An endless input runs in constant memory; the input need not be
+///   `Send`.
+/// * **Ordered.** Results come in input order, whatever order the tasks finish in.
+/// * **Chunks.** With `chunksize(k)` each task carries `k` items, and every item still gets
+///   its own result: a panic in one item fails that item alone.
+/// * **Cancelled on drop.** Dropping the iterator cancels every task submitted and not yet
+///   consumed, always, also before the first `next` (tasks already running finish; their
+///   results are discarded). Python cancels only once the generator has started; see
+///   `docs/futures.md`.
+/// * **Refusal.** If the executor stops accepting work while mapping, the items of the task it
+///   refused yield its error ([`TaskError::Cancelled`] after a shutdown,
+///   [`TaskError::BrokenPool`] on a broken pool) and the iteration ends.
+///
+/// # Examples
+///
+/// ```
+/// use weft_futures::{Map, MapOptions, MapSubmit, Submitted, promise};
+///
+/// struct Inline;
+///
+/// impl MapSubmit<i32, i32> for Inline {
+///     fn submit(&mut self, mut items: Vec<i32>) -> Submitted<i32, i32> {
+///         let (p, f) = promise();
+///         p.set_result(-items.pop().unwrap());
+///         Submitted::One(f)
+///     }
+/// }
+///
+/// let mut map = Map::new(Inline, [1, 2, 3], MapOptions::default().buffersize(1), 4);
+/// assert_eq!(map.next(), Some(Ok(-1)));
+/// assert_eq!(map.collect::<Vec<_>>(), [Ok(-2), Ok(-3)]);
+/// ```
+#[must_use = "dropping a map cancels its tasks; iterate it"]
+pub struct Map<'a, X, R, I> {
+    source: Box<dyn MapSubmit<X, R> + Send + 'a>,
+    items: I,
+    /// Tasks submitted and not yet consumed, oldest first.
+    inflight: VecDeque<Slot<X, R>>,
+    /// The results of the chunk being handed out.
+    current: Current<R>,
+    buffersize: usize,
+    chunksize: usize,
+    /// The input is exhausted, or the executor refused a task: pull no more.
+    done_pulling: bool,
+}
+
+enum Slot<X, R> {
+    One(Future<R>),
+    /// A chunk of `usize` items.
+    Chunk(Future<Chunk<X, R>>, usize),
+    /// `usize` items the executor refused: each yields this error.
+    Refused(TaskError, usize),
+}
+
+enum Current<R> {
+    Empty,
+    Ok(vec::IntoIter<Result<R, TaskError>>),
+    Err(TaskError, usize),
+}
+
+impl<'a, X, R, I> Map<'a, X, R, I>
+where
+    I: Iterator<Item = X>,
+{
+    /// A map over `items` that submits its tasks through `source`, with `options`
+    /// (`default_buffersize` when they set none), and submits its first tasks now.
+    ///
+    /// For executors: `map_with` returns this.
+    ///
+    /// # Examples
+    ///
+    /// See [`MapSubmit`].
+    pub fn new<S, J>(source: S, items: J, options: MapOptions, default_buffersize: usize) -> Self
+    where
+        S: MapSubmit<X, R> + Send + 'a,
+        J: IntoIterator<IntoIter = I>,
+    {
+        let buffersize = options
+            .get_buffersize()
+            .unwrap_or(default_buffersize)
+            .max(1);
+        let mut map = Self {
+            source: Box::new(source),
+            items: items.into_iter(),
+            inflight: VecDeque::with_capacity(buffersize.min(1024)),
+            current: Current::Empty,
+            buffersize,
+            chunksize: options.get_chunksize(),
+            done_pulling: false,
+        };
+        // Python's `map` submits its first `buffersize` tasks when it is called.
+        map.refill();
+        map
+    }
+
+    /// Submits tasks until `buffersize` are in flight or the input ends.
+    fn refill(&mut self) {
+        while !self.done_pulling && self.inflight.len() < self.buffersize {
+            let size = self.source.chunk_len(self.chunksize).max(1);
+            let mut items = Vec::with_capacity(size);
+            while items.len() < size {
+                match self.items.next() {
+                    Some(x) => items.push(x),
+                    None => {
+                        self.done_pulling = true;
+                        break;
+                    }
+                }
+            }
+            if items.is_empty() {
+                return;
+            }
+            let slot = self.submit(items);
+            self.inflight.push_back(slot);
+        }
+    }
+
+    fn submit(&mut self, items: Vec<X>) -> Slot<X, R> {
+        let len = items.len();
+        match self.source.submit(items) {
+            Submitted::One(f) => {
+                debug_assert_eq!(len, 1, "Submitted::One for a chunk of {len} items");
+                Slot::One(f)
+            }
+            Submitted::Chunk(f) => Slot::Chunk(f, len),
+            Submitted::Refused(e) => {
+                self.done_pulling = true;
+                Slot::Refused(e, len)
+            }
+        }
+    }
+
+    /// Submits the items a split chunk left, ahead of every later task.
+    fn resubmit_leftover(&mut self, leftover: Vec<X>) {
+        let per = self
+            .source
+            .leftover_len(leftover.len(), self.chunksize)
+            .max(1);
+        let mut items = leftover.into_iter();
+        let mut slots = Vec::new();
+        loop {
+            let piece: Vec<X> = items.by_ref().take(per).collect();
+            if piece.is_empty() {
+                break;
+            }
+            slots.push(self.submit(piece));
+        }
+        for slot in slots.into_iter().rev() {
+            self.inflight.push_front(slot);
+        }
+    }
+
+    /// Waits for `front`, telling the source when it stalls past its patience.
+    fn await_front<T>(&mut self, front: &Future<T>) {
+        if let Some(patience) = self.source.patience()
+            && !front.wait_timeout(patience)
+        {
+            self.source.stalled();
+        }
+    }
+}
+
+impl<X, R, I> Iterator for Map<'_, X, R, I>
+where
+    I: Iterator<Item = X>,
+{
+    type Item = Result<R, TaskError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match &mut self.current {
+                Current::Ok(results) => {
+                    if let Some(r) = results.next() {
+                        return Some(r);
+                    }
+                }
+                Current::Err(e, left) if *left > 0 => {
+                    *left -= 1;
+                    return Some(Err(e.clone()));
+                }
+                _ => {}
+            }
+            self.current = Current::Empty;
+            // Each result taken makes room for one more task (Python 3.14's `buffersize`).
+            self.refill();
+            self.current = match self.inflight.pop_front()? {
+                Slot::One(future) => {
+                    self.await_front(&future);
+                    return Some(future.result());
+                }
+                Slot::Chunk(future, len) => {
+                    self.await_front(&future);
+                    match future.result() {
+                        Ok(Chunk {
+                            results,
+                            leftover,
+                            elapsed,
+                        }) => {
+                            self.source.finished(results.len(), elapsed);
+                            if !leftover.is_empty() {
+                                self.resubmit_leftover(leftover);
+                            }
+                            Current::Ok(results.into_iter())
+                        }
+                        // The whole chunk was cancelled, or its executor broke.
+                        Err(e) => Current::Err(e, len),
+                    }
+                }
+                Slot::Refused(e, len) => Current::Err(e, len),
+            };
+        }
+    }
+}
+
+impl<X, R, I> Drop for Map<'_, X, R, I> {
+    fn drop(&mut self) {
+        // Every task not consumed is cancelled, whether or not iteration started: a map is
+        // one call, and dropping its iterator abandons the whole call.
+        for slot in &self.inflight {
+            match slot {
+                Slot::One(f) => {
+                    f.cancel();
+                }
+                Slot::Chunk(f, _) => {
+                    f.cancel();
+                }
+                Slot::Refused(..) => {}
+            }
+        }
+    }
+}
+
+impl<X, R, I> fmt::Debug for Map<'_, X, R, I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Map")
+            .field("in_flight", &self.inflight.len())
+            .field("buffersize", &self.buffersize)
+            .field("chunksize", &self.chunksize)
+            .field("done_pulling", &self.done_pulling)
+            .finish_non_exhaustive()
+    }
+}
