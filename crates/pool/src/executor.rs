@@ -1,13 +1,18 @@
-use std::fmt;
+use std::{
+    fmt,
+    panic::{AssertUnwindSafe, catch_unwind},
+};
 
-use weft_futures::{Future, MapOptions, promise};
+use weft_futures::{
+    Executor, Future, Map, MapOptions, Promise, Rejected, Task, TaskError, promise,
+};
 use weft_sync::Arc;
 
 use crate::{
-    Builder, Rejected,
+    Builder,
     builder::default_workers,
-    job::Task,
-    map::Map,
+    job::{self, Abort, Finishing, Job},
+    map::Batches,
     shared::{Refused, Shared},
 };
 
@@ -163,12 +168,9 @@ impl ThreadPoolExecutor {
         T: Send + 'static,
     {
         let (promise, future) = promise();
-        match Shared::try_push(&self.shared, Box::new(Task { f, promise })) {
+        match Shared::try_push(&self.shared, Box::new(job::Task { f, promise })) {
             Ok(()) => future,
-            Err(Refused::ShutDown(_)) => panic!("cannot schedule new futures after shutdown"),
-            Err(Refused::Broken(_, why)) => {
-                panic!("cannot schedule new futures: the pool is broken: {why}")
-            }
+            Err(refused) => refusal_panic(&refused),
         }
     }
 
@@ -193,10 +195,10 @@ impl ThreadPoolExecutor {
         T: Send + 'static,
     {
         let (promise, future) = promise();
-        match Shared::try_push(&self.shared, Box::new(Task { f, promise })) {
+        match Shared::try_push(&self.shared, Box::new(job::Task { f, promise })) {
             Ok(()) => Ok(future),
             Err(Refused::ShutDown(task) | Refused::Broken(task, _)) => {
-                let Task { f, promise } = *task;
+                let job::Task { f, promise } = *task;
                 // The future was never handed out; cancel rather than leave it "abandoned".
                 promise.cancel();
                 Err(Rejected(f))
@@ -223,14 +225,14 @@ impl ThreadPoolExecutor {
     /// let firsts: Vec<u64> = pool.map(|x: u64| x * x, 0..).take(4).map(Result::unwrap).collect();
     /// assert_eq!(firsts, [0, 1, 4, 9]);
     /// ```
-    pub fn map<F, I, T>(&self, f: F, items: I) -> Map<'_, F, I::IntoIter, T>
+    pub fn map<F, I, T>(&self, f: F, items: I) -> Map<'_, I::Item, T, I::IntoIter>
     where
         F: Fn(I::Item) -> T + Send + Sync + 'static,
         I: IntoIterator,
         I::Item: Send + 'static,
         T: Send + 'static,
     {
-        Map::new(self, f, items.into_iter(), MapOptions::default())
+        self.map_with(f, items, MapOptions::default())
     }
 
     /// [`map`](Self::map) with explicit [`MapOptions`]: Python's
@@ -242,8 +244,8 @@ impl ThreadPoolExecutor {
     /// * `chunksize(k)`: `k` items per task; every item still gets its own result.
     ///
     /// Like Python's, the first tasks are submitted at once; the rest as results are taken.
-    /// Dropping the iterator after taking a result cancels the tasks not yet started (see
-    /// [`Map`]). If the pool shuts down while
+    /// Dropping the iterator cancels the tasks not yet started, also before the first `next`
+    /// (see [`Map`], shared by every executor). If the pool shuts down while
     /// mapping, an item that can no longer be scheduled yields
     /// [`TaskError::Cancelled`](weft_futures::TaskError::Cancelled) (or `BrokenPool`) and the
     /// iteration ends.
@@ -263,14 +265,15 @@ impl ThreadPoolExecutor {
         f: F,
         items: I,
         options: MapOptions,
-    ) -> Map<'_, F, I::IntoIter, T>
+    ) -> Map<'_, I::Item, T, I::IntoIter>
     where
         F: Fn(I::Item) -> T + Send + Sync + 'static,
         I: IntoIterator,
         I::Item: Send + 'static,
         T: Send + 'static,
     {
-        Map::new(self, f, items.into_iter(), options)
+        let buffersize = self.max_workers().saturating_mul(2);
+        Map::new(Batches::new(self, f, options), items, options, buffersize)
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
@@ -305,6 +308,98 @@ impl ThreadPoolExecutor {
     /// assert_eq!(queued.result(), Err(TaskError::Cancelled));
     /// ```
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        self.shared.shutdown(wait, cancel_futures);
+    }
+}
+
+/// Panics as Python's `submit` raises, for a job the pool refused.
+fn refusal_panic<J>(refused: &Refused<J>) -> ! {
+    match refused {
+        Refused::ShutDown(_) => panic!("cannot schedule new futures after shutdown"),
+        Refused::Broken(_, why) => panic!("cannot schedule new futures: the pool is broken: {why}"),
+    }
+}
+
+/// [`Executor::submit`]'s job: a task's arguments and the promise of its future; the arguments
+/// come back untouched if the pool refuses the job.
+struct Call<T: Task> {
+    args: T::Args,
+    promise: Promise<T::Output>,
+}
+
+impl<T: Task> Job for Call<T> {
+    fn run(self: Box<Self>, finishing: &Finishing<'_>) {
+        let Call { args, promise } = *self;
+        // Python's `set_running_or_notify_cancel`, as for a closure.
+        if promise.set_running() {
+            let outcome =
+                catch_unwind(AssertUnwindSafe(|| T::run(args))).map_err(TaskError::from_panic);
+            finishing.announce();
+            promise.complete(outcome);
+        }
+    }
+
+    fn abort(self: Box<Self>, why: Abort) {
+        why.apply(self.promise);
+    }
+}
+
+/// The pool as a [`weft_futures::Executor`]: a [`Task`] runs on a worker thread, as
+/// [`submit`](ThreadPoolExecutor::submit) runs a closure (nothing is serialized), and `map`
+/// is [`map_with`](ThreadPoolExecutor::map_with) of `T::run`, adaptive batching included.
+///
+/// # Examples
+///
+/// ```
+/// use weft_futures::{Executor, task};
+/// use weft_pool::ThreadPoolExecutor;
+///
+/// task! {
+///     pub struct Add = "tasks.add";
+///     fn run((a, b): (i64, i64)) -> i64 { a + b }
+/// }
+///
+/// let pool = ThreadPoolExecutor::new(2);
+/// assert_eq!(Executor::submit::<Add>(&pool, (2, 3)).result(), Ok(5));
+/// let sums: Vec<i64> = Executor::map::<Add, _>(&pool, [(1, 1), (2, 2)]).map(Result::unwrap).collect();
+/// assert_eq!(sums, [2, 4]);
+/// Executor::shutdown(&pool, true, false);
+/// assert_eq!(Executor::try_submit::<Add>(&pool, (1, 2)).unwrap_err().into_inner(), (1, 2));
+/// ```
+impl Executor for ThreadPoolExecutor {
+    fn submit<T: Task>(&self, args: T::Args) -> Future<T::Output> {
+        let (promise, future) = promise();
+        match Shared::try_push(&self.shared, Box::new(Call::<T> { args, promise })) {
+            Ok(()) => future,
+            Err(refused) => refusal_panic(&refused),
+        }
+    }
+
+    fn try_submit<T: Task>(&self, args: T::Args) -> Result<Future<T::Output>, Rejected<T::Args>> {
+        let (promise, future) = promise();
+        match Shared::try_push(&self.shared, Box::new(Call::<T> { args, promise })) {
+            Ok(()) => Ok(future),
+            Err(Refused::ShutDown(call) | Refused::Broken(call, _)) => {
+                let Call { args, promise } = *call;
+                // The future was never handed out; cancel rather than leave it "abandoned".
+                promise.cancel();
+                Err(Rejected(args))
+            }
+        }
+    }
+
+    fn map_with<T: Task, I>(
+        &self,
+        items: I,
+        options: MapOptions,
+    ) -> Map<'_, T::Args, T::Output, I::IntoIter>
+    where
+        I: IntoIterator<Item = T::Args>,
+    {
+        self.map_with(T::run, items, options)
+    }
+
+    fn shutdown(&self, wait: bool, cancel_futures: bool) {
         self.shared.shutdown(wait, cancel_futures);
     }
 }

@@ -37,10 +37,5 @@ mod job;
 mod map;
 mod shared;
 
-pub use crate::{
-    builder::Builder,
-    error::{BuildError, Rejected},
-    executor::ThreadPoolExecutor,
-    map::Map,
-};
-pub use weft_futures::{Future, MapOptions, TaskError};
+pub use crate::{builder::Builder, error::BuildError, executor::ThreadPoolExecutor};
+pub use weft_futures::{Executor, Future, Map, MapOptions, Rejected, Task, TaskError};

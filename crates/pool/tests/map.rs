@@ -244,19 +244,30 @@ fn map_overhead_sanity() {
 }
 
 #[test]
-fn an_unstarted_map_still_runs_what_it_submitted() {
-    // CPython's test_map_submits_without_iteration, with the items fitting the first buffer.
-    let pool = ThreadPoolExecutor::new(5);
+fn an_unstarted_map_cancels_what_it_submitted_when_dropped() {
+    // Python runs the tasks of a `map` generator that was never started
+    // (CPython's test_map_submits_without_iteration); weft's `Map` cancels them, started or
+    // not: dropping the iterator abandons the whole call, the same on every executor.
+    let pool = ThreadPoolExecutor::new(1);
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let blocker = pool.submit(move || gate.recv().unwrap());
+    while !blocker.running() {
+        thread::yield_now();
+    }
     let ran = Arc::new(Counter::new(0));
     let r = ran.clone();
-    let _ = pool.map(
+    let it = pool.map_with(
         move |_: u32| {
             r.fetch_add(1, SeqCst);
         },
         0..10,
+        MapOptions::default().buffersize(10),
     );
+    drop(it);
+    release.send(()).unwrap();
     pool.shutdown(true, false);
-    assert_eq!(ran.load(SeqCst), 10);
+    assert_eq!(blocker.result(), Ok(()));
+    assert_eq!(ran.load(SeqCst), 0);
 }
 
 #[test]
