@@ -5,10 +5,10 @@ use weft_sync::Arc;
 
 use crate::{
     ProcessPoolExecutor,
-    book::Book,
-    child::Init,
     dispatcher::{Dispatcher, Shared},
-    zygote,
+    fork,
+    schedule::Schedule,
+    worker::Init,
 };
 
 /// Configures a [`ProcessPoolExecutor`]: Python's `ProcessPoolExecutor(max_workers,
@@ -226,7 +226,7 @@ impl Builder {
                 "max_tasks_per_child must be greater than 0",
             ));
         }
-        if let Some(n) = zygote::thread_count().filter(|&n| n > 1) {
+        if let Some(n) = fork::thread_count().filter(|&n| n > 1) {
             let msg = format!(
                 "weft-process: this process runs {n} threads; forking the pool's helper process now \
                  may copy locks held by other threads (build process pools before starting threads)"
@@ -237,9 +237,9 @@ impl Builder {
             eprintln!("{msg}");
         }
         let wake = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?;
-        let (zpid, ctl) = zygote::fork_zygote(self.init.as_deref())?;
+        let (zpid, ctl) = fork::fork_zygote(self.init.as_deref())?;
         let shared = Arc::new(Shared::new(
-            Book::new(
+            Schedule::new(
                 self.max_workers,
                 1 + self.prefetch.unwrap_or(0),
                 self.prefetch.is_none(),
@@ -249,7 +249,7 @@ impl Builder {
         ));
         let dispatcher = Dispatcher::new(shared.clone(), ctl, zpid);
         let handle = weft_sync::thread::Builder::new()
-            .name(zygote::DISPATCHER_NAME.into())
+            .name(fork::DISPATCHER_NAME.into())
             .spawn(move || dispatcher.run());
         match handle {
             Ok(handle) => Ok(ProcessPoolExecutor::from_parts(

@@ -22,23 +22,23 @@ use weft_futures::TaskError;
 use weft_sync::{Arc, Mutex};
 
 use crate::{
-    book::{Book, Phase},
-    ctl,
-    job::Task,
+    control,
+    request::Request,
+    schedule::{Phase, Schedule},
     wire::{self, FromWorker},
 };
 
 /// What the submitters and the dispatcher share.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) book: Mutex<Book<Task>>,
+    pub(crate) schedule: Mutex<Schedule<Request>>,
     wake: EventFd,
 }
 
 impl Shared {
-    pub(crate) fn new(book: Book<Task>, wake: EventFd) -> Self {
+    pub(crate) fn new(book: Schedule<Request>, wake: EventFd) -> Self {
         Self {
-            book: Mutex::new(book),
+            schedule: Mutex::new(book),
             wake,
         }
     }
@@ -106,7 +106,7 @@ impl Dispatcher {
         let mut drain_deadline: Option<Instant> = None;
         loop {
             let (spawns, sends, signal, quiescent) = {
-                let mut b = self.shared.book.lock();
+                let mut b = self.shared.schedule.lock();
                 let spawns = b.take_spawns();
                 let mut sends = Vec::new();
                 while let Some((w, task)) = b.next() {
@@ -115,7 +115,7 @@ impl Dispatcher {
                 (spawns, sends, b.signal.take(), b.is_quiescent())
             };
             for w in spawns {
-                self.send_ctl(ctl::Msg::new(ctl::SPAWN, w as u32, 0, 0));
+                self.send_ctl(control::Msg::new(control::SPAWN, w as u32, 0, 0));
             }
             for (w, frame) in sends {
                 self.queue_frame(w, frame);
@@ -123,7 +123,7 @@ impl Dispatcher {
             if let Some(sig) = signal {
                 let pids: Vec<i32> = self.pids.keys().copied().collect();
                 for pid in pids {
-                    self.send_ctl(ctl::Msg::new(ctl::SIGNAL, 0, pid, sig));
+                    self.send_ctl(control::Msg::new(control::SIGNAL, 0, pid, sig));
                 }
             }
             if quiescent {
@@ -146,7 +146,7 @@ impl Dispatcher {
                     left.as_millis().max(1) as i32
                 }
                 None => {
-                    let mut b = self.shared.book.lock();
+                    let mut b = self.shared.schedule.lock();
                     if b.can_dispatch() || b.owes_spawns() || b.signal.is_some() {
                         0
                     } else {
@@ -204,7 +204,7 @@ impl Dispatcher {
             )
         };
         if timeout != 0 {
-            self.shared.book.lock().parked = false;
+            self.shared.schedule.lock().parked = false;
         }
         if n <= 0 {
             return;
@@ -231,7 +231,7 @@ impl Dispatcher {
         }
     }
 
-    fn send_ctl(&mut self, m: ctl::Msg) {
+    fn send_ctl(&mut self, m: control::Msg) {
         let Some(c) = &self.ctl else { return };
         let b = m.to_bytes();
         loop {
@@ -255,7 +255,7 @@ impl Dispatcher {
         loop {
             let Some(c) = &self.ctl else { return };
             let raw = c.as_raw_fd();
-            let mut buf = [0u8; ctl::LEN];
+            let mut buf = [0u8; control::LEN];
             let mut space = cmsg_space!(RawFd);
             let mut iov = [IoSliceMut::new(&mut buf)];
             let r = recvmsg::<()>(
@@ -285,19 +285,19 @@ impl Dispatcher {
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(_) => (0, None),
             };
-            if len != ctl::LEN {
+            if len != control::LEN {
                 self.zygote_died();
                 return;
             }
-            let m = ctl::Msg::from_bytes(&buf);
+            let m = control::Msg::from_bytes(&buf);
             match m.op {
-                ctl::SPAWNED => self.spawned(m.a as usize, m.b, fd),
-                ctl::EXITED => self.exited(m.b, m.c),
-                ctl::SPAWN_FAILED => {
+                control::SPAWNED => self.spawned(m.a as usize, m.b, fd),
+                control::EXITED => self.exited(m.b, m.c),
+                control::SPAWN_FAILED => {
                     let e = std::io::Error::from_raw_os_error(m.c);
                     let jobs = self
                         .shared
-                        .book
+                        .schedule
                         .lock()
                         .break_pool(format!("the zygote could not fork a worker: {e}"));
                     fail_all(jobs, &self.shared);
@@ -311,7 +311,7 @@ impl Dispatcher {
     }
 
     fn spawned(&mut self, w: usize, pid: i32, fd: Option<OwnedFd>) {
-        let wanted = self.shared.book.lock().spawned(w);
+        let wanted = self.shared.schedule.lock().spawned(w);
         self.pids.insert(pid, w);
         let fd = fd.filter(|_| wanted).and_then(|fd| {
             nix::fcntl::fcntl(
@@ -339,7 +339,7 @@ impl Dispatcher {
             // it is killed and replaced like a worker with a broken stream.
             self.protocol_error(w, pid, "its socket could not be received".into());
         } else if !wanted {
-            self.send_ctl(ctl::Msg::new(ctl::SIGNAL, 0, pid, libc::SIGKILL));
+            self.send_ctl(control::Msg::new(control::SIGNAL, 0, pid, libc::SIGKILL));
         }
     }
 
@@ -350,9 +350,9 @@ impl Dispatcher {
         // Read what it wrote before dying: a last reply may sit in the socket.
         self.read_worker(w);
         self.workers[w] = None;
-        let how = ctl::describe_status(status);
+        let how = control::describe_status(status);
         let (jobs, broken) = {
-            let mut b = self.shared.book.lock();
+            let mut b = self.shared.schedule.lock();
             let jobs = b.died(w, &how);
             let broken = match b.phase() {
                 Phase::Broken(r) => Some(r.clone()),
@@ -372,7 +372,7 @@ impl Dispatcher {
         let status = self.reap_zygote();
         let jobs = self
             .shared
-            .book
+            .schedule
             .lock()
             .break_pool(format!("the zygote process {status}"));
         fail_all(jobs, &self.shared);
@@ -523,7 +523,7 @@ impl Dispatcher {
                     let fast = now.duration_since(io.last) < FAST_TASK;
                     io.last = now;
                     io.inflight = io.inflight.saturating_sub(1);
-                    let done = self.shared.book.lock().finished(w, fast);
+                    let done = self.shared.schedule.lock().finished(w, fast);
                     match done {
                         Some((job, retire)) => {
                             job.sink.finish(outcomes);
@@ -539,7 +539,7 @@ impl Dispatcher {
                     }
                 }
                 Ok(FromWorker::InitFailed(msg)) => {
-                    let jobs = self.shared.book.lock().init_failed(w, msg);
+                    let jobs = self.shared.schedule.lock().init_failed(w, msg);
                     fail_all(jobs, &self.shared);
                 }
                 Err(e) => {
@@ -572,7 +572,7 @@ impl Dispatcher {
 
     /// `w` sent something unreadable: fail its task, stop talking to it, have it killed.
     fn protocol_error(&mut self, w: usize, pid: i32, why: String) {
-        let jobs = self.shared.book.lock().retire(w);
+        let jobs = self.shared.schedule.lock().retire(w);
         for job in jobs {
             job.sink
                 .fail(TaskError::Failed(format!("worker process {pid}: {why}")));
@@ -582,7 +582,7 @@ impl Dispatcher {
             io.inbuf = Vec::new();
             io.in_at = 0;
         }
-        self.send_ctl(ctl::Msg::new(ctl::SIGNAL, 0, pid, libc::SIGKILL));
+        self.send_ctl(control::Msg::new(control::SIGNAL, 0, pid, libc::SIGKILL));
     }
 
     fn teardown(&mut self) {
@@ -596,8 +596,8 @@ impl Dispatcher {
     }
 }
 
-fn fail_all(jobs: Vec<Task>, shared: &Shared) {
-    let reason = match shared.book.lock().phase() {
+fn fail_all(jobs: Vec<Request>, shared: &Shared) {
+    let reason = match shared.schedule.lock().phase() {
         Phase::Broken(r) => r.clone(),
         _ => "the pool was shut down".into(),
     };

@@ -1,19 +1,19 @@
 use std::{fmt, io};
 
 use serde::{Serialize, de::DeserializeOwned};
-use weft_futures::{Future, MapOptions, TaskError, promise};
+use weft_futures::{Executor, Future, Map, MapOptions, Rejected, Task, TaskError, promise};
 use weft_sync::{
     Arc, Mutex,
     thread::{JoinHandle, ThreadId},
 };
 
 use crate::{
-    Builder, Rejected,
-    book::Phase,
-    child::Init,
+    Builder,
     dispatcher::Shared,
-    job::{self, One, Sink, Task},
-    map::Map,
+    map::Requests,
+    request::{self, One, Request, Sink},
+    schedule::Phase,
+    worker::Init,
 };
 
 /// A pool of worker processes that runs `fn(A) -> R` on serialized arguments and hands back
@@ -152,7 +152,7 @@ impl ProcessPoolExecutor {
     /// ```
     #[must_use]
     pub fn is_broken(&self) -> bool {
-        matches!(self.shared.book.lock().phase(), Phase::Broken(_))
+        matches!(self.shared.schedule.lock().phase(), Phase::Broken(_))
     }
 
     /// Runs `f(arg)` in a worker process and returns its future: Python's
@@ -221,8 +221,8 @@ impl ProcessPoolExecutor {
         R: Serialize + DeserializeOwned + Send + 'static,
     {
         let (p, fut) = promise::<R>();
-        match job::encode(f, std::iter::once(&arg)) {
-            Ok(frame) => match self.push(Task {
+        match request::encode(f, std::iter::once(&arg)) {
+            Ok(frame) => match self.push(Request {
                 frame,
                 sink: Box::new(One(p)),
             }) {
@@ -230,7 +230,7 @@ impl ProcessPoolExecutor {
                 Err(_) => Err(Rejected(arg)),
             },
             Err(reason) => {
-                if *self.shared.book.lock().phase() != Phase::Running {
+                if *self.shared.schedule.lock().phase() != Phase::Running {
                     return Err(Rejected(arg));
                 }
                 p.set_error(TaskError::Failed(reason));
@@ -240,19 +240,28 @@ impl ProcessPoolExecutor {
     }
 
     /// Queues a task; hands it back when the pool refuses work.
-    pub(crate) fn push(&self, task: Task) -> Result<(), Task> {
-        let wake = self.shared.book.lock().submit(task)?;
+    pub(crate) fn push(&self, task: Request) -> Result<(), Request> {
+        let wake = self.shared.schedule.lock().submit(task)?;
         if wake {
             self.shared.wake();
         }
         Ok(())
     }
 
-    /// Why the pool refuses work: after shutdown, or broken.
-    pub(crate) fn refusal(&self) -> TaskError {
-        match self.shared.book.lock().phase() {
+    /// Why the pool refuses work, as `submit` panics with it: after shutdown, or broken.
+    fn refusal(&self) -> TaskError {
+        match self.shared.schedule.lock().phase() {
             Phase::Broken(r) => TaskError::BrokenPool(r.clone()),
             _ => TaskError::Failed("cannot schedule new futures after shutdown".into()),
+        }
+    }
+
+    /// What a map's refused items yield, the same on every executor: `Cancelled` after
+    /// shutdown, `BrokenPool` on a broken pool.
+    fn map_refusal(&self) -> TaskError {
+        match self.shared.schedule.lock().phase() {
+            Phase::Broken(r) => TaskError::BrokenPool(r.clone()),
+            _ => TaskError::Cancelled,
         }
     }
 
@@ -263,13 +272,13 @@ impl ProcessPoolExecutor {
         sink: Box<dyn Sink>,
     ) -> Result<(), TaskError> {
         match frame {
-            Ok(frame) => self.push(Task { frame, sink }).map_err(|t| {
+            Ok(frame) => self.push(Request { frame, sink }).map_err(|t| {
                 drop(t);
-                self.refusal()
+                self.map_refusal()
             }),
             Err(reason) => {
-                if *self.shared.book.lock().phase() != Phase::Running {
-                    return Err(self.refusal());
+                if *self.shared.schedule.lock().phase() != Phase::Running {
+                    return Err(self.map_refusal());
                 }
                 sink.fail(TaskError::Failed(reason));
                 Ok(())
@@ -295,7 +304,7 @@ impl ProcessPoolExecutor {
     pub fn map<A, R, I>(&self, f: fn(A) -> R, items: I) -> Map<'_, A, R, I::IntoIter>
     where
         I: IntoIterator<Item = A>,
-        A: Serialize + DeserializeOwned,
+        A: Serialize + DeserializeOwned + Send + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
         self.map_with(f, items, MapOptions::default())
@@ -304,11 +313,14 @@ impl ProcessPoolExecutor {
     /// `f` over `items`, lazily and in order, with `options`: Python's
     /// `executor.map(fn, items, chunksize=k, buffersize=n)`.
     ///
-    /// Items are pulled from `items` on the caller's thread as results are consumed: at most
-    /// `buffersize` tasks (default 2 × `max_workers`) are submitted and not yet consumed, each
-    /// carrying `chunksize` items (default 1) in one frame. Every item gets its own `Result`:
-    /// a panic in one item fails that item alone; a worker that dies fails the items of the
-    /// chunk it held. Dropping the iterator cancels the tasks not yet started.
+    /// The first `buffersize` tasks (default 2 × `max_workers`) are submitted now; the rest
+    /// as results are consumed, the items pulled from `items` on the caller's thread: at most
+    /// `buffersize` tasks are submitted and not yet consumed, each carrying `chunksize` items
+    /// (default 1) in one frame. Every item gets its own `Result`: a panic in one item fails
+    /// that item alone; a worker that dies fails the items of the chunk it held. Dropping the
+    /// iterator cancels the tasks not yet started, also before the first `next` (see [`Map`],
+    /// shared by every executor). If the pool shuts down while mapping, the items it refused
+    /// yield [`TaskError::Cancelled`] (or `BrokenPool`) and the iteration ends.
     ///
     /// # Examples
     ///
@@ -333,17 +345,11 @@ impl ProcessPoolExecutor {
     ) -> Map<'_, A, R, I::IntoIter>
     where
         I: IntoIterator<Item = A>,
-        A: Serialize + DeserializeOwned,
+        A: Serialize + DeserializeOwned + Send + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
-        let buffersize = options.get_buffersize().unwrap_or(2 * self.max_workers);
-        Map::new(
-            self,
-            f,
-            items.into_iter(),
-            options.get_chunksize(),
-            buffersize,
-        )
+        let buffersize = self.max_workers.saturating_mul(2);
+        Map::new(Requests::new(self, f), items, options, buffersize)
     }
 
     /// Stops taking work and releases the pool's processes once the accepted work is done:
@@ -375,7 +381,7 @@ impl ProcessPoolExecutor {
     /// ```
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
         let cancelled = {
-            let mut b = self.shared.book.lock();
+            let mut b = self.shared.schedule.lock();
             b.parked = false;
             b.shutdown(cancel_futures)
         };
@@ -439,7 +445,7 @@ impl ProcessPoolExecutor {
 
     fn signal_workers(&self, sig: i32) {
         let cancelled = {
-            let mut b = self.shared.book.lock();
+            let mut b = self.shared.schedule.lock();
             b.parked = false;
             if matches!(b.phase(), Phase::Broken(_)) {
                 Vec::new()
@@ -451,6 +457,55 @@ impl ProcessPoolExecutor {
             task.sink.cancel();
         }
         self.shared.wake();
+    }
+}
+
+/// The pool as a [`weft_futures::Executor`]: a [`Task`] runs as
+/// [`submit(T::run, args)`](ProcessPoolExecutor::submit) does, in a worker process, its
+/// arguments and result serialized with postcard; `map` is
+/// [`map_with(T::run, …)`](ProcessPoolExecutor::map_with).
+///
+/// # Examples
+///
+/// ```
+/// use weft_futures::{Executor, task};
+/// use weft_process::ProcessPoolExecutor;
+///
+/// task! {
+///     pub struct Add = "tasks.add";
+///     fn run((a, b): (i64, i64)) -> i64 { a + b }
+/// }
+///
+/// let pool = ProcessPoolExecutor::new(1)?;
+/// assert_eq!(Executor::submit::<Add>(&pool, (2, 3)).result(), Ok(5));
+/// let sums: Vec<i64> = Executor::map::<Add, _>(&pool, [(1, 1), (2, 2)]).map(Result::unwrap).collect();
+/// assert_eq!(sums, [2, 4]);
+/// Executor::shutdown(&pool, true, false);
+/// assert_eq!(Executor::try_submit::<Add>(&pool, (1, 2)).unwrap_err().into_inner(), (1, 2));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+impl Executor for ProcessPoolExecutor {
+    fn submit<T: Task>(&self, args: T::Args) -> Future<T::Output> {
+        self.submit(T::run, args)
+    }
+
+    fn try_submit<T: Task>(&self, args: T::Args) -> Result<Future<T::Output>, Rejected<T::Args>> {
+        self.try_submit(T::run, args)
+    }
+
+    fn map_with<T: Task, I>(
+        &self,
+        items: I,
+        options: MapOptions,
+    ) -> Map<'_, T::Args, T::Output, I::IntoIter>
+    where
+        I: IntoIterator<Item = T::Args>,
+    {
+        self.map_with(T::run, items, options)
+    }
+
+    fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        self.shutdown(wait, cancel_futures);
     }
 }
 

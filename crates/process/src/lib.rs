@@ -30,21 +30,21 @@
 //! ```
 #![cfg(unix)]
 
-mod book;
 mod builder;
-mod call;
-mod child;
-mod ctl;
+mod control;
 mod dispatcher;
-mod error;
 mod executor;
-mod job;
+mod fork;
 mod map;
+mod request;
+mod schedule;
+mod trampoline;
 mod wire;
+mod worker;
 mod zygote;
 
-pub use crate::{builder::Builder, error::Rejected, executor::ProcessPoolExecutor, map::Map};
-pub use weft_futures::{Future, MapOptions, TaskError};
+pub use crate::{builder::Builder, executor::ProcessPoolExecutor};
+pub use weft_futures::{Executor, Future, Map, MapOptions, Rejected, Task, TaskError};
 
 const _: () = {
     const fn send_sync<T: Send + Sync>() {}

@@ -1,4 +1,4 @@
-//! loom models of the pool's parent-side bookkeeping (`src/book.rs`, included here as is) over
+//! loom models of the pool's parent-side bookkeeping (`src/schedule.rs`, included here as is) over
 //! a mocked transport: threads stand for the dispatcher (dispatch, replies), the zygote's death
 //! reports, submitters, cancelling callers and `shutdown`. loom cannot fork; everything that
 //! crosses a fork is tested in `tests/process.rs`.
@@ -11,10 +11,10 @@
 //!   is shut down with nothing queued, or broken.
 #![allow(dead_code)]
 
-#[path = "../src/book.rs"]
-mod book;
+#[path = "../src/schedule.rs"]
+mod schedule;
 
-use book::{Book, Job, Phase};
+use schedule::{Job, Phase, Schedule};
 use weft_sync::{
     Arc, Mutex,
     atomic::{AtomicU8, AtomicUsize, Ordering},
@@ -95,7 +95,7 @@ fn assert_each_once(probes: &[Arc<Probe>]) {
 
 /// Spawns whatever is owed, then dispatches and answers everything until the pool is quiet.
 /// Returns how many spawns were requested.
-fn drive_to_quiescence(book: &Mutex<Book<Task>>) -> usize {
+fn drive_to_quiescence(book: &Mutex<Schedule<Task>>) -> usize {
     let mut spawns = 0;
     loop {
         let mut b = book.lock();
@@ -119,12 +119,12 @@ fn drive_to_quiescence(book: &Mutex<Book<Task>>) -> usize {
     }
 }
 
-fn running_book(workers: usize, max_tasks: Option<u64>) -> Book<Task> {
+fn running_book(workers: usize, max_tasks: Option<u64>) -> Schedule<Task> {
     running_book_with_depth(workers, 1, max_tasks)
 }
 
-fn running_book_with_depth(workers: usize, depth: usize, max_tasks: Option<u64>) -> Book<Task> {
-    let mut b = Book::new(workers, depth, false, max_tasks);
+fn running_book_with_depth(workers: usize, depth: usize, max_tasks: Option<u64>) -> Schedule<Task> {
+    let mut b = Schedule::new(workers, depth, false, max_tasks);
     for w in b.take_spawns() {
         assert!(b.spawned(w));
     }

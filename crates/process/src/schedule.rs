@@ -53,7 +53,7 @@ enum Slot<J> {
 /// no longer cancellable) once sent. When a worker dies, the task it was running fails and the
 /// ones sent after it, which never started, go back to the front of the queue.
 #[derive(Debug)]
-pub(crate) struct Book<J> {
+pub(crate) struct Schedule<J> {
     queue: VecDeque<J>,
     slots: Vec<Slot<J>>,
     done: Vec<u64>,
@@ -74,7 +74,7 @@ pub(crate) struct Book<J> {
     killing: bool,
 }
 
-impl<J: Job> Book<J> {
+impl<J: Job> Schedule<J> {
     /// A book for `max_workers` workers (all owed: the dispatcher spawns them first), each
     /// holding at most `depth` tasks (up to [`FAST_DEPTH`] while its tasks are fast, if
     /// `adaptive`) and retired after `max_tasks` tasks if set.

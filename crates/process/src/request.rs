@@ -2,9 +2,9 @@
 //! completes.
 
 use serde::{Serialize, de::DeserializeOwned};
-use weft_futures::{Promise, TaskError};
+use weft_futures::{Chunk, Promise, TaskError};
 
-use crate::{book, call, wire, wire::Outcome};
+use crate::{schedule, trampoline, wire, wire::Outcome};
 
 /// What completes a task's future(s) once its reply, its failure or its cancellation is known.
 pub(crate) trait Sink: Send {
@@ -20,22 +20,22 @@ pub(crate) trait Sink: Send {
 }
 
 /// A queued or dispatched task.
-pub(crate) struct Task {
+pub(crate) struct Request {
     /// The whole frame, header included; kept until the task completes, since a task sent
     /// ahead to a worker that dies goes back to the queue and is sent again.
     pub(crate) frame: Vec<u8>,
     pub(crate) sink: Box<dyn Sink>,
 }
 
-impl std::fmt::Debug for Task {
+impl std::fmt::Debug for Request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Task")
+        f.debug_struct("Request")
             .field("frame_len", &self.frame.len())
             .finish_non_exhaustive()
     }
 }
 
-impl book::Job for Task {
+impl schedule::Job for Request {
     fn start(&mut self) -> bool {
         self.sink.start()
     }
@@ -51,7 +51,7 @@ where
     A: Serialize + DeserializeOwned + 'a,
     R: Serialize + DeserializeOwned,
 {
-    let (t, func) = call::erase(f);
+    let (t, func) = trampoline::erase(f);
     let mut out = Vec::with_capacity(64);
     wire::begin(&mut out, wire::KIND_TASK);
     out.extend_from_slice(&t.to_le_bytes());
@@ -109,19 +109,19 @@ impl<R: DeserializeOwned + Send> Sink for One<R> {
 }
 
 /// A chunk of `n` items (a `map` with `chunksize`), one future for the chunk's results.
-pub(crate) struct Chunk<R> {
-    pub(crate) promise: Promise<Vec<Result<R, TaskError>>>,
+pub(crate) struct Many<A, R> {
+    pub(crate) promise: Promise<Chunk<A, R>>,
     pub(crate) n: usize,
 }
 
-impl<R: DeserializeOwned + Send> Sink for Chunk<R> {
+impl<A: Send, R: DeserializeOwned + Send> Sink for Many<A, R> {
     fn start(&self) -> bool {
         self.promise.set_running()
     }
     fn finish(self: Box<Self>, outcomes: Vec<Outcome<'_>>) {
         if outcomes.len() == self.n {
             self.promise
-                .set_result(outcomes.iter().map(decode).collect());
+                .set_result(Chunk::new(outcomes.iter().map(decode).collect()));
         } else {
             self.promise.set_error(TaskError::Failed(format!(
                 "malformed reply: {} results for {} arguments",
