@@ -3,17 +3,19 @@
 //! workers and hears from it which ones died.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     io::IoSliceMut,
-    os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd},
+    os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd},
     time::{Duration, Instant},
 };
 
 use nix::{
     cmsg_space,
+    errno::Errno,
+    poll::{PollFd, PollFlags, PollTimeout, poll},
     sys::{
         eventfd::EventFd,
-        socket::{ControlMessageOwned, MsgFlags, recvmsg},
+        socket::{ControlMessageOwned, MsgFlags, recv, recvmsg, send},
         wait::{WaitStatus, waitpid},
     },
     unistd::Pid,
@@ -50,20 +52,40 @@ impl Shared {
     }
 }
 
-/// The dispatcher's view of one worker.
+/// The dispatcher's view of one worker: its socket and both directions' buffers.
 struct WorkerIo {
     /// `None` once closed (retired or being replaced); the worker's exit report is still due.
     fd: Option<OwnedFd>,
     pid: i32,
-    out: Vec<u8>,
-    out_at: usize,
+    /// Frames to send, oldest first, shared with the schedule (which keeps each until its task
+    /// completes); `sent` bytes of the first one are already out.
+    out: VecDeque<Arc<Vec<u8>>>,
+    sent: usize,
+    /// Received bytes: `inbuf[read_at..filled]` are not handled yet; the rest of `inbuf` is
+    /// zeroed room for the next `recv`.
     inbuf: Vec<u8>,
-    in_at: usize,
-    /// Tasks sent and not yet answered, and when the latest answer (or the first send to an
-    /// idle worker) happened: replies that follow each other quickly mark the worker's tasks
-    /// as fast, and the book then sends it more ahead.
-    inflight: usize,
+    read_at: usize,
+    filled: usize,
+    /// When the latest reply came (or the worker was born): replies that follow each other
+    /// quickly mark the worker's tasks as fast, and the schedule then sends it more ahead.
     last: Instant,
+}
+
+impl WorkerIo {
+    fn wants_out(&self) -> bool {
+        !self.out.is_empty()
+    }
+}
+
+/// What a polled descriptor is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    /// The eventfd that submitters and `shutdown` write to wake the dispatcher.
+    Wake,
+    /// The control socket to the zygote.
+    Control,
+    /// Worker slot `w`'s socket.
+    Worker(usize),
 }
 
 /// A reply that follows the previous one (or its task's send) within this is "fast".
@@ -77,14 +99,10 @@ pub(crate) struct Dispatcher {
     ctl: Option<OwnedFd>,
     zygote: Pid,
     zygote_reaped: bool,
+    /// Indexed by the schedule's worker slot.
     workers: Vec<Option<WorkerIo>>,
+    /// Worker pid → slot, for the zygote's exit reports.
     pids: HashMap<i32, usize>,
-    pollfds: Vec<libc::pollfd>,
-    owners: Vec<usize>,
-}
-
-fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
 impl Dispatcher {
@@ -96,8 +114,6 @@ impl Dispatcher {
             zygote_reaped: false,
             workers: Vec::new(),
             pids: HashMap::new(),
-            pollfds: Vec::new(),
-            owners: Vec::new(),
         }
     }
 
@@ -109,8 +125,9 @@ impl Dispatcher {
                 let mut b = self.shared.schedule.lock();
                 let spawns = b.take_spawns();
                 let mut sends = Vec::new();
+                // A reference count, not a copy: the frame is written out after the lock.
                 while let Some((w, task)) = b.next() {
-                    sends.push((w, task.frame.clone()));
+                    sends.push((w, Arc::clone(&task.frame)));
                 }
                 (spawns, sends, b.signal.take(), b.is_quiescent())
             };
@@ -143,15 +160,16 @@ impl Dispatcher {
                     if left.is_zero() {
                         break;
                     }
-                    left.as_millis().max(1) as i32
+                    PollTimeout::try_from(left.max(Duration::from_millis(1)))
+                        .unwrap_or(PollTimeout::MAX)
                 }
                 None => {
                     let mut b = self.shared.schedule.lock();
                     if b.can_dispatch() || b.owes_spawns() || b.signal.is_some() {
-                        0
+                        PollTimeout::ZERO
                     } else {
                         b.parked = true;
-                        -1
+                        PollTimeout::NONE
                     }
                 }
             };
@@ -160,70 +178,53 @@ impl Dispatcher {
         self.teardown();
     }
 
-    fn build_pollset(&mut self) {
-        self.pollfds.clear();
-        self.owners.clear();
-        self.pollfds.push(libc::pollfd {
-            fd: self.shared.wake.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        });
-        self.owners.push(usize::MAX);
-        if let Some(c) = &self.ctl {
-            self.pollfds.push(libc::pollfd {
-                fd: c.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            });
-            self.owners.push(usize::MAX - 1);
-        }
-        for (w, io) in self.workers.iter().enumerate() {
-            let Some(io) = io else { continue };
-            let Some(fd) = &io.fd else { continue };
-            let mut events = libc::POLLIN;
-            if io.out_at < io.out.len() {
-                events |= libc::POLLOUT;
+    /// One `poll` over the wake-up eventfd, the control socket and every open worker socket,
+    /// then the handling of whatever is ready.
+    fn poll_once(&mut self, timeout: PollTimeout) {
+        let ready: Vec<(Source, PollFlags)> = {
+            let mut sources = Vec::with_capacity(self.workers.len() + 2);
+            let mut fds = Vec::with_capacity(self.workers.len() + 2);
+            sources.push(Source::Wake);
+            fds.push(PollFd::new(self.shared.wake.as_fd(), PollFlags::POLLIN));
+            if let Some(c) = &self.ctl {
+                sources.push(Source::Control);
+                fds.push(PollFd::new(c.as_fd(), PollFlags::POLLIN));
             }
-            self.pollfds.push(libc::pollfd {
-                fd: fd.as_raw_fd(),
-                events,
-                revents: 0,
-            });
-            self.owners.push(w);
-        }
-    }
-
-    fn poll_once(&mut self, timeout: i32) {
-        self.build_pollset();
-        // SAFETY: `pollfds` is a live vector of `len` entries.
-        let n = unsafe {
-            libc::poll(
-                self.pollfds.as_mut_ptr(),
-                self.pollfds.len() as libc::nfds_t,
-                timeout,
-            )
+            for (w, io) in self.workers.iter().enumerate() {
+                let Some(io) = io else { continue };
+                let Some(fd) = &io.fd else { continue };
+                let mut events = PollFlags::POLLIN;
+                if io.wants_out() {
+                    events |= PollFlags::POLLOUT;
+                }
+                sources.push(Source::Worker(w));
+                fds.push(PollFd::new(fd.as_fd(), events));
+            }
+            let n = poll(&mut fds, timeout);
+            if timeout != PollTimeout::ZERO {
+                self.shared.schedule.lock().parked = false;
+            }
+            if !matches!(n, Ok(n) if n > 0) {
+                // Nothing ready, or EINTR: the caller's loop comes back.
+                return;
+            }
+            sources
+                .into_iter()
+                .zip(&fds)
+                .filter_map(|(src, fd)| fd.revents().filter(|r| !r.is_empty()).map(|r| (src, r)))
+                .collect()
         };
-        if timeout != 0 {
-            self.shared.schedule.lock().parked = false;
-        }
-        if n <= 0 {
-            return;
-        }
-        for i in 0..self.pollfds.len() {
-            let revents = self.pollfds[i].revents;
-            if revents == 0 {
-                continue;
-            }
-            match self.owners[i] {
-                usize::MAX => {
+        for (source, revents) in ready {
+            match source {
+                Source::Wake => {
                     let _ = self.shared.wake.read();
                 }
-                o if o == usize::MAX - 1 => self.read_ctl(),
-                w => {
-                    if revents & libc::POLLOUT != 0 {
+                Source::Control => self.read_ctl(),
+                Source::Worker(w) => {
+                    if revents.contains(PollFlags::POLLOUT) {
                         self.flush(w);
                     }
-                    if revents & !libc::POLLOUT != 0 {
+                    if !(revents - PollFlags::POLLOUT).is_empty() {
                         self.read_worker(w);
                     }
                 }
@@ -234,21 +235,8 @@ impl Dispatcher {
     fn send_ctl(&mut self, m: control::Msg) {
         let Some(c) = &self.ctl else { return };
         let b = m.to_bytes();
-        loop {
-            // SAFETY: sending a stack buffer on our control socket.
-            let r = unsafe {
-                libc::send(
-                    c.as_raw_fd(),
-                    b.as_ptr().cast(),
-                    b.len(),
-                    libc::MSG_NOSIGNAL,
-                )
-            };
-            if r >= 0 || errno() != libc::EINTR {
-                // A failed send means the zygote is gone: its end-of-file breaks the pool.
-                return;
-            }
-        }
+        // A failed send means the zygote is gone: its end-of-file breaks the pool.
+        while let Err(Errno::EINTR) = send(c.as_raw_fd(), &b, MsgFlags::MSG_NOSIGNAL) {}
     }
 
     fn read_ctl(&mut self) {
@@ -281,8 +269,8 @@ impl Dispatcher {
                     }
                     (msg.bytes, fd)
                 }
-                Err(nix::errno::Errno::EAGAIN) => return,
-                Err(nix::errno::Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) => return,
+                Err(Errno::EINTR) => continue,
                 Err(_) => (0, None),
             };
             if len != control::LEN {
@@ -327,11 +315,11 @@ impl Dispatcher {
         self.workers[w] = Some(WorkerIo {
             fd,
             pid,
-            out: Vec::new(),
-            out_at: 0,
+            out: VecDeque::new(),
+            sent: 0,
             inbuf: Vec::new(),
-            in_at: 0,
-            inflight: 0,
+            read_at: 0,
+            filled: 0,
             last: Instant::now(),
         });
         if wanted && self.workers[w].as_ref().is_some_and(|io| io.fd.is_none()) {
@@ -395,59 +383,45 @@ impl Dispatcher {
                     return format!("was killed by signal {} ({})", sig as i32, sig.as_str());
                 }
                 Ok(_) => continue,
-                Err(nix::errno::Errno::EINTR) => continue,
+                Err(Errno::EINTR) => continue,
                 Err(e) => return format!("could not be waited for: {e}"),
             }
         }
     }
 
-    fn queue_frame(&mut self, w: usize, frame: Vec<u8>) {
+    fn queue_frame(&mut self, w: usize, frame: Arc<Vec<u8>>) {
         let Some(Some(io)) = self.workers.get_mut(w) else {
             return;
         };
-        if io.out_at == io.out.len() {
-            io.out = frame;
-            io.out_at = 0;
-        } else {
-            io.out.extend_from_slice(&frame);
-        }
+        io.out.push_back(frame);
         self.flush(w);
     }
 
-    /// Writes as much of `w`'s pending output as the socket takes now.
+    /// Writes as much of `w`'s pending frames as the socket takes now.
     fn flush(&mut self, w: usize) {
         let Some(Some(io)) = self.workers.get_mut(w) else {
             return;
         };
         let Some(fd) = &io.fd else { return };
-        while io.out_at < io.out.len() {
-            let rest = &io.out[io.out_at..];
-            // SAFETY: sending from a live slice; never raises SIGPIPE.
-            let n = unsafe {
-                libc::send(
-                    fd.as_raw_fd(),
-                    rest.as_ptr().cast(),
-                    rest.len(),
-                    libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
-                )
-            };
-            if n > 0 {
-                io.out_at += n as usize;
-            } else if n < 0 && errno() == libc::EINTR {
-                continue;
-            } else {
-                if n < 0 && errno() != libc::EAGAIN {
+        while let Some(frame) = io.out.front() {
+            let flags = MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT;
+            match send(fd.as_raw_fd(), &frame[io.sent..], flags) {
+                Ok(n) => {
+                    io.sent += n;
+                    if io.sent == frame.len() {
+                        io.out.pop_front();
+                        io.sent = 0;
+                    }
+                }
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => return,
+                Err(_) => {
                     // The worker is gone; its exit report fails its task.
                     io.out.clear();
-                    io.out_at = 0;
+                    io.sent = 0;
+                    return;
                 }
-                return;
             }
-        }
-        io.out.clear();
-        io.out_at = 0;
-        if io.out.capacity() > 1 << 20 {
-            io.out = Vec::new();
         }
     }
 
@@ -460,33 +434,30 @@ impl Dispatcher {
             let Some(fd) = &io.fd else { return };
             let raw = fd.as_raw_fd();
             // Read straight to the end of a frame whose length is known, else 64 KiB at a time.
-            let avail = io.inbuf.len() - io.in_at;
-            let want = match io
-                .inbuf
-                .get(io.in_at..io.in_at + wire::HEADER)
-                .map(wire::parse_header)
-            {
-                Some(Ok(len)) => (wire::HEADER + len).saturating_sub(avail).max(4096),
+            let pending = &io.inbuf[io.read_at..io.filled];
+            let want = match pending.get(..wire::HEADER).map(wire::parse_header) {
+                Some(Ok(len)) => (wire::HEADER + len).saturating_sub(pending.len()).max(4096),
                 _ => 64 * 1024,
             };
-            io.inbuf.reserve(want);
-            let spare = io.inbuf.spare_capacity_mut();
-            // SAFETY: reading into the vector's spare capacity; `set_len` below covers exactly
-            // the bytes the kernel wrote.
-            let n = unsafe { libc::read(raw, spare.as_mut_ptr().cast(), spare.len()) };
-            if n > 0 {
-                // SAFETY: the kernel initialized `n` bytes of the spare capacity.
-                unsafe { io.inbuf.set_len(io.inbuf.len() + n as usize) };
-                self.handle_frames(w);
-                continue;
+            if io.inbuf.len() - io.filled < want {
+                // Zeroed once: the room is reused for every later read.
+                io.inbuf.resize(io.filled + want, 0);
             }
-            if n < 0 && errno() == libc::EINTR {
-                continue;
+            match recv(raw, &mut io.inbuf[io.filled..], MsgFlags::MSG_DONTWAIT) {
+                Ok(0) => {}
+                Ok(n) => {
+                    io.filled += n;
+                    self.handle_frames(w);
+                    continue;
+                }
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) => return,
+                Err(_) => {}
             }
-            if n == 0 || errno() != libc::EAGAIN {
-                // End-of-file or error: the worker is gone. Stop listening; its exit report
-                // (which always follows, from the zygote) fails the task it held, naming the
-                // exit status or signal, even if it died halfway through a reply.
+            // End-of-file or error: the worker is gone. Stop listening; its exit report (which
+            // always follows, from the zygote) fails the task it held, naming the exit status or
+            // signal, even if it died halfway through a reply.
+            if let Some(Some(io)) = self.workers.get_mut(w) {
                 io.fd = None;
             }
             return;
@@ -498,12 +469,13 @@ impl Dispatcher {
             let Some(Some(io)) = self.workers.get_mut(w) else {
                 return;
             };
-            let avail = io.inbuf.len() - io.in_at;
+            let avail = io.filled - io.read_at;
             if avail < wire::HEADER {
                 break;
             }
             let pid = io.pid;
-            let len = match wire::parse_header(&io.inbuf[io.in_at..io.in_at + wire::HEADER]) {
+            let header = &io.inbuf[io.read_at..io.read_at + wire::HEADER];
+            let len = match wire::parse_header(header) {
                 Ok(len) => len,
                 Err(e) => {
                     self.protocol_error(w, pid, e.to_string());
@@ -513,8 +485,10 @@ impl Dispatcher {
             if avail < wire::HEADER + len {
                 break;
             }
-            let start = io.in_at + wire::HEADER;
-            io.in_at = start + len;
+            let start = io.read_at + wire::HEADER;
+            io.read_at = start + len;
+            // Borrow the buffer out of the worker's entry while the frame is handled (which
+            // needs `self`); it goes back below.
             let body = std::mem::take(&mut io.inbuf);
             let parsed = wire::parse_from_worker(&body[start..start + len]);
             match parsed {
@@ -522,7 +496,6 @@ impl Dispatcher {
                     let now = Instant::now();
                     let fast = now.duration_since(io.last) < FAST_TASK;
                     io.last = now;
-                    io.inflight = io.inflight.saturating_sub(1);
                     let done = self.shared.schedule.lock().finished(w, fast);
                     match done {
                         Some((job, retire)) => {
@@ -551,15 +524,17 @@ impl Dispatcher {
             self.restore(w, body);
         }
         if let Some(Some(io)) = self.workers.get_mut(w) {
-            if io.in_at == io.inbuf.len() {
-                io.inbuf.clear();
-                io.in_at = 0;
-                if io.inbuf.capacity() > 1 << 20 {
+            if io.read_at == io.filled {
+                io.read_at = 0;
+                io.filled = 0;
+                // Do not keep a huge reply's memory for the rest of the worker's life.
+                if io.inbuf.len() > 1 << 20 {
                     io.inbuf = Vec::new();
                 }
-            } else if io.in_at > 0 {
-                io.inbuf.drain(..io.in_at);
-                io.in_at = 0;
+            } else if io.read_at > 0 {
+                io.inbuf.copy_within(io.read_at..io.filled, 0);
+                io.filled -= io.read_at;
+                io.read_at = 0;
             }
         }
     }
@@ -580,7 +555,8 @@ impl Dispatcher {
         if let Some(Some(io)) = self.workers.get_mut(w) {
             io.fd = None;
             io.inbuf = Vec::new();
-            io.in_at = 0;
+            io.read_at = 0;
+            io.filled = 0;
         }
         self.send_ctl(control::Msg::new(control::SIGNAL, 0, pid, libc::SIGKILL));
     }

@@ -223,7 +223,7 @@ impl ProcessPoolExecutor {
         let (p, fut) = promise::<R>();
         match request::encode(f, std::iter::once(&arg)) {
             Ok(frame) => match self.push(Request {
-                frame,
+                frame: Arc::new(frame),
                 sink: Box::new(One(p)),
             }) {
                 Ok(()) => Ok(fut),
@@ -272,10 +272,15 @@ impl ProcessPoolExecutor {
         sink: Box<dyn Sink>,
     ) -> Result<(), TaskError> {
         match frame {
-            Ok(frame) => self.push(Request { frame, sink }).map_err(|t| {
-                drop(t);
-                self.map_refusal()
-            }),
+            Ok(frame) => self
+                .push(Request {
+                    frame: Arc::new(frame),
+                    sink,
+                })
+                .map_err(|t| {
+                    drop(t);
+                    self.map_refusal()
+                }),
             Err(reason) => {
                 if *self.shared.schedule.lock().phase() != Phase::Running {
                     return Err(self.map_refusal());

@@ -3,6 +3,7 @@
 
 use serde::{Serialize, de::DeserializeOwned};
 use weft_futures::{Chunk, Promise, TaskError};
+use weft_sync::Arc;
 
 use crate::{schedule, trampoline, wire, wire::Outcome};
 
@@ -22,8 +23,10 @@ pub(crate) trait Sink: Send {
 /// A queued or dispatched task.
 pub(crate) struct Request {
     /// The whole frame, header included; kept until the task completes, since a task sent
-    /// ahead to a worker that dies goes back to the queue and is sent again.
-    pub(crate) frame: Vec<u8>,
+    /// ahead to a worker that dies goes back to the queue and is sent again. Shared with the
+    /// dispatcher's send buffer, so that handing it out under the schedule's lock copies
+    /// nothing.
+    pub(crate) frame: Arc<Vec<u8>>,
     pub(crate) sink: Box<dyn Sink>,
 }
 

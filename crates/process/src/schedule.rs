@@ -1,4 +1,4 @@
-//! The pool's bookkeeping: which worker holds which task, which tasks wait, which workers are
+//! The schedule: which worker holds which task, which tasks wait, which workers are
 //! owed a replacement. A plain type, no I/O: the dispatcher and the submitters drive it under
 //! one lock, and `tests/loom.rs` drives it over a mocked transport (it includes this very file),
 //! so the invariants that matter (every task is handed out, completed or failed exactly once;
@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 
-/// A queued task, as the book sees it.
+/// A queued task, as the schedule sees it.
 pub(crate) trait Job {
     /// Marks the task running (Python's `set_running_or_notify_cancel`); `false` if it was
     /// cancelled, and then it is dropped instead of dispatched.
@@ -44,6 +44,17 @@ enum Slot<J> {
     Retiring,
 }
 
+/// One worker slot: who is in it, how many tasks it finished, and whether its latest reply
+/// came fast.
+#[derive(Debug)]
+struct Worker<J> {
+    slot: Slot<J>,
+    /// Tasks finished by the worker in this slot (for `max_tasks_per_child`).
+    done: u64,
+    /// Its latest reply followed the previous one within `FAST_TASK`.
+    fast: bool,
+}
+
 /// The bookkeeping state machine. Worker slots are indexed by a token that the dispatcher
 /// passes to the zygote with each spawn request.
 ///
@@ -55,9 +66,8 @@ enum Slot<J> {
 #[derive(Debug)]
 pub(crate) struct Schedule<J> {
     queue: VecDeque<J>,
-    slots: Vec<Slot<J>>,
-    done: Vec<u64>,
-    fast: Vec<bool>,
+    /// Indexed by the token the dispatcher passes to the zygote with each spawn request.
+    workers: Vec<Worker<J>>,
     live: usize,
     inflight: usize,
     owed: usize,
@@ -75,7 +85,7 @@ pub(crate) struct Schedule<J> {
 }
 
 impl<J: Job> Schedule<J> {
-    /// A book for `max_workers` workers (all owed: the dispatcher spawns them first), each
+    /// A schedule for `max_workers` workers (all owed: the dispatcher spawns them first), each
     /// holding at most `depth` tasks (up to [`FAST_DEPTH`] while its tasks are fast, if
     /// `adaptive`) and retired after `max_tasks` tasks if set.
     pub(crate) fn new(
@@ -86,9 +96,7 @@ impl<J: Job> Schedule<J> {
     ) -> Self {
         Self {
             queue: VecDeque::new(),
-            slots: Vec::new(),
-            done: Vec::new(),
-            fast: Vec::new(),
+            workers: Vec::new(),
             live: 0,
             inflight: 0,
             owed: max_workers,
@@ -142,19 +150,27 @@ impl<J: Job> Schedule<J> {
         let mut tokens = Vec::with_capacity(self.owed);
         while self.owed > 0 {
             self.owed -= 1;
-            let w = match self.slots.iter().position(|s| matches!(s, Slot::Free)) {
+            let w = match self
+                .workers
+                .iter()
+                .position(|x| matches!(x.slot, Slot::Free))
+            {
                 Some(w) => w,
                 None => {
-                    self.slots.push(Slot::Free);
-                    self.done.push(0);
-                    self.fast.push(false);
-                    self.slots.len() - 1
+                    self.workers.push(Worker {
+                        slot: Slot::Free,
+                        done: 0,
+                        fast: false,
+                    });
+                    self.workers.len() - 1
                 }
             };
-            self.slots[w] = Slot::Spawning;
+            self.workers[w] = Worker {
+                slot: Slot::Spawning,
+                done: 0,
+                fast: false,
+            };
             self.spawning += 1;
-            self.done[w] = 0;
-            self.fast[w] = false;
             tokens.push(w);
         }
         tokens
@@ -163,16 +179,16 @@ impl<J: Job> Schedule<J> {
     /// The zygote forked the worker for `w`. `false` if that slot no longer wants one (the
     /// pool broke meanwhile): the caller closes the new worker's socket and it exits.
     pub(crate) fn spawned(&mut self, w: usize) -> bool {
-        match self.slots.get(w) {
+        match self.workers.get(w).map(|x| &x.slot) {
             Some(Slot::Spawning) if !matches!(self.phase, Phase::Broken(_)) => {
                 self.spawning -= 1;
-                self.slots[w] = Slot::Live(VecDeque::new());
+                self.workers[w].slot = Slot::Live(VecDeque::new());
                 self.live += 1;
                 true
             }
             Some(Slot::Spawning) => {
                 self.spawning -= 1;
-                self.slots[w] = Slot::Retiring;
+                self.workers[w].slot = Slot::Retiring;
                 false
             }
             _ => false,
@@ -181,16 +197,17 @@ impl<J: Job> Schedule<J> {
 
     /// How many more tasks worker `w` may be sent now.
     fn room(&self, w: usize) -> usize {
-        let Slot::Live(tasks) = &self.slots[w] else {
+        let worker = &self.workers[w];
+        let Slot::Live(tasks) = &worker.slot else {
             return 0;
         };
         let quota = self.max_tasks.map_or(usize::MAX, |m| {
-            (m.saturating_sub(self.done[w]) as usize).saturating_sub(tasks.len())
+            (m.saturating_sub(worker.done) as usize).saturating_sub(tasks.len())
         });
         // Never send ahead while a worker is still being forked: it will want work too.
         let depth = if self.spawning > 0 {
             1
-        } else if self.adaptive && self.fast[w] {
+        } else if self.adaptive && worker.fast {
             FAST_DEPTH.max(self.depth)
         } else {
             self.depth
@@ -205,11 +222,11 @@ impl<J: Job> Schedule<J> {
             return None;
         }
         let mut best: Option<(usize, usize)> = None;
-        for w in 0..self.slots.len() {
+        for w in 0..self.workers.len() {
             if self.room(w) == 0 {
                 continue;
             }
-            let Slot::Live(tasks) = &self.slots[w] else {
+            let Slot::Live(tasks) = &self.workers[w].slot else {
                 continue;
             };
             if best.is_none_or(|(_, n)| tasks.len() < n) {
@@ -227,7 +244,7 @@ impl<J: Job> Schedule<J> {
             }
         };
         self.inflight += 1;
-        let Slot::Live(tasks) = &mut self.slots[w] else {
+        let Slot::Live(tasks) = &mut self.workers[w].slot else {
             unreachable!()
         };
         tasks.push_back(job);
@@ -239,17 +256,18 @@ impl<J: Job> Schedule<J> {
     /// retires now (`max_tasks_per_child`): the caller closes its socket; its replacement is
     /// owed. `None` when `w` held no task (an unexpected frame: the caller replaces it).
     pub(crate) fn finished(&mut self, w: usize, fast: bool) -> Option<(J, bool)> {
-        let Some(Slot::Live(tasks)) = self.slots.get_mut(w) else {
+        let worker = self.workers.get_mut(w)?;
+        let Slot::Live(tasks) = &mut worker.slot else {
             return None;
         };
         let job = tasks.pop_front()?;
         let idle = tasks.is_empty();
         self.inflight -= 1;
         self.init_failures = 0;
-        self.done[w] += 1;
-        self.fast[w] = fast;
-        if idle && self.max_tasks.is_some_and(|m| self.done[w] >= m) {
-            self.slots[w] = Slot::Retiring;
+        worker.done += 1;
+        worker.fast = fast;
+        if idle && self.max_tasks.is_some_and(|m| worker.done >= m) {
+            worker.slot = Slot::Retiring;
             self.live -= 1;
             if self.should_replace() {
                 self.owed += 1;
@@ -279,8 +297,10 @@ impl<J: Job> Schedule<J> {
         // Only while running: at shutdown every worker exits idle, some never having had work.
         let idle_newborn = self.phase == Phase::Running
             && !self.killing
-            && matches!(self.slots.get(w), Some(Slot::Live(t)) if t.is_empty())
-            && self.done.get(w) == Some(&0);
+            && self
+                .workers
+                .get(w)
+                .is_some_and(|x| x.done == 0 && matches!(&x.slot, Slot::Live(t) if t.is_empty()));
         let mut fail = self.vacate(w, Slot::Free, false);
         if idle_newborn {
             self.init_failures += 1;
@@ -299,7 +319,7 @@ impl<J: Job> Schedule<J> {
     /// queue instead.
     fn vacate(&mut self, w: usize, to: Slot<J>, requeue_all: bool) -> Vec<J> {
         let mut fail = Vec::new();
-        let Some(slot) = self.slots.get_mut(w) else {
+        let Some(slot) = self.workers.get_mut(w).map(|x| &mut x.slot) else {
             return fail;
         };
         let was_retiring = matches!(slot, Slot::Retiring);
@@ -365,10 +385,10 @@ impl<J: Job> Schedule<J> {
         self.phase = Phase::Broken(reason);
         self.owed = 0;
         let mut jobs = Vec::new();
-        for slot in &mut self.slots {
-            match std::mem::replace(slot, Slot::Retiring) {
+        for worker in &mut self.workers {
+            match std::mem::replace(&mut worker.slot, Slot::Retiring) {
                 Slot::Live(tasks) => jobs.extend(tasks),
-                Slot::Free => *slot = Slot::Free,
+                Slot::Free => worker.slot = Slot::Free,
                 _ => {}
             }
         }
@@ -403,6 +423,6 @@ impl<J: Job> Schedule<J> {
 
     /// Whether a task could be dispatched right now.
     pub(crate) fn can_dispatch(&self) -> bool {
-        !self.queue.is_empty() && (0..self.slots.len()).any(|w| self.room(w) > 0)
+        !self.queue.is_empty() && (0..self.workers.len()).any(|w| self.room(w) > 0)
     }
 }
