@@ -45,6 +45,8 @@
 mod as_completed;
 #[cfg(feature = "async")]
 mod awaiting;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod error;
 mod executor;
 mod future;

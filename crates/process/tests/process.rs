@@ -26,7 +26,7 @@ mod cases {
     };
 
     use serde::{Deserialize, Deserializer, Serialize, Serializer, de, ser};
-    use weft_futures::{MapOptions, TaskError};
+    use weft_futures::{MapOptions, TaskError, conformance};
     use weft_process::ProcessPoolExecutor;
     use weft_sync::atomic::{AtomicU32, Ordering};
 
@@ -84,7 +84,49 @@ mod cases {
             "initializer_exits_breaks_pool",
             initializer_exits_breaks_pool,
         ),
+        ("executor_work", executor_work),
+        ("executor_map_eager_then_lazy", executor_map_eager_then_lazy),
+        (
+            "executor_map_fails_items_alone",
+            executor_map_fails_items_alone,
+        ),
+        ("executor_map_drop_cancels", executor_map_drop_cancels),
+        (
+            "executor_refuses_after_shutdown",
+            executor_refuses_after_shutdown,
+        ),
     ];
+
+    // The checks every `weft_futures::Executor` passes, written once in
+    // `weft_futures::conformance` and run on the thread pool too (`crates/pool/tests/executor.rs`).
+
+    fn executor_work() {
+        conformance::work(&ProcessPoolExecutor::new(2).unwrap());
+    }
+
+    fn executor_map_eager_then_lazy() {
+        conformance::map_is_eager_then_lazy(&ProcessPoolExecutor::new(2).unwrap());
+    }
+
+    fn executor_map_fails_items_alone() {
+        conformance::map_fails_items_alone(&ProcessPoolExecutor::new(2).unwrap());
+    }
+
+    fn executor_map_drop_cancels() {
+        // Without prefetch, a worker holds one task at a time: every queued one is cancellable.
+        for workers in [1, 2] {
+            let pool = ProcessPoolExecutor::builder()
+                .max_workers(workers)
+                .prefetch(0)
+                .build()
+                .unwrap();
+            conformance::map_cancels_unconsumed_tasks_on_drop(&pool, workers);
+        }
+    }
+
+    fn executor_refuses_after_shutdown() {
+        conformance::refuses_after_shutdown(&ProcessPoolExecutor::new(1).unwrap());
+    }
 
     fn fd_count() -> usize {
         std::fs::read_dir("/proc/self/fd")
