@@ -220,3 +220,67 @@ fn async_waker_vs_completion() {
         t.join().unwrap();
     });
 }
+
+/// `Map` over an executor whose one worker races the map being dropped after its first result:
+/// the task consumed ran, and the one still in flight either ran or was cancelled by the drop,
+/// exactly once (never both, never neither); nothing past the buffer was submitted.
+#[test]
+fn map_drop_vs_worker_settles_every_task_once() {
+    use std::collections::VecDeque;
+    use weft_futures::{Map, MapOptions, MapSubmit, Promise, Submitted};
+    use weft_sync::Mutex;
+
+    type Queue = Arc<Mutex<VecDeque<(u32, Promise<u32>)>>>;
+
+    struct OneWorker(Queue);
+
+    impl MapSubmit<u32, u32> for OneWorker {
+        fn submit(&mut self, mut items: Vec<u32>) -> Submitted<u32, u32> {
+            let (p, f) = promise();
+            self.0.lock().push_back((items.pop().unwrap(), p));
+            Submitted::One(f)
+        }
+    }
+
+    weft_sync::model(|| {
+        let queue: Queue = Arc::new(Mutex::new(VecDeque::new()));
+        let mut map = Map::new(
+            OneWorker(queue.clone()),
+            0..3u32,
+            MapOptions::default().buffersize(2),
+            1,
+        );
+        assert_eq!(
+            queue.lock().len(),
+            2,
+            "the first buffer is submitted at once"
+        );
+        let dropped = Arc::new(weft_sync::atomic::AtomicBool::new(false));
+        let worker = {
+            let (queue, dropped) = (queue.clone(), dropped.clone());
+            thread::spawn(move || {
+                let mut ran = Vec::new();
+                for _ in 0..2 {
+                    let (x, p) = queue.lock().pop_front().unwrap();
+                    // Acquire: pairs with the Release store after the drop.
+                    let after_drop = dropped.load(Ordering::Acquire);
+                    if p.set_running() {
+                        assert!(!after_drop, "a task of a dropped map started");
+                        p.set_result(x * 10);
+                        ran.push(x);
+                    }
+                }
+                ran
+            })
+        };
+        assert_eq!(map.next(), Some(Ok(0)));
+        drop(map);
+        dropped.store(true, Ordering::Release);
+        let ran = worker.join().unwrap();
+        assert!(ran == [0] || ran == [0, 1], "ran {ran:?}");
+        assert!(
+            queue.lock().is_empty(),
+            "nothing past the buffer was submitted"
+        );
+    });
+}
