@@ -127,7 +127,7 @@ impl<'a, T> ConditionGuard<'a, T> {
             }
             let left = match deadline.remaining() {
                 None => None,
-                Some(left) if left.is_zero() && !weft_sync::LOOM => return false,
+                Some(left) if left.is_zero() => return false,
                 Some(left) => Some(left),
             };
             if !self.cond.wait_raw(left) {

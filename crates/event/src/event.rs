@@ -254,10 +254,9 @@ impl Event {
     fn wait_slow(&self, deadline: Deadline) -> bool {
         // A short bounded spin: a `set` arriving within a few microseconds (typical of a
         // ping-pong, or of a signal that is already on its way) costs no park and no unpark.
-        // The spin only re-reads the flag, so loom models skip it: its yields would spend the
-        // preemption budget that the races below need.
+        // Under loom the same spin runs with loom's budget (one yield).
         let mut spin = SpinWait::new();
-        while !weft_sync::LOOM && spin.spin() {
+        while spin.spin() {
             if self.is_set() {
                 return true;
             }

@@ -38,16 +38,15 @@
 //! ([`RawLock::unlock_fair`]). Until then arriving threads may barge, which keeps a hot lock
 //! fast; a woken waiter that loses re-queues at the front, so it is the one the hand-off goes to.
 //! No waiter waits much longer than `FAIR_AFTER` plus one critical section once it is first in
-//! line. loom has no clock: under `weft_loom` a waiter that was woken and lost a race counts as
-//! having waited long enough, so the models walk the hand-off path.
+//! line. The decision reads weft-sync's [`clock`](weft_sync::clock): under loom a logical clock, so the models
+//! explore both "hand off" and "let them race" wherever the waiter could have waited a while.
 
-#[cfg(not(weft_loom))]
-use std::time::Instant;
 use std::{num::NonZeroUsize, time::Duration};
 
 use weft_sync::{
     Deadline, Mutex, SpinWait, WaitList,
     atomic::{AtomicU8, Ordering},
+    clock::Instant,
     park::{Parked, Waiter},
 };
 
@@ -62,7 +61,6 @@ const RETRY: NonZeroUsize = NonZeroUsize::MIN;
 const HANDOFF: NonZeroUsize = NonZeroUsize::MIN.saturating_add(1);
 
 /// How long a queued waiter may wait before releases hand the lock to it directly.
-#[cfg(not(weft_loom))]
 const FAIR_AFTER: Duration = Duration::from_micros(500);
 
 /// A counter that loom does not see (see [`RawLock::handoffs`]).
@@ -73,29 +71,16 @@ type Observation = std::sync::atomic::AtomicUsize;
 /// What a queued waiter tells the releasing thread.
 #[derive(Debug)]
 struct Entry {
-    /// The waiter was woken once already and lost the race: under loom, hand it the lock.
-    #[cfg(weft_loom)]
-    lost: bool,
-    /// When it first queued (time-based fairness; loom has no time).
-    #[cfg(not(weft_loom))]
+    /// When it first queued.
     since: Instant,
 }
 
 impl Entry {
     /// Whether the release should hand the lock to this waiter.
     fn wants_handoff(&self) -> bool {
-        // With a clock, time alone decides, as in parking_lot: handing off after every lost
-        // race would turn a hot lock into a convoy (a context switch on every other release).
-        // loom has no clock, so there a lost race stands in for "waited long enough", which
-        // makes the models walk the hand-off path.
-        #[cfg(not(weft_loom))]
-        {
-            self.since.elapsed() >= FAIR_AFTER
-        }
-        #[cfg(weft_loom)]
-        {
-            self.lost
-        }
+        // Time alone decides, as in parking_lot: handing off after every lost race would turn a
+        // hot lock into a convoy (a context switch on every other release).
+        self.since.elapsed_at_least(FAIR_AFTER)
     }
 }
 
@@ -226,7 +211,6 @@ impl RawLock {
         let mut waiter: Option<Waiter> = None;
         // Woken once and lost the race since: the next queueing asks for a hand-off.
         let mut lost = false;
-        #[cfg(not(weft_loom))]
         let mut since: Option<Instant> = None;
         // Relaxed: every transition below is a CAS, or is ordered by the queue lock.
         let mut state = self.state.load(Ordering::Relaxed);
@@ -256,9 +240,8 @@ impl RawLock {
                 return false;
             }
 
-            // Nobody queued yet: spin a little, the holder may be about to release. (Under loom
-            // a waiter that was woken and lost queues at once, at the front, for its hand-off.)
-            if state & PARKED == 0 && !(weft_sync::LOOM && lost) && spin.spin() {
+            // Nobody queued yet: spin a little, the holder may be about to release.
+            if state & PARKED == 0 && spin.spin() {
                 state = self.state.load(Ordering::Relaxed);
                 continue;
             }
@@ -291,9 +274,6 @@ impl RawLock {
                     continue;
                 }
                 let entry = Entry {
-                    #[cfg(weft_loom)]
-                    lost,
-                    #[cfg(not(weft_loom))]
                     since: *since.get_or_insert_with(Instant::now),
                 };
                 if lost {

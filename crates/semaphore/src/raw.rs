@@ -27,7 +27,6 @@ const HANDOFF: NonZeroUsize = NonZeroUsize::new(2).unwrap();
 /// the previous hand-off (see `Waiters::hand_off`). Hand-offs leave a permit idle until its
 /// waiter runs, so they are rationed: often enough that nobody starves, rarely enough that
 /// throughput does not suffer.
-#[cfg(not(weft_loom))]
 const FAIR_INTERVAL: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// What the wait list remembers of each waiter.
@@ -43,7 +42,6 @@ struct Entry {
 struct Waiters {
     list: WaitList<Entry>,
     /// When the next hand-off may happen (the fairness throttle).
-    #[cfg(not(weft_loom))]
     next_handoff: Deadline,
 }
 
@@ -54,15 +52,12 @@ impl Waiters {
         if !entry.bumped {
             return false;
         }
-        // loom has no time: there every bumped waiter gets a hand-off, so that the models
-        // explore both paths (barging for fresh waiters, hand-off for bumped ones).
-        #[cfg(not(weft_loom))]
-        {
-            if !self.next_handoff.has_passed() {
-                return false;
-            }
-            self.next_handoff = Deadline::after(FAIR_INTERVAL);
+        // The throttle reads weft-sync's clock: under loom a logical one, so the models explore
+        // both "hand off now" and "not yet" for a bumped waiter.
+        if !self.next_handoff.has_passed() {
+            return false;
         }
+        self.next_handoff = Deadline::after(FAIR_INTERVAL);
         true
     }
 }
@@ -139,7 +134,6 @@ impl Raw {
             state: AtomicUsize::new(permits << 1),
             waiters: Mutex::new(Waiters {
                 list: WaitList::new(),
-                #[cfg(not(weft_loom))]
                 next_handoff: Deadline::after(std::time::Duration::ZERO),
             }),
         }
@@ -180,11 +174,10 @@ impl Raw {
             return false;
         }
         // A short bounded spin while nobody is parked: a permit released within a few
-        // microseconds is taken without parking. With waiters parked, queue behind them. The
-        // spin only repeats `try_acquire`, so loom models skip it: its yields would spend the
-        // preemption budget that the races below need.
+        // microseconds is taken without parking. With waiters parked, queue behind them. Under
+        // loom the same spin runs with loom's budget (one yield).
         let mut spin = SpinWait::new();
-        while !weft_sync::LOOM && self.state.load(Ordering::Relaxed) & PARKED == 0 && spin.spin() {
+        while self.state.load(Ordering::Relaxed) & PARKED == 0 && spin.spin() {
             if self.try_acquire() {
                 return true;
             }

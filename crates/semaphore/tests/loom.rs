@@ -116,8 +116,8 @@ fn permit_not_lost_when_timeout_races_release() {
 
 /// The hand-off path: a waiter woken by a release can lose the permit to a barging thread
 /// (here the releaser itself, taking it straight back); it then queues again at the front, and
-/// the barger's next release hands the permit straight to it (under loom every such waiter gets
-/// a hand-off). Whether that hand-off races the waiter's timeout or not, the permit is never
+/// the barger's next release may hand the permit straight to it (the throttle reads the logical
+/// clock, so both answers are explored). Whether that hand-off races the waiter's timeout or not, the permit is never
 /// lost.
 #[test]
 fn handed_off_permit_not_lost_when_timeout_races() {

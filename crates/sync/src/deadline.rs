@@ -9,8 +9,9 @@ use std::time::Instant;
 /// weft. A deadline is taken once, at the start of a call, so that a wait woken and re-parked
 /// several times never waits longer in total than asked, and never returns before it.
 ///
-/// Under `weft_loom` time does not exist: a finite deadline only records that the wait is
-/// timed, and [`crate::park::Waiter::wait`] turns it into "yield once, then time out".
+/// Under `weft_loom` the deadline reads weft's logical [`crate::clock`]: [`Deadline::has_passed`]
+/// is explored both ways, and [`crate::park::Waiter::wait`] with a finite deadline yields once
+/// and then times out unless notified (a timed wait may always end by timing out).
 ///
 /// # Examples
 ///
@@ -25,8 +26,9 @@ use std::time::Instant;
 pub struct Deadline {
     #[cfg(not(weft_loom))]
     at: Option<Instant>,
+    /// When the wait started and how long it may last; `None` for "never".
     #[cfg(weft_loom)]
-    finite: bool,
+    timed: Option<(crate::clock::Instant, Duration)>,
 }
 
 impl Deadline {
@@ -36,14 +38,16 @@ impl Deadline {
         #[cfg(not(weft_loom))]
         {
             Self {
-                at: Instant::now().checked_add(timeout),
+                at: crate::clock::Instant::now().checked_add(timeout),
             }
         }
         #[cfg(weft_loom)]
         {
             // A timeout too large for the clock is "forever" on both sides.
             let finite = std::time::Instant::now().checked_add(timeout).is_some();
-            Self { finite }
+            Self {
+                timed: finite.then(|| (crate::clock::Instant::now(), timeout)),
+            }
         }
     }
 
@@ -56,7 +60,7 @@ impl Deadline {
         }
         #[cfg(weft_loom)]
         {
-            Self { finite: false }
+            Self { timed: None }
         }
     }
 
@@ -69,12 +73,13 @@ impl Deadline {
         }
         #[cfg(weft_loom)]
         {
-            !self.finite
+            self.timed.is_none()
         }
     }
 
-    /// Whether the deadline is in the past. Always `false` for [`Deadline::never`], and always
-    /// `false` under loom (where a timed wait decides the timeout by itself).
+    /// Whether the deadline is in the past. Always `false` for [`Deadline::never`]. Under loom
+    /// the logical clock decides (see [`crate::clock`]): both answers are explored wherever
+    /// another thread acted since the deadline was taken.
     #[must_use]
     pub fn has_passed(&self) -> bool {
         #[cfg(not(weft_loom))]
@@ -83,12 +88,13 @@ impl Deadline {
         }
         #[cfg(weft_loom)]
         {
-            false
+            self.timed
+                .is_some_and(|(start, timeout)| start.elapsed_at_least(timeout))
         }
     }
 
-    /// Time left: `None` for [`Deadline::never`], zero once passed (and always zero for a finite
-    /// deadline under loom).
+    /// Time left: `None` for [`Deadline::never`], zero once passed. Under loom a deadline that
+    /// has not passed reports its whole timeout as left (time is logical there).
     #[must_use]
     pub fn remaining(&self) -> Option<Duration> {
         #[cfg(not(weft_loom))]
@@ -98,7 +104,13 @@ impl Deadline {
         }
         #[cfg(weft_loom)]
         {
-            self.finite.then_some(Duration::ZERO)
+            self.timed.map(|(start, timeout)| {
+                if start.elapsed_at_least(timeout) {
+                    Duration::ZERO
+                } else {
+                    timeout
+                }
+            })
         }
     }
 }

@@ -6,7 +6,9 @@
 //! `cargo xtask loom` explores every interleaving of the code that uses it.
 //!
 //! The call sites are identical on both sides: [`cell::UnsafeCell`] has loom's closure shape
-//! (`with` / `with_mut`), constructors are plain functions, and time goes through [`Deadline`].
+//! (`with` / `with_mut`), constructors are plain functions, and time goes through [`clock`] and
+//! [`Deadline`]: under loom a logical clock, so that every time-based decision is explored both
+//! ways.
 //!
 //! # Parking
 //!
@@ -36,6 +38,7 @@
 //! ```
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
+pub mod clock;
 mod deadline;
 mod model;
 mod mutex;

@@ -1,17 +1,23 @@
 /// Runs a concurrency model.
 ///
 /// Under `weft_loom`, `loom::model`: every interleaving of the threads the body spawns through
-/// [`crate::thread`], bounded by `LOOM_MAX_PREEMPTIONS` (3 when unset). Under `std`, the body
-/// runs once on real threads, so plain `cargo test` compiles and smoke-runs every model.
+/// [`crate::thread`], with at most `LOOM_MAX_PREEMPTIONS` preemptions (3 when unset). Under
+/// `std`, the body runs once on real threads, so plain `cargo test` compiles and smoke-runs
+/// every model.
 pub fn model<F>(body: F)
 where
     F: Fn() + Sync + Send + 'static,
 {
-    model_with_preemptions(3, body);
+    let bound = std::env::var("LOOM_MAX_PREEMPTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    model_with_preemptions(bound, body);
 }
 
-/// [`model`] with a default preemption bound of `bound` (`LOOM_MAX_PREEMPTIONS` still wins when
-/// set), for a model too large to run exhaustively at the usual bound.
+/// [`model`] with exactly `bound` preemptions, whatever `LOOM_MAX_PREEMPTIONS` says: the bound
+/// a model declares is the one that runs (for a model too large to run exhaustively at the
+/// usual bound, or one that needs a deeper search).
 pub fn model_with_preemptions<F>(bound: usize, body: F)
 where
     F: Fn() + Sync + Send + 'static,
@@ -19,9 +25,7 @@ where
     #[cfg(weft_loom)]
     {
         let mut builder = loom::model::Builder::new();
-        if builder.preemption_bound.is_none() {
-            builder.preemption_bound = Some(bound);
-        }
+        builder.preemption_bound = Some(bound);
         builder.check(body);
     }
     #[cfg(not(weft_loom))]

@@ -140,6 +140,8 @@ impl Waiter {
             }
             #[cfg(weft_loom)]
             {
+                // Parking takes time: the logical clock moves on (see `crate::clock`).
+                crate::clock::advance();
                 if deadline.is_never() {
                     // Check under the sleep lock: a notifier stores its token before taking
                     // this lock, so either we see the token here or its notify finds us asleep.

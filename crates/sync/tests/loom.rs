@@ -97,3 +97,41 @@ fn one_notify_wakes_exactly_one_of_two() {
         }
     });
 }
+
+/// The logical clock explores both answers of a time-based decision: once another thread has
+/// parked, "at least this long has passed" is sometimes true and sometimes false; a zero
+/// duration has always passed, and a duration beyond the clock's range never has.
+#[test]
+fn clock_decisions_are_explored_both_ways() {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    use std::time::Duration;
+    use weft_sync::clock::Instant;
+
+    // Observations across executions, outside the model (they must not add states).
+    static SAW_TRUE: AtomicBool = AtomicBool::new(false);
+    static SAW_FALSE: AtomicBool = AtomicBool::new(false);
+    weft_sync::model(|| {
+        let start = Instant::now();
+        assert!(start.elapsed_at_least(Duration::ZERO));
+        let t = thread::spawn(|| {
+            // A timed park: the clock advances, and nobody wakes it.
+            let w = Waiter::new();
+            assert_eq!(
+                w.wait(Deadline::after(Duration::from_millis(1))),
+                Parked::TimedOut
+            );
+        });
+        // No synchronisation with `t` yet: its park may or may not be seen.
+        if start.elapsed_at_least(Duration::from_millis(1)) {
+            SAW_TRUE.store(true, Relaxed);
+        } else {
+            SAW_FALSE.store(true, Relaxed);
+        }
+        assert!(!start.elapsed_at_least(Duration::MAX));
+        t.join().unwrap();
+    });
+    assert!(SAW_FALSE.load(Relaxed), "'not yet' never explored");
+    if weft_sync::LOOM {
+        assert!(SAW_TRUE.load(Relaxed), "'long enough' never explored");
+    }
+}
