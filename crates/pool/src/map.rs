@@ -13,6 +13,7 @@ use weft_futures::{Chunk, MapOptions, MapSubmit, Promise, Submitted, TaskError, 
 use weft_sync::{
     Arc,
     atomic::{AtomicBool, Ordering},
+    clock,
 };
 
 use crate::{
@@ -117,7 +118,8 @@ where
 
     fn finished(&mut self, ran: usize, elapsed: Duration) {
         let Some(a) = &mut self.adaptive else { return };
-        // An unmeasured batch (no clock under loom) or an empty one says nothing.
+        // An unmeasured batch (weft's clock reads no durations under loom) or an empty one
+        // says nothing.
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         if ran == 0 || nanos == 0 {
             return;
@@ -162,7 +164,8 @@ where
             // The map iterator was dropped and cancelled this batch.
             return;
         }
-        let clock = Clock::start();
+        // weft's clock: under loom `elapsed` is zero, and `finished` leaves the size alone.
+        let start = clock::Instant::now();
         let run = |x| catch_unwind(AssertUnwindSafe(|| f(x))).map_err(TaskError::from_panic);
         let mut items = items.into_iter();
         let mut results = Vec::with_capacity(items.len());
@@ -179,7 +182,7 @@ where
             }
         }
         let leftover: Vec<X> = items.collect();
-        let elapsed = clock.elapsed();
+        let elapsed = start.elapsed();
         // Drop our share of `f` before completing, so that the caller never waits on it.
         drop(f);
         finishing.announce();
@@ -192,32 +195,5 @@ where
 
     fn abort(self: Box<Self>, why: Abort) {
         why.apply(self.promise);
-    }
-}
-
-/// Times a batch; no clock under loom (models must be deterministic): a batch then reports
-/// `Duration::ZERO`, which the adaptive sizing ignores.
-struct Clock {
-    #[cfg(not(weft_loom))]
-    start: std::time::Instant,
-}
-
-impl Clock {
-    fn start() -> Self {
-        Self {
-            #[cfg(not(weft_loom))]
-            start: std::time::Instant::now(),
-        }
-    }
-
-    fn elapsed(&self) -> Duration {
-        #[cfg(not(weft_loom))]
-        {
-            self.start.elapsed()
-        }
-        #[cfg(weft_loom)]
-        {
-            Duration::ZERO
-        }
     }
 }

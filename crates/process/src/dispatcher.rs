@@ -6,7 +6,7 @@ use std::{
     collections::{HashMap, VecDeque},
     io::IoSliceMut,
     os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use nix::{
@@ -21,7 +21,7 @@ use nix::{
     unistd::Pid,
 };
 use weft_futures::TaskError;
-use weft_sync::{Arc, Mutex};
+use weft_sync::{Arc, Deadline, Mutex, clock};
 
 use crate::{
     control,
@@ -38,9 +38,9 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(book: Schedule<Request>, wake: EventFd) -> Self {
+    pub(crate) fn new(schedule: Schedule<Request>, wake: EventFd) -> Self {
         Self {
-            schedule: Mutex::new(book),
+            schedule: Mutex::new(schedule),
             wake,
         }
     }
@@ -68,7 +68,7 @@ struct WorkerIo {
     filled: usize,
     /// When the latest reply came (or the worker was born): replies that follow each other
     /// quickly mark the worker's tasks as fast, and the schedule then sends it more ahead.
-    last: Instant,
+    last: clock::Instant,
 }
 
 impl WorkerIo {
@@ -119,7 +119,7 @@ impl Dispatcher {
 
     /// Runs until the pool is shut down (or broken) and drained, then reaps the zygote.
     pub(crate) fn run(mut self) {
-        let mut drain_deadline: Option<Instant> = None;
+        let mut drain_deadline: Option<Deadline> = None;
         loop {
             let (spawns, sends, signal, quiescent) = {
                 let mut b = self.shared.schedule.lock();
@@ -149,14 +149,14 @@ impl Dispatcher {
                 for io in self.workers.iter_mut().flatten() {
                     io.fd = None;
                 }
-                drain_deadline.get_or_insert_with(|| Instant::now() + DRAIN_GRACE);
+                drain_deadline.get_or_insert_with(|| Deadline::after(DRAIN_GRACE));
                 if self.pids.is_empty() || self.ctl.is_none() {
                     break;
                 }
             }
             let timeout = match drain_deadline {
                 Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
+                    let left = d.remaining().unwrap_or(DRAIN_GRACE);
                     if left.is_zero() {
                         break;
                     }
@@ -320,7 +320,7 @@ impl Dispatcher {
             inbuf: Vec::new(),
             read_at: 0,
             filled: 0,
-            last: Instant::now(),
+            last: clock::Instant::now(),
         });
         if wanted && self.workers[w].as_ref().is_some_and(|io| io.fd.is_none()) {
             // Its socket did not arrive usable (out of descriptors, say): never send it work;
@@ -493,9 +493,8 @@ impl Dispatcher {
             let parsed = wire::parse_from_worker(&body[start..start + len]);
             match parsed {
                 Ok(FromWorker::Reply(outcomes)) => {
-                    let now = Instant::now();
-                    let fast = now.duration_since(io.last) < FAST_TASK;
-                    io.last = now;
+                    let fast = !io.last.elapsed_at_least(FAST_TASK);
+                    io.last = clock::Instant::now();
                     let done = self.shared.schedule.lock().finished(w, fast);
                     match done {
                         Some((job, retire)) => {
