@@ -97,7 +97,7 @@ pub fn map_is_eager_then_lazy<E: Executor>(ex: &E) {
         let opts = MapOptions::default()
             .buffersize(buffersize)
             .chunksize(chunksize);
-        let mut map = ex.map_with::<Square, _>(items, opts);
+        let map = ex.map_with::<Square, _>(items, opts);
         let ahead = buffersize * chunksize;
         assert_eq!(
             pulled.get(),
@@ -105,7 +105,7 @@ pub fn map_is_eager_then_lazy<E: Executor>(ex: &E) {
             "map must submit its first {buffersize} tasks when called"
         );
         let mut taken = 0;
-        while let Some(r) = map.next() {
+        for r in map {
             assert_eq!(r, Ok((taken as u64).pow(2)), "results come in input order");
             taken += 1;
             assert!(

@@ -246,7 +246,7 @@ pub mod doc_support {
         {
             Map::new(
                 Run::<T>(std::marker::PhantomData),
-                items.into_iter(),
+                items,
                 options.chunksize(1),
                 1,
             )
