@@ -3,7 +3,7 @@
 //!
 //! Each check panics (with a message naming the executor's misbehaviour) when it fails. The
 //! tasks live here, so a process pool's workers (forks of the test binary) and a Celery worker
-//! that registers them by [`Task::NAME`] run the same code.
+//! that registers them by [`Task::NAME`](crate::Task::NAME) run the same code.
 //!
 //! Side effects that must be seen across processes go through files in a fresh temporary
 //! directory (see [`map_cancels_unconsumed_tasks_on_drop`]).
