@@ -13,6 +13,7 @@
 //! | `f.result()` | `f.result()` → `Result<T, TaskError>` |
 //! | `for r in pool.map(fn, items):` | `for r in pool.map(fn, items) {` |
 //! | `pool.shutdown(wait=True, cancel_futures=False)` | `pool.shutdown(true, false)` |
+//! | `concurrent.futures.Executor` | [`Executor`] (typed tasks: [`weft_futures::task!`]), implemented by [`ThreadPoolExecutor`] |
 //!
 //! # Examples
 //!

@@ -9,6 +9,7 @@
 //! | `pool.map(fn, items, chunksize=100)` | [`ProcessPoolExecutor::map_with`] with [`MapOptions`] |
 //! | `initializer=`, `max_tasks_per_child=` | [`Builder`] |
 //! | `BrokenProcessPool` | [`TaskError::BrokenPool`], for the affected futures only |
+//! | `concurrent.futures.Executor` | [`Executor`] (typed tasks: [`weft_futures::task!`]), implemented by [`ProcessPoolExecutor`] |
 //!
 //! `build()` forks one single-threaded helper, the zygote, which forks every worker; a worker
 //! that crashes fails only the future it held and is replaced. See `docs/process.md` for the
