@@ -161,3 +161,28 @@ fn leaving_timed_waiter_keeps_the_parked_mark() {
         untimed.join().unwrap();
     });
 }
+
+/// Two timed waiters leaving while an untimed one is parked and a `set` runs: however the
+/// leaves interleave with the set, the untimed waiter is released (a leave that cleared the
+/// "parked" mark, or a set that woke only the leaving ones, would deadlock it), and the event
+/// stays set.
+#[test]
+fn two_leaving_timed_waiters_never_strand_a_parked_one() {
+    weft_sync::model_with_preemptions(2, || {
+        let ev = Arc::new(Event::new());
+        let timed: Vec<_> = (0..2)
+            .map(|_| {
+                let e = Arc::clone(&ev);
+                thread::spawn(move || e.wait_timeout(SHORT))
+            })
+            .collect();
+        let e = Arc::clone(&ev);
+        let untimed = thread::spawn(move || e.wait());
+        ev.set();
+        untimed.join().unwrap();
+        for t in timed {
+            let _ = t.join().unwrap();
+        }
+        assert!(ev.is_set());
+    });
+}

@@ -117,8 +117,8 @@ fn permit_not_lost_when_timeout_races_release() {
 /// The hand-off path: a waiter woken by a release can lose the permit to a barging thread
 /// (here the releaser itself, taking it straight back); it then queues again at the front, and
 /// the barger's next release may hand the permit straight to it (the throttle reads the logical
-/// clock, so both answers are explored). Whether that hand-off races the waiter's timeout or not, the permit is never
-/// lost.
+/// clock, so both answers are explored). Whether that hand-off races the waiter's timeout or
+/// not, the permit is never lost.
 #[test]
 fn handed_off_permit_not_lost_when_timeout_races() {
     weft_sync::model(|| {
@@ -208,5 +208,26 @@ fn bounded_bound_holds_with_parked_waiters() {
         }
         // The waiters hold one (forgotten) permit each; the count holds the rest.
         assert_eq!(sem.available(), usize::from(second));
+    });
+}
+
+/// Two in flight on each side: a timed and an untimed waiter, two releasers of one permit each.
+/// The untimed waiter always gets a permit (a wake-up consumed by the leaving timed waiter and
+/// not passed on would deadlock it), and both permits come back.
+#[test]
+fn two_waiters_two_releasers_lose_nothing() {
+    weft_sync::model_with_preemptions(2, || {
+        let sem = Arc::new(Semaphore::new(0));
+        let s = Arc::clone(&sem);
+        let timed = thread::spawn(move || s.acquire_timeout(SHORT).is_some());
+        let s = Arc::clone(&sem);
+        let untimed = thread::spawn(move || drop(s.acquire()));
+        let s = Arc::clone(&sem);
+        let releaser = thread::spawn(move || s.release(1));
+        sem.release(1);
+        releaser.join().unwrap();
+        untimed.join().unwrap();
+        let _got = timed.join().unwrap();
+        assert_eq!(sem.available(), 2, "a permit was lost");
     });
 }
