@@ -430,6 +430,13 @@ impl WorkerHandle {
         &self.shared.hostname
     }
 
+    /// Whether this worker has received a revoke for `task_id` (Python's
+    /// `app.control.inspect().revoked()`, for one worker and one id).
+    #[must_use]
+    pub fn is_revoked(&self, task_id: &str) -> bool {
+        self.shared.revoked.lock().set.contains(task_id)
+    }
+
     fn stop_inner(&mut self) {
         self.shared.stop.set();
         for t in self.threads.drain(..) {
