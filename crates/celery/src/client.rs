@@ -324,7 +324,10 @@ impl Celery {
         self.inner
             .endpoint
             .with_retry(&mut conn, SEND_BUDGET, |c| {
-                redis::cmd("PUBLISH").arg(&channel).arg(&msg).query::<i64>(c)
+                redis::cmd("PUBLISH")
+                    .arg(&channel)
+                    .arg(&msg)
+                    .query::<i64>(c)
             })
             .map(drop)
             .map_err(|e| CeleryError::Connect(e.to_string()))
@@ -606,10 +609,10 @@ impl CeleryExecutor {
             let app = Arc::downgrade(&self.app.inner);
             let id = id.clone();
             f.add_done_callback(move || {
-                if !settled.load(Ordering::SeqCst) {
-                    if let Some(inner) = app.upgrade() {
-                        Celery { inner }.cancelled_locally(&id);
-                    }
+                if !settled.load(Ordering::SeqCst)
+                    && let Some(inner) = app.upgrade()
+                {
+                    Celery { inner }.cancelled_locally(&id);
                 }
             });
         }
@@ -719,8 +722,10 @@ impl Listener {
             }
             unsubscribe.append(&mut self.results.to_unsubscribe.lock());
             if unsubscribe.len() >= UNSUBSCRIBE_BATCH {
-                let channels: Vec<String> =
-                    unsubscribe.drain(..).map(|id| protocol::meta_key(&id)).collect();
+                let channels: Vec<String> = unsubscribe
+                    .drain(..)
+                    .map(|id| protocol::meta_key(&id))
+                    .collect();
                 if ps.unsubscribe(channels).is_err() {
                     return Exit::Reconnect;
                 }
@@ -728,16 +733,18 @@ impl Listener {
             match ps.get_message() {
                 Ok(msg) => {
                     let channel = msg.get_channel_name();
-                    if let Some(id) = channel.strip_prefix("celery-task-meta-") {
-                        if self.deliver(id, msg.get_payload_bytes()) {
-                            unsubscribe.push(id.to_owned());
-                        }
+                    if let Some(id) = channel.strip_prefix("celery-task-meta-")
+                        && self.deliver(id, msg.get_payload_bytes())
+                    {
+                        unsubscribe.push(id.to_owned());
                     }
                 }
                 Err(e) if e.is_timeout() => {
                     if !unsubscribe.is_empty() {
-                        let channels: Vec<String> =
-                            unsubscribe.drain(..).map(|id| protocol::meta_key(&id)).collect();
+                        let channels: Vec<String> = unsubscribe
+                            .drain(..)
+                            .map(|id| protocol::meta_key(&id))
+                            .collect();
                         if ps.unsubscribe(channels).is_err() {
                             return Exit::Reconnect;
                         }
@@ -784,10 +791,8 @@ impl Listener {
     fn deliver(&self, id: &str, payload: &[u8]) -> bool {
         let outcome = match protocol::decode_meta(payload) {
             Ok((_, Meta::NotReady { started })) => {
-                if started {
-                    if let Some(s) = self.results.pending.lock().get(id) {
-                        s.started();
-                    }
+                if started && let Some(s) = self.results.pending.lock().get(id) {
+                    s.started();
                 }
                 return false;
             }

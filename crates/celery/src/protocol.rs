@@ -323,7 +323,10 @@ pub(crate) fn decode_task(text: &[u8]) -> Result<Incoming, Refusal> {
         return Err(invalid(
             "ContentDisallowed",
             "kombu.exceptions",
-            format!("refusing to deserialize the body of task {}: {what}", short(&task)),
+            format!(
+                "refusing to deserialize the body of task {}: {what}",
+                short(&task)
+            ),
         ));
     }
     let body = obj.get("body").and_then(Value::as_str).ok_or_else(|| {

@@ -53,7 +53,10 @@ pub(crate) fn ack_into(pipe: &mut redis::Pipeline, tag: &str) {
 /// another worker holds it, that worker is restoring), every message unacknowledged for
 /// longer than `visibility_timeout` goes back on its queue, marked redelivered. Returns how
 /// many were restored.
-pub(crate) fn restore_visible(conn: &mut Connection, visibility_timeout: Duration) -> RedisResult<usize> {
+pub(crate) fn restore_visible(
+    conn: &mut Connection,
+    visibility_timeout: Duration,
+) -> RedisResult<usize> {
     let token = protocol::uuid4().replace('-', "");
     let got: Option<String> = redis::cmd("SET")
         .arg(UNACKED_MUTEX)

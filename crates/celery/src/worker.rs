@@ -209,9 +209,9 @@ impl WorkerBuilder {
                 visibility_timeout: self.app.inner.visibility_timeout,
                 tasks: self.tasks,
                 queues: self.queues,
-                hostname: self
-                    .hostname
-                    .unwrap_or_else(|| format!("weft-{}@{}", std::process::id(), crate::client::hostname())),
+                hostname: self.hostname.unwrap_or_else(|| {
+                    format!("weft-{}@{}", std::process::id(), crate::client::hostname())
+                }),
                 concurrency: self.concurrency,
                 revoked: Mutex::new(Revoked::default()),
                 conns: Mutex::new(Vec::new()),
@@ -244,12 +244,13 @@ fn decode_args<A: DeserializeOwned>(
                 "weft tasks take positional or keyword arguments, not both".into(),
             ));
         }
-        return serde_json::from_value(Value::Object(kwargs)).map_err(|e| type_error(e.to_string()));
+        return serde_json::from_value(Value::Object(kwargs))
+            .map_err(|e| type_error(e.to_string()));
     }
-    if args.is_empty() {
-        if let Ok(a) = serde_json::from_value(Value::Null) {
-            return Ok(a);
-        }
+    if args.is_empty()
+        && let Ok(a) = serde_json::from_value(Value::Null)
+    {
+        return Ok(a);
     }
     if args.len() == 1 {
         if let Ok(a) = serde_json::from_value(args[0].clone()) {
@@ -273,10 +274,10 @@ impl Revoked {
     fn insert(&mut self, id: String) {
         if self.set.insert(id.clone()) {
             self.order.push_back(id);
-            if self.order.len() > REVOKES_MAX {
-                if let Some(old) = self.order.pop_front() {
-                    self.set.remove(&old);
-                }
+            if self.order.len() > REVOKES_MAX
+                && let Some(old) = self.order.pop_front()
+            {
+                self.set.remove(&old);
             }
         }
     }
@@ -470,8 +471,8 @@ fn consume(shared: &Arc<Shared>) {
             keys.push(protocol::queue_key(q, pri));
         }
     }
-    let restore_every = (shared.visibility_timeout / 4)
-        .clamp(Duration::from_millis(250), Duration::from_secs(10));
+    let restore_every =
+        (shared.visibility_timeout / 4).clamp(Duration::from_millis(250), Duration::from_secs(10));
     // kombu restores once when a consumer starts, then periodically.
     let mut next_restore = Deadline::after(Duration::ZERO);
     let mut conn: Option<redis::Connection> = None;
@@ -519,7 +520,12 @@ fn consume(shared: &Arc<Shared>) {
 
 /// Validates one message and runs it, or reports why not. Holds one slot permit, which it
 /// releases (or hands to the pool job).
-fn handle_message(shared: &Arc<Shared>, pool: &ThreadPoolExecutor, conn: &mut redis::Connection, bytes: &[u8]) {
+fn handle_message(
+    shared: &Arc<Shared>,
+    pool: &ThreadPoolExecutor,
+    conn: &mut redis::Connection,
+    bytes: &[u8],
+) {
     let m = match protocol::decode_task(bytes) {
         Ok(m) => m,
         Err(Refusal::Undecodable(why)) => {
@@ -546,7 +552,10 @@ fn handle_message(shared: &Arc<Shared>, pool: &ThreadPoolExecutor, conn: &mut re
         return;
     }
     let Some(handler) = shared.tasks.get(&m.task).cloned() else {
-        eprintln!("weft-celery worker: received unregistered task of type {:?}", m.task);
+        eprintln!(
+            "weft-celery worker: received unregistered task of type {:?}",
+            m.task
+        );
         let result = protocol::exception(
             "NotRegistered",
             Some("celery.exceptions"),
@@ -561,7 +570,10 @@ fn handle_message(shared: &Arc<Shared>, pool: &ThreadPoolExecutor, conn: &mut re
     let recorded = restore::mark_unacked(conn, &m)
         .or_else(|_| shared.with_conn(STORE_BUDGET, |c| restore::mark_unacked(c, &m)));
     if let Err(e) = recorded {
-        eprintln!("weft-celery worker: cannot record task {} as unacknowledged: {e}", m.id);
+        eprintln!(
+            "weft-celery worker: cannot record task {} as unacknowledged: {e}",
+            m.id
+        );
     }
     let s = shared.clone();
     pool.submit(move || run(&s, m, &handler));
@@ -633,7 +645,10 @@ fn control(shared: &Arc<Shared>) {
         let Some(mut conn) = shared.endpoint.connect_until(&shared.stop) else {
             break;
         };
-        if conn.set_read_timeout(Some(Duration::from_millis(250))).is_err() {
+        if conn
+            .set_read_timeout(Some(Duration::from_millis(250)))
+            .is_err()
+        {
             continue;
         }
         let mut ps = conn.as_pubsub();
@@ -668,7 +683,10 @@ mod tests {
     #[test]
     fn arguments_decode_as_documented() {
         let none = Map::new();
-        assert_eq!(decode_args::<u64>("t", vec![json!(5)], none.clone()).unwrap(), 5);
+        assert_eq!(
+            decode_args::<u64>("t", vec![json!(5)], none.clone()).unwrap(),
+            5
+        );
         assert_eq!(
             decode_args::<(i64, i64)>("t", vec![json!(2), json!(3)], none.clone()).unwrap(),
             (2, 3)

@@ -24,7 +24,9 @@ fn gated(x: u64) -> u64 {
 
 #[test]
 fn results_arrive_for_many_futures() {
-    let Some(redis) = common::redis("results_arrive_for_many_futures") else { return };
+    let Some(redis) = common::redis("results_arrive_for_many_futures") else {
+        return;
+    };
     let app = Celery::connect(&redis.url(0)).unwrap();
     let handle = app
         .worker()
@@ -34,14 +36,27 @@ fn results_arrive_for_many_futures() {
         .concurrency(4)
         .spawn_built();
     let ex = app.executor();
-    let futures: Vec<_> = (0..2000u64).map(|x| ex.submit_named::<u64, _>("weft.square", x)).collect();
+    let futures: Vec<_> = (0..2000u64)
+        .map(|x| ex.submit_named::<u64, _>("weft.square", x))
+        .collect();
     let total: u64 = as_completed(futures).map(|f| f.result().unwrap()).sum();
     assert_eq!(total, (0..2000u64).map(|x| x * x).sum::<u64>());
-    assert_eq!(ex.submit_named::<i64, _>("weft.add", (2, -5)).result(), Ok(-3));
-    assert_eq!(ex.submit_named::<String, _>("weft.unit", ()).result().unwrap(), "none");
+    assert_eq!(
+        ex.submit_named::<i64, _>("weft.add", (2, -5)).result(),
+        Ok(-3)
+    );
+    assert_eq!(
+        ex.submit_named::<String, _>("weft.unit", ())
+            .result()
+            .unwrap(),
+        "none"
+    );
     // A result that does not decode as the asked type fails that future alone.
     let wrong = ex.submit_named::<String, _>("weft.square", 3u64).result();
-    assert!(matches!(wrong, Err(TaskError::Failed(ref m)) if m.contains("does not decode")), "{wrong:?}");
+    assert!(
+        matches!(wrong, Err(TaskError::Failed(ref m)) if m.contains("does not decode")),
+        "{wrong:?}"
+    );
     assert_eq!(app.pending(), 0);
     // Acknowledged: nothing is left unacknowledged.
     let mut c = redis.conn(0);
@@ -62,7 +77,9 @@ impl SpawnBuilt for weft_celery::WorkerBuilder {
 
 #[test]
 fn failures_and_bad_input_are_reported_and_the_worker_goes_on() {
-    let Some(redis) = common::redis("failures_and_bad_input") else { return };
+    let Some(redis) = common::redis("failures_and_bad_input") else {
+        return;
+    };
     let app = Celery::connect(&redis.url(1)).unwrap();
     let handle = app
         .worker()
@@ -71,12 +88,24 @@ fn failures_and_bad_input_are_reported_and_the_worker_goes_on() {
         .concurrency(1)
         .spawn_built();
     let ex = app.executor();
-    let err = ex.submit_named::<u64, _>("weft.panic", ()).result().unwrap_err();
+    let err = ex
+        .submit_named::<u64, _>("weft.panic", ())
+        .result()
+        .unwrap_err();
     assert_eq!(err, TaskError::Failed("RustPanic: boom at 42".into()));
-    let err = ex.submit_named::<u64, _>("weft.nope", ()).result().unwrap_err();
+    let err = ex
+        .submit_named::<u64, _>("weft.nope", ())
+        .result()
+        .unwrap_err();
     assert_eq!(err, TaskError::Failed("NotRegistered: 'weft.nope'".into()));
-    let err = ex.submit_named::<u64, _>("weft.square", "seven").result().unwrap_err();
-    assert!(matches!(&err, TaskError::Failed(m) if m.starts_with("TypeError: weft.square")), "{err:?}");
+    let err = ex
+        .submit_named::<u64, _>("weft.square", "seven")
+        .result()
+        .unwrap_err();
+    assert!(
+        matches!(&err, TaskError::Failed(m) if m.starts_with("TypeError: weft.square")),
+        "{err:?}"
+    );
 
     // Raw messages nobody's client sends: garbage, a pickle body, a body that is not
     // protocol 2. Each is refused; those with an id are reported.
@@ -92,16 +121,33 @@ fn failures_and_bad_input_are_reported_and_the_worker_goes_on() {
         "headers": {"id": "v1-1", "task": "weft.square"},
         "properties": {"body_encoding": "base64", "delivery_tag": "t2",
                        "delivery_info": {"exchange": "", "routing_key": "celery"}}});
-    for m in ["\u{1}not json".to_owned(), "[1,2,3]".to_owned(), pickle.to_string(), bad_body.to_string()] {
-        let _: i64 = redis::cmd("LPUSH").arg("celery").arg(m).query(&mut c).unwrap();
+    for m in [
+        "\u{1}not json".to_owned(),
+        "[1,2,3]".to_owned(),
+        pickle.to_string(),
+        bad_body.to_string(),
+    ] {
+        let _: i64 = redis::cmd("LPUSH")
+            .arg("celery")
+            .arg(m)
+            .query(&mut c)
+            .unwrap();
     }
     // The worker takes one message at a time in order: once this task is done, the four
     // raw messages before it were handled.
-    assert_eq!(ex.submit_named::<u64, _>("weft.square", 9u64).result(), Ok(81));
+    assert_eq!(
+        ex.submit_named::<u64, _>("weft.square", 9u64).result(),
+        Ok(81)
+    );
     let m = meta(&mut c, "pickle-1").expect("the pickle message is reported");
     assert_eq!(m["status"], "FAILURE");
     assert_eq!(m["result"]["exc_type"], "ContentDisallowed");
-    assert!(m["result"]["exc_message"][0].as_str().unwrap().contains("pickle"));
+    assert!(
+        m["result"]["exc_message"][0]
+            .as_str()
+            .unwrap()
+            .contains("pickle")
+    );
     let m = meta(&mut c, "v1-1").expect("the bad body is reported");
     assert_eq!(m["result"]["exc_type"], "InvalidTaskError");
     let len: usize = redis::cmd("LLEN").arg("celery").query(&mut c).unwrap();
@@ -111,7 +157,9 @@ fn failures_and_bad_input_are_reported_and_the_worker_goes_on() {
 
 #[test]
 fn cancel_revokes_a_queued_task() {
-    let Some(redis) = common::redis("cancel_revokes_a_queued_task") else { return };
+    let Some(redis) = common::redis("cancel_revokes_a_queued_task") else {
+        return;
+    };
     let app = Celery::connect(&redis.url(0)).unwrap();
     let handle = app
         .worker()
@@ -125,9 +173,11 @@ fn cancel_revokes_a_queued_task() {
     let after = ex.submit_named::<u64, _>("weft.square", 6u64);
     assert!(victim.cancel());
     assert_eq!(victim.result(), Err(TaskError::Cancelled));
-    eventually("the worker to learn of the revoke", Duration::from_secs(10), || {
-        handle.is_revoked(&victim_id).then_some(())
-    });
+    eventually(
+        "the worker to learn of the revoke",
+        Duration::from_secs(10),
+        || handle.is_revoked(&victim_id).then_some(()),
+    );
     GATE.store(true, Ordering::SeqCst);
     assert_eq!(busy.result(), Ok(1));
     assert_eq!(after.result(), Ok(36));
@@ -140,11 +190,15 @@ fn cancel_revokes_a_queued_task() {
 
 #[test]
 fn shutdown_cancels_or_waits() {
-    let Some(redis) = common::redis("shutdown_cancels_or_waits") else { return };
+    let Some(redis) = common::redis("shutdown_cancels_or_waits") else {
+        return;
+    };
     let app = Celery::connect(&redis.url(0)).unwrap();
     let ex = app.executor();
     // No worker: the futures stay pending until cancelled.
-    let fs: Vec<_> = (0..5u64).map(|x| ex.submit_named::<u64, _>("weft.square", x)).collect();
+    let fs: Vec<_> = (0..5u64)
+        .map(|x| ex.submit_named::<u64, _>("weft.square", x))
+        .collect();
     assert!(!fs[0].wait_timeout(Duration::from_millis(50)));
     ex.shutdown(true, true);
     for f in fs {
@@ -153,7 +207,10 @@ fn shutdown_cancels_or_waits() {
     assert_eq!(app.pending(), 0);
     let ex2 = app.executor();
     let f = ex2.submit_named::<u64, _>("weft.square", 3u64);
-    let handle = app.worker().register_fn("weft.square", |x: u64| x * x).spawn_built();
+    let handle = app
+        .worker()
+        .register_fn("weft.square", |x: u64| x * x)
+        .spawn_built();
     ex2.shutdown(true, false);
     assert!(f.done());
     assert_eq!(f.result(), Ok(9));
@@ -162,21 +219,40 @@ fn shutdown_cancels_or_waits() {
 
 #[test]
 fn urls_with_passwords_and_bad_urls() {
-    assert!(matches!(Celery::connect("http://x"), Err(CeleryError::InvalidUrl(_))));
-    let Some(redis) = common::redis_with("urls_with_passwords", &["--requirepass", "s3cret"]) else { return };
+    assert!(matches!(
+        Celery::connect("http://x"),
+        Err(CeleryError::InvalidUrl(_))
+    ));
+    let Some(redis) = common::redis_with("urls_with_passwords", &["--requirepass", "s3cret"])
+    else {
+        return;
+    };
     let good = format!("redis://:s3cret@127.0.0.1:{}/2", redis.port);
     let bad = format!("redis://:wrong@127.0.0.1:{}/2", redis.port);
-    assert!(matches!(Celery::connect(&bad), Err(CeleryError::Connect(_))));
+    assert!(matches!(
+        Celery::connect(&bad),
+        Err(CeleryError::Connect(_))
+    ));
     let app = Celery::connect(&good).unwrap();
-    let handle = app.worker().register_fn("weft.square", |x: u64| x * x).spawn_built();
-    assert_eq!(app.executor().submit_named::<u64, _>("weft.square", 12u64).result(), Ok(144));
+    let handle = app
+        .worker()
+        .register_fn("weft.square", |x: u64| x * x)
+        .spawn_built();
+    assert_eq!(
+        app.executor()
+            .submit_named::<u64, _>("weft.square", 12u64)
+            .result(),
+        Ok(144)
+    );
     handle.stop();
 }
 
 #[test]
 fn stop_finishes_what_the_worker_holds() {
     static HOLD: AtomicBool = AtomicBool::new(false);
-    let Some(redis) = common::redis("stop_finishes") else { return };
+    let Some(redis) = common::redis("stop_finishes") else {
+        return;
+    };
     let app = Celery::connect(&redis.url(0)).unwrap();
     let handle = app
         .worker()
@@ -209,7 +285,9 @@ fn stop_finishes_what_the_worker_holds() {
 #[test]
 #[ignore = "helper process, started by a_killed_worker_loses_nothing"]
 fn child_worker_that_hangs() {
-    let Ok(url) = std::env::var("WEFT_CHILD_REDIS") else { return };
+    let Ok(url) = std::env::var("WEFT_CHILD_REDIS") else {
+        return;
+    };
     let app = Celery::connect(&url).unwrap();
     let _handle = app
         .worker()
@@ -230,28 +308,45 @@ fn start_hanging_child(url: &str) -> common::Proc {
     let log = common::tmp_dir("child").join("child.log");
     let out = std::fs::File::create(&log).unwrap();
     let child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_worker_that_hangs", "--ignored", "--nocapture"])
+        .args([
+            "--exact",
+            "child_worker_that_hangs",
+            "--ignored",
+            "--nocapture",
+        ])
         .env("WEFT_CHILD_REDIS", url)
         .stdout(out.try_clone().unwrap())
         .stderr(out)
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
-    common::Proc { child: Some(child), log }
+    common::Proc {
+        child: Some(child),
+        log,
+    }
 }
 
 #[test]
 fn a_killed_worker_loses_nothing() {
-    let Some(redis) = common::redis("a_killed_worker_loses_nothing") else { return };
+    let Some(redis) = common::redis("a_killed_worker_loses_nothing") else {
+        return;
+    };
     let url = redis.url(0);
     let mut child = start_hanging_child(&url);
-    let app = Celery::builder(&url).visibility_timeout(Duration::from_secs(1)).build().unwrap();
+    let app = Celery::builder(&url)
+        .visibility_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
     let f = app.executor().submit_named::<u64, _>("weft.hang", 7u64);
     let mut c = redis.conn(0);
-    eventually("the child to take the task", Duration::from_secs(30), || {
-        let n: usize = redis::cmd("HLEN").arg("unacked").query(&mut c).unwrap();
-        (n == 1).then_some(())
-    });
+    eventually(
+        "the child to take the task",
+        Duration::from_secs(30),
+        || {
+            let n: usize = redis::cmd("HLEN").arg("unacked").query(&mut c).unwrap();
+            (n == 1).then_some(())
+        },
+    );
     child.kill();
     assert!(!f.done());
     // A new worker restores the message after the visibility timeout and runs it.
@@ -268,9 +363,10 @@ fn a_killed_worker_loses_nothing() {
 #[test]
 fn client_and_worker_survive_a_redis_restart() {
     static HOLD: AtomicBool = AtomicBool::new(false);
-    let Some(mut redis) =
-        common::redis_with("redis_restart", &["--appendonly", "yes", "--appendfsync", "always"])
-    else {
+    let Some(mut redis) = common::redis_with(
+        "redis_restart",
+        &["--appendonly", "yes", "--appendfsync", "always"],
+    ) else {
         return;
     };
     let app = Celery::connect(&redis.url(0)).unwrap();
@@ -286,7 +382,10 @@ fn client_and_worker_survive_a_redis_restart() {
         .concurrency(2)
         .spawn_built();
     let ex = app.executor();
-    assert_eq!(ex.submit_named::<u64, _>("weft.square", 4u64).result(), Ok(16));
+    assert_eq!(
+        ex.submit_named::<u64, _>("weft.square", 4u64).result(),
+        Ok(16)
+    );
     let held = ex.submit_named::<u64, _>("weft.hold", 5u64);
     let mut c = redis.conn(0);
     eventually("the task to be taken", Duration::from_secs(10), || {
@@ -299,6 +398,9 @@ fn client_and_worker_survive_a_redis_restart() {
     // once the worker reconnects, and the future resolves.
     HOLD.store(true, Ordering::SeqCst);
     assert_eq!(held.result(), Ok(5));
-    assert_eq!(ex.submit_named::<u64, _>("weft.square", 6u64).result(), Ok(36));
+    assert_eq!(
+        ex.submit_named::<u64, _>("weft.square", 6u64).result(),
+        Ok(36)
+    );
     handle.stop();
 }

@@ -1,7 +1,12 @@
 //! Real parts for the tests: a `redis-server` on a free loopback port, Python Celery in a
 //! virtual environment, each stopped by a guard, also when a test panics.
 
-#![allow(dead_code, unreachable_pub, missing_docs, missing_debug_implementations)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    missing_docs,
+    missing_debug_implementations
+)]
 
 use std::{
     io::Read,
@@ -20,7 +25,8 @@ pub struct Redis {
 }
 
 pub fn redis_server() -> Option<PathBuf> {
-    let bin = std::env::var_os("WEFT_REDIS_SERVER").map_or_else(|| PathBuf::from("redis-server"), PathBuf::from);
+    let bin = std::env::var_os("WEFT_REDIS_SERVER")
+        .map_or_else(|| PathBuf::from("redis-server"), PathBuf::from);
     let ok = Command::new(&bin)
         .arg("--version")
         .stdout(Stdio::null())
@@ -53,7 +59,11 @@ pub fn redis_with(test: &str, extra: &[&str]) -> Option<Redis> {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn tmp_dir(name: &str) -> PathBuf {
@@ -72,21 +82,28 @@ impl Redis {
     pub fn start(&mut self) {
         let bin = redis_server().unwrap();
         let mut cmd = Command::new(bin);
-        cmd.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
-            .arg("--dir")
-            .arg(&self.dir)
-            .args(&self.args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        cmd.args([
+            "--port",
+            &self.port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .arg("--dir")
+        .arg(&self.dir)
+        .args(&self.args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
         self.child = Some(cmd.spawn().expect("start redis-server"));
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Ok(c) = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)) {
-                if let Ok(mut conn) = c.get_connection_with_timeout(Duration::from_millis(200)) {
-                    let pong: redis::RedisResult<String> = redis::cmd("PING").query(&mut conn);
-                    if pong.is_ok() || pong.as_ref().is_err_and(|e| e.code() == Some("NOAUTH")) {
-                        return;
-                    }
+            if let Ok(c) = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+                && let Ok(mut conn) = c.get_connection_with_timeout(Duration::from_millis(200))
+            {
+                let pong: redis::RedisResult<String> = redis::cmd("PING").query(&mut conn);
+                if pong.is_ok() || pong.as_ref().is_err_and(|e| e.code() == Some("NOAUTH")) {
+                    return;
                 }
             }
             assert!(Instant::now() < deadline, "redis-server did not start");
@@ -108,7 +125,10 @@ impl Redis {
     }
 
     pub fn conn(&self, db: u32) -> redis::Connection {
-        redis::Client::open(self.url(db)).unwrap().get_connection().unwrap()
+        redis::Client::open(self.url(db))
+            .unwrap()
+            .get_connection()
+            .unwrap()
     }
 }
 
@@ -168,7 +188,11 @@ impl Proc {
     pub fn wait_for_log(&self, needle: &str, limit: Duration) {
         let deadline = Instant::now() + limit;
         while !self.log_text().contains(needle) {
-            assert!(Instant::now() < deadline, "{needle:?} never appeared in the log:\n{}", self.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "{needle:?} never appeared in the log:\n{}",
+                self.log_text()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -232,14 +256,39 @@ def hang(x):
 "#;
 
 /// Starts a Python Celery worker (threads pool) on `url`, waiting until it is ready.
-pub fn python_worker(py: &Path, dir: &Path, url: &str, concurrency: u32, vt_secs: f64, name: &str) -> Proc {
+pub fn python_worker(
+    py: &Path,
+    dir: &Path,
+    url: &str,
+    concurrency: u32,
+    vt_secs: f64,
+    name: &str,
+) -> Proc {
     std::fs::write(dir.join("tasks.py"), TASKS_PY).unwrap();
     let log = dir.join(format!("{name}.log"));
     let out = std::fs::File::create(&log).unwrap();
     let child = Command::new(py)
-        .args(["-m", "celery", "-A", "tasks", "worker", "-P", "threads", "--loglevel=INFO"])
-        .args(["-c", &concurrency.to_string(), "-n", &format!("{name}@localhost")])
-        .args(["--without-gossip", "--without-mingle", "--without-heartbeat"])
+        .args([
+            "-m",
+            "celery",
+            "-A",
+            "tasks",
+            "worker",
+            "-P",
+            "threads",
+            "--loglevel=INFO",
+        ])
+        .args([
+            "-c",
+            &concurrency.to_string(),
+            "-n",
+            &format!("{name}@localhost"),
+        ])
+        .args([
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ])
         .current_dir(dir)
         .env("WEFT_TEST_REDIS", url)
         .env("WEFT_TEST_VT", vt_secs.to_string())
@@ -248,7 +297,10 @@ pub fn python_worker(py: &Path, dir: &Path, url: &str, concurrency: u32, vt_secs
         .stderr(out)
         .spawn()
         .expect("start the Python worker");
-    let p = Proc { child: Some(child), log };
+    let p = Proc {
+        child: Some(child),
+        log,
+    };
     p.wait_for_log("ready.", Duration::from_secs(60));
     p
 }
@@ -286,6 +338,9 @@ pub fn eventually<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<
 
 /// The stored task-meta document of `id`, if any.
 pub fn meta(conn: &mut redis::Connection, id: &str) -> Option<serde_json::Value> {
-    let v: Option<String> = redis::cmd("GET").arg(format!("celery-task-meta-{id}")).query(conn).unwrap();
+    let v: Option<String> = redis::cmd("GET")
+        .arg(format!("celery-task-meta-{id}"))
+        .query(conn)
+        .unwrap();
     v.map(|s| serde_json::from_str(&s).unwrap())
 }
