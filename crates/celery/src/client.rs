@@ -17,6 +17,7 @@ use weft_sync::{
 use crate::{
     CeleryError, WorkerBuilder,
     conn::{Endpoint, is_connection_error},
+    mailbox::Mailbox,
     protocol::{self, Meta},
     restore,
 };
@@ -68,12 +69,9 @@ struct Results {
     /// Every task whose result is awaited, by task id.
     pending: Mutex<HashMap<String, Box<dyn Slot>>>,
     /// Task ids whose channels the listener must subscribe to.
-    to_subscribe: Mutex<Vec<String>>,
+    to_subscribe: Mailbox,
     /// Task ids whose channels the listener may unsubscribe from.
     to_unsubscribe: Mutex<Vec<String>>,
-    /// Set when someone published on `wake_channel` and the listener has not yet looked at
-    /// `to_subscribe`: later submitters need not publish again.
-    wake_pending: AtomicBool,
     /// The listener's private channel: a message there only wakes it.
     wake_channel: String,
     stop: Event,
@@ -194,9 +192,8 @@ impl CeleryBuilder {
             .map_err(|e| CeleryError::Connect(e.to_string()))?;
         let results = Arc::new(Results {
             pending: Mutex::new(HashMap::new()),
-            to_subscribe: Mutex::new(Vec::new()),
+            to_subscribe: Mailbox::new(),
             to_unsubscribe: Mutex::new(Vec::new()),
-            wake_pending: AtomicBool::new(false),
             wake_channel: format!("weft-celery-wake-{}", protocol::uuid4()),
             stop: Event::new(),
         });
@@ -625,8 +622,7 @@ impl CeleryExecutor {
                 exec: self.state.clone(),
             }),
         );
-        results.to_subscribe.lock().push(id.clone());
-        let wake = !results.wake_pending.swap(true, Ordering::SeqCst);
+        let wake = results.to_subscribe.post(id.clone());
         let message = protocol::Outgoing {
             id: &id,
             name,
@@ -704,7 +700,7 @@ impl Listener {
         }
         // After a reconnect, every pending task: its result may have been published while
         // nobody listened, and is then in its key.
-        self.results.to_subscribe.lock().clear();
+        self.results.to_subscribe.clear();
         let all: Vec<String> = self.results.pending.lock().keys().cloned().collect();
         if self.subscribe_and_check(&mut ps, getter, all).is_err() {
             return Exit::Reconnect;
@@ -715,8 +711,7 @@ impl Listener {
             if self.results.stop.is_set() {
                 return Exit::Stop;
             }
-            self.results.wake_pending.store(false, Ordering::SeqCst);
-            let fresh = std::mem::take(&mut *self.results.to_subscribe.lock());
+            let fresh = self.results.to_subscribe.take();
             if !fresh.is_empty() && self.subscribe_and_check(&mut ps, getter, fresh).is_err() {
                 return Exit::Reconnect;
             }

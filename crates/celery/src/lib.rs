@@ -35,6 +35,8 @@
 mod client;
 mod conn;
 mod error;
+#[doc(hidden)]
+pub mod mailbox;
 mod protocol;
 mod restore;
 mod worker;

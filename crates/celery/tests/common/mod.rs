@@ -16,6 +16,15 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// Prints why a test is skipped; CI sets `WEFT_CELERY_REQUIRED`, and then a skip is a failure.
+fn skip(line: &str) {
+    assert!(
+        std::env::var_os("WEFT_CELERY_REQUIRED").is_none(),
+        "{line} (WEFT_CELERY_REQUIRED is set)"
+    );
+    eprintln!("{line}");
+}
+
 /// A `redis-server` child process on 127.0.0.1; killed and reaped on drop.
 pub struct Redis {
     child: Option<Child>,
@@ -43,7 +52,9 @@ pub fn redis(test: &str) -> Option<Redis> {
 
 pub fn redis_with(test: &str, extra: &[&str]) -> Option<Redis> {
     if redis_server().is_none() {
-        eprintln!("SKIP {test}: redis-server is not installed (apt-get install redis-server)");
+        skip(&format!(
+            "SKIP {test}: redis-server is not installed (apt-get install redis-server)"
+        ));
         return None;
     }
     let port = free_port();
@@ -220,10 +231,10 @@ pub fn python(test: &str) -> Option<PathBuf> {
     if ok {
         Some(py)
     } else {
-        eprintln!(
-            "SKIP {test}: no Python Celery at {} (python3 -m venv target/celery-venv && target/celery-venv/bin/pip install celery redis; or set WEFT_CELERY_VENV)",
+        skip(&format!(
+            "SKIP {test}: no Python Celery at {} (python3 -m venv target/celery-venv && target/celery-venv/bin/pip install celery redis packaging; or set WEFT_CELERY_VENV)",
             venv.display()
-        );
+        ));
         None
     }
 }
