@@ -8,8 +8,12 @@ use serde_json::Value;
 use weft_condition::Condition;
 use weft_event::Event;
 use weft_futures::{Future, Promise, TaskError, promise};
+// The client and the worker are driven by the network, which loom cannot model; their
+// in-process hand-off is modelled on its own (`mailbox.rs`, `tests/loom.rs`). They need what
+// loom's `Arc` lacks (`Weak`, unsized coercion to trait objects), so they use std's.
+use std::sync::Arc;
 use weft_sync::{
-    Arc, Mutex,
+    Mutex,
     atomic::{AtomicBool, Ordering},
     thread,
 };

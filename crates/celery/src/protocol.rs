@@ -13,7 +13,6 @@ use std::{
 
 use base64::{Engine as _, engine::general_purpose::STANDARD as B64};
 use serde_json::{Map, Value, json};
-use weft_sync::atomic::{AtomicU64, Ordering};
 
 /// The content type of Celery's JSON serializer.
 pub(crate) const JSON: &str = "application/json";
@@ -53,14 +52,13 @@ pub(crate) fn pidbox_channel(db: i64) -> String {
 /// A random version-4 UUID in its canonical text form, as Celery uses for task ids and
 /// kombu for delivery tags.
 ///
-/// The bits come from std's randomly keyed SipHash over a process-wide counter and the
-/// clock, so two calls never repeat in practice, and no extra dependency is needed.
+/// The bits come from std's randomly keyed SipHash (every `RandomState::new()` has fresh
+/// keys) over the clock, so two calls never repeat in practice, and no extra dependency is
+/// needed.
 pub(crate) fn uuid4() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut words = [0u64; 2];
     for w in &mut words {
         let mut h = RandomState::new().build_hasher();
-        h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
         h.write_u128(
             SystemTime::now()
                 .duration_since(UNIX_EPOCH)

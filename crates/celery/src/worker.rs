@@ -14,8 +14,11 @@ use weft_event::Event;
 use weft_futures::TaskError;
 use weft_pool::ThreadPoolExecutor;
 use weft_semaphore::Semaphore;
+// The worker is driven by the network, which loom cannot model, and needs what loom's `Arc`
+// lacks (unsized coercion to trait objects), so it uses std's.
+use std::sync::Arc;
 use weft_sync::{
-    Arc, Deadline, Mutex,
+    Deadline, Mutex,
     thread::{self, JoinHandle},
 };
 
