@@ -50,7 +50,7 @@ const MGET_CHUNK: usize = 512;
 ///
 /// let app = Celery::connect("redis://:secret@127.0.0.1:6379/0")?;
 /// let ex = app.executor();
-/// let sum = ex.submit_named::<i64, _>("tasks.add", (2, 3));
+/// let sum = ex.submit_named::<i64>("tasks.add", (2, 3));
 /// assert_eq!(sum.result()?, 5);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -319,12 +319,17 @@ impl Celery {
     /// # Errors
     /// The Redis error, if Redis could not be reached within the retry budget.
     pub fn revoke(&self, task_id: &str) -> Result<(), CeleryError> {
-        let msg = protocol::revoke_broadcast(task_id);
+        self.broadcast_revoke(&[task_id], SEND_BUDGET)
+    }
+
+    /// One `revoke` broadcast for every id in `ids`, retrying for up to `budget`.
+    fn broadcast_revoke(&self, ids: &[&str], budget: Duration) -> Result<(), CeleryError> {
+        let msg = protocol::revoke_broadcast(ids);
         let channel = protocol::pidbox_channel(self.inner.endpoint.db);
         let mut conn = self.inner.producer.lock();
         self.inner
             .endpoint
-            .with_retry(&mut conn, SEND_BUDGET, |c| {
+            .with_retry(&mut conn, budget, |c| {
                 redis::cmd("PUBLISH")
                     .arg(&channel)
                     .arg(&msg)
@@ -359,8 +364,9 @@ impl Celery {
             .to_unsubscribe
             .lock()
             .push(task_id.to_owned());
-        // Best effort, as Celery's `revoke`: when Redis is down the future is still cancelled.
-        let _ = self.revoke(task_id);
+        // Best effort, as Celery's `revoke`, and one attempt only, so that `cancel()` does not
+        // block while Redis is down: the future is cancelled either way.
+        let _ = self.broadcast_revoke(&[task_id], Duration::ZERO);
     }
 }
 
@@ -415,7 +421,7 @@ impl Drop for Inner {
 ///
 /// let app = Celery::connect("redis://127.0.0.1:6379/0")?;
 /// let ex = app.executor();
-/// let futures: Vec<_> = (0..100).map(|i| ex.submit_named::<i64, _>("tasks.add", (i, i))).collect();
+/// let futures: Vec<_> = (0..100).map(|i| ex.submit_named::<i64>("tasks.add", (i, i))).collect();
 /// let total: i64 = as_completed(futures).map(|f| f.result().unwrap()).sum();
 /// # Ok::<(), weft_celery::CeleryError>(())
 /// ```
@@ -476,14 +482,13 @@ impl CeleryExecutor {
     ///
     /// ```no_run
     /// let app = weft_celery::Celery::connect("redis://127.0.0.1:6379/0")?;
-    /// let f = app.executor().submit_named::<i64, _>("tasks.add", (2, 3));
+    /// let f = app.executor().submit_named::<i64>("tasks.add", (2, 3));
     /// assert_eq!(f.result()?, 5);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn submit_named<R, A>(&self, name: &str, args: A) -> Future<R>
+    pub fn submit_named<R>(&self, name: &str, args: impl Serialize) -> Future<R>
     where
         R: DeserializeOwned + Send + 'static,
-        A: Serialize,
     {
         self.apply_async(name, args).1
     }
@@ -499,14 +504,13 @@ impl CeleryExecutor {
     ///
     /// ```no_run
     /// let app = weft_celery::Celery::connect("redis://127.0.0.1:6379/0")?;
-    /// let (id, f) = app.executor().apply_async::<i64, _>("tasks.add", (2, 3));
+    /// let (id, f) = app.executor().apply_async::<i64>("tasks.add", (2, 3));
     /// println!("sent {id}");
     /// # Ok::<(), weft_celery::CeleryError>(())
     /// ```
-    pub fn apply_async<R, A>(&self, name: &str, args: A) -> (String, Future<R>)
+    pub fn apply_async<R>(&self, name: &str, args: impl Serialize) -> (String, Future<R>)
     where
         R: DeserializeOwned + Send + 'static,
-        A: Serialize,
     {
         assert!(
             self.state.open.load(Ordering::SeqCst),
@@ -524,7 +528,7 @@ impl CeleryExecutor {
     }
 
     /// Sends a task declared once by a type: its name and its argument and result types
-    /// come from `T` (see [`TaskSpec`]). The typed twin of [`CeleryExecutor::submit_named`].
+    /// come from `T` (see [`TaskSpec`](crate::TaskSpec)). The typed twin of [`CeleryExecutor::submit_named`].
     ///
     /// # Panics
     /// After [`CeleryExecutor::shutdown`].
@@ -545,7 +549,7 @@ impl CeleryExecutor {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn submit_task<T: crate::TaskSpec>(&self, args: T::Args) -> Future<T::Output> {
-        self.submit_named::<T::Output, T::Args>(T::NAME, args)
+        self.submit_named::<T::Output>(T::NAME, args)
     }
 
     /// Stops accepting tasks; with `cancel_futures`, cancels every future of this executor
@@ -557,7 +561,7 @@ impl CeleryExecutor {
     /// ```no_run
     /// let app = weft_celery::Celery::connect("redis://127.0.0.1:6379/0")?;
     /// let ex = app.executor();
-    /// let f = ex.submit_named::<i64, _>("tasks.add", (1, 1));
+    /// let f = ex.submit_named::<i64>("tasks.add", (1, 1));
     /// ex.shutdown(true, false);
     /// assert!(f.done());
     /// # Ok::<(), weft_celery::CeleryError>(())
@@ -576,15 +580,20 @@ impl CeleryExecutor {
                     .filter_map(|id| pending.remove(&id).map(|s| (id, s)))
                     .collect()
             };
-            for (id, slot) in mine {
+            let ids: Vec<String> = mine.iter().map(|(id, _)| id.clone()).collect();
+            // Through `Slot::revoked`, not a drop: the futures are cancelled, not abandoned.
+            for (_, slot) in mine {
                 slot.revoked();
-                self.app
-                    .inner
-                    .results
-                    .to_unsubscribe
-                    .lock()
-                    .push(id.clone());
-                let _ = self.app.revoke(&id);
+            }
+            self.app
+                .inner
+                .results
+                .to_unsubscribe
+                .lock()
+                .extend(ids.iter().cloned());
+            for chunk in ids.chunks(1000) {
+                let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+                let _ = self.app.broadcast_revoke(&refs, Duration::ZERO);
             }
         }
         if wait {

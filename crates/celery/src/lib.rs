@@ -25,7 +25,7 @@
 //! let handle = worker.spawn();
 //!
 //! let ex = app.executor();
-//! let futures: Vec<_> = (0..10u64).map(|x| ex.submit_named::<u64, _>("weft.square", x)).collect();
+//! let futures: Vec<_> = (0..10u64).map(|x| ex.submit_named::<u64>("weft.square", x)).collect();
 //! let total: u64 = as_completed(futures).map(|f| f.result().unwrap()).sum();
 //! assert_eq!(total, 285);
 //! handle.stop();

@@ -490,10 +490,15 @@ pub(crate) fn describe_exception(result: &Value) -> String {
 
 /// The kombu envelope of a pidbox broadcast (`app.control.revoke`), published on
 /// [`pidbox_channel`].
-pub(crate) fn revoke_broadcast(task_id: &str) -> String {
+/// One id is sent as a string, several as a list (both are what `app.control.revoke` sends).
+pub(crate) fn revoke_broadcast(task_ids: &[&str]) -> String {
+    let ids = match task_ids {
+        [one] => json!(one),
+        many => json!(many),
+    };
     let body = json!({
         "method": "revoke",
-        "arguments": {"task_id": task_id, "terminate": false, "signal": "SIGTERM"},
+        "arguments": {"task_id": ids, "terminate": false, "signal": "SIGTERM"},
         "destination": null,
         "pattern": null,
         "matcher": null,
@@ -627,8 +632,13 @@ mod tests {
 
     #[test]
     fn revoke_round_trips_and_respects_destination() {
-        let b = revoke_broadcast("abc");
+        let b = revoke_broadcast(&["abc"]);
         assert_eq!(decode_revoke(b.as_bytes(), "w@h"), vec!["abc".to_owned()]);
+        let b = revoke_broadcast(&["a", "b"]);
+        assert_eq!(
+            decode_revoke(b.as_bytes(), "w@h"),
+            vec!["a".to_owned(), "b".to_owned()]
+        );
         assert!(decode_revoke(b"{}", "w@h").is_empty());
     }
 

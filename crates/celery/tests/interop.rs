@@ -27,17 +27,14 @@ fn weft_client_python_worker() {
     let _worker = common::python_worker(&py, &dir, &url, 2, 3600.0, "pyw");
     let app = Celery::connect(&url).unwrap();
     let ex = app.executor();
-    assert_eq!(
-        ex.submit_named::<i64, _>("tasks.add", (2, 3)).result(),
-        Ok(5)
-    );
+    assert_eq!(ex.submit_named::<i64>("tasks.add", (2, 3)).result(), Ok(5));
     let err = ex
-        .submit_named::<i64, _>("tasks.boom", ())
+        .submit_named::<i64>("tasks.boom", ())
         .result()
         .unwrap_err();
     assert_eq!(err, TaskError::Failed("ValueError: bad value".into()));
     let err = ex
-        .submit_named::<i64, _>("tasks.missing", ())
+        .submit_named::<i64>("tasks.missing", ())
         .result()
         .unwrap_err();
     assert!(
@@ -45,7 +42,7 @@ fn weft_client_python_worker() {
         "{err:?}"
     );
     let futures: Vec<_> = (0..300i64)
-        .map(|i| ex.submit_named::<i64, _>("tasks.add", (i, 1)))
+        .map(|i| ex.submit_named::<i64>("tasks.add", (i, 1)))
         .collect();
     let total: i64 = as_completed(futures).map(|f| f.result().unwrap()).sum();
     assert_eq!(total, (1..=300).sum::<i64>());
@@ -53,9 +50,9 @@ fn weft_client_python_worker() {
     // Revoke: both worker threads busy, a queued task cancelled; the Python worker skips it
     // and stores REVOKED.
     let busy: Vec<_> = (0..2)
-        .map(|_| ex.submit_named::<f64, _>("tasks.slow", 1.5))
+        .map(|_| ex.submit_named::<f64>("tasks.slow", 1.5))
         .collect();
-    let (victim_id, victim) = ex.apply_async::<i64, _>("tasks.add", (1, 1));
+    let (victim_id, victim) = ex.apply_async::<i64>("tasks.add", (1, 1));
     assert!(victim.cancel());
     let mut c = redis.conn(0);
     let status = eventually(
@@ -212,7 +209,7 @@ fn python_restores_what_a_killed_weft_worker_held() {
         log,
     };
     let app = Celery::connect(&url).unwrap();
-    let f = app.executor().submit_named::<u64, _>("weft.hang", 4u64);
+    let f = app.executor().submit_named::<u64>("weft.hang", 4u64);
     let mut c = redis.conn(0);
     eventually(
         "the weft child to take the task",
@@ -242,7 +239,7 @@ fn weft_restores_what_a_killed_python_worker_held() {
         .visibility_timeout(Duration::from_secs(1))
         .build()
         .unwrap();
-    let f = app.executor().submit_named::<f64, _>("tasks.slow", 60.0);
+    let f = app.executor().submit_named::<f64>("tasks.slow", 60.0);
     let mut c = redis.conn(0);
     eventually(
         "the Python worker to take the task",

@@ -37,22 +37,17 @@ fn results_arrive_for_many_futures() {
         .spawn_built();
     let ex = app.executor();
     let futures: Vec<_> = (0..2000u64)
-        .map(|x| ex.submit_named::<u64, _>("weft.square", x))
+        .map(|x| ex.submit_named::<u64>("weft.square", x))
         .collect();
     let total: u64 = as_completed(futures).map(|f| f.result().unwrap()).sum();
     assert_eq!(total, (0..2000u64).map(|x| x * x).sum::<u64>());
+    assert_eq!(ex.submit_named::<i64>("weft.add", (2, -5)).result(), Ok(-3));
     assert_eq!(
-        ex.submit_named::<i64, _>("weft.add", (2, -5)).result(),
-        Ok(-3)
-    );
-    assert_eq!(
-        ex.submit_named::<String, _>("weft.unit", ())
-            .result()
-            .unwrap(),
+        ex.submit_named::<String>("weft.unit", ()).result().unwrap(),
         "none"
     );
     // A result that does not decode as the asked type fails that future alone.
-    let wrong = ex.submit_named::<String, _>("weft.square", 3u64).result();
+    let wrong = ex.submit_named::<String>("weft.square", 3u64).result();
     assert!(
         matches!(wrong, Err(TaskError::Failed(ref m)) if m.contains("does not decode")),
         "{wrong:?}"
@@ -89,17 +84,17 @@ fn failures_and_bad_input_are_reported_and_the_worker_goes_on() {
         .spawn_built();
     let ex = app.executor();
     let err = ex
-        .submit_named::<u64, _>("weft.panic", ())
+        .submit_named::<u64>("weft.panic", ())
         .result()
         .unwrap_err();
     assert_eq!(err, TaskError::Failed("RustPanic: boom at 42".into()));
     let err = ex
-        .submit_named::<u64, _>("weft.nope", ())
+        .submit_named::<u64>("weft.nope", ())
         .result()
         .unwrap_err();
     assert_eq!(err, TaskError::Failed("NotRegistered: 'weft.nope'".into()));
     let err = ex
-        .submit_named::<u64, _>("weft.square", "seven")
+        .submit_named::<u64>("weft.square", "seven")
         .result()
         .unwrap_err();
     assert!(
@@ -135,10 +130,7 @@ fn failures_and_bad_input_are_reported_and_the_worker_goes_on() {
     }
     // The worker takes one message at a time in order: once this task is done, the four
     // raw messages before it were handled.
-    assert_eq!(
-        ex.submit_named::<u64, _>("weft.square", 9u64).result(),
-        Ok(81)
-    );
+    assert_eq!(ex.submit_named::<u64>("weft.square", 9u64).result(), Ok(81));
     let m = meta(&mut c, "pickle-1").expect("the pickle message is reported");
     assert_eq!(m["status"], "FAILURE");
     assert_eq!(m["result"]["exc_type"], "ContentDisallowed");
@@ -168,9 +160,9 @@ fn cancel_revokes_a_queued_task() {
         .concurrency(1)
         .spawn_built();
     let ex = app.executor().queue("celery");
-    let busy = ex.submit_named::<u64, _>("weft.gated", 1u64);
-    let (victim_id, victim) = ex.apply_async::<u64, _>("weft.square", 5u64);
-    let after = ex.submit_named::<u64, _>("weft.square", 6u64);
+    let busy = ex.submit_named::<u64>("weft.gated", 1u64);
+    let (victim_id, victim) = ex.apply_async::<u64>("weft.square", 5u64);
+    let after = ex.submit_named::<u64>("weft.square", 6u64);
     assert!(victim.cancel());
     assert_eq!(victim.result(), Err(TaskError::Cancelled));
     eventually(
@@ -197,7 +189,7 @@ fn shutdown_cancels_or_waits() {
     let ex = app.executor();
     // No worker: the futures stay pending until cancelled.
     let fs: Vec<_> = (0..5u64)
-        .map(|x| ex.submit_named::<u64, _>("weft.square", x))
+        .map(|x| ex.submit_named::<u64>("weft.square", x))
         .collect();
     assert!(!fs[0].wait_timeout(Duration::from_millis(50)));
     ex.shutdown(true, true);
@@ -206,7 +198,7 @@ fn shutdown_cancels_or_waits() {
     }
     assert_eq!(app.pending(), 0);
     let ex2 = app.executor();
-    let f = ex2.submit_named::<u64, _>("weft.square", 3u64);
+    let f = ex2.submit_named::<u64>("weft.square", 3u64);
     let handle = app
         .worker()
         .register_fn("weft.square", |x: u64| x * x)
@@ -240,7 +232,7 @@ fn urls_with_passwords_and_bad_urls() {
         .spawn_built();
     assert_eq!(
         app.executor()
-            .submit_named::<u64, _>("weft.square", 12u64)
+            .submit_named::<u64>("weft.square", 12u64)
             .result(),
         Ok(144)
     );
@@ -265,8 +257,8 @@ fn stop_finishes_what_the_worker_holds() {
         .concurrency(2)
         .spawn_built();
     let ex = app.executor();
-    let a = ex.submit_named::<u64, _>("weft.hold", 1u64);
-    let b = ex.submit_named::<u64, _>("weft.hold", 2u64);
+    let a = ex.submit_named::<u64>("weft.hold", 1u64);
+    let b = ex.submit_named::<u64>("weft.hold", 2u64);
     let mut c = redis.conn(0);
     eventually("both tasks to be taken", Duration::from_secs(10), || {
         let n: usize = redis::cmd("HLEN").arg("unacked").query(&mut c).unwrap();
@@ -337,7 +329,7 @@ fn a_killed_worker_loses_nothing() {
         .visibility_timeout(Duration::from_secs(1))
         .build()
         .unwrap();
-    let f = app.executor().submit_named::<u64, _>("weft.hang", 7u64);
+    let f = app.executor().submit_named::<u64>("weft.hang", 7u64);
     let mut c = redis.conn(0);
     eventually(
         "the child to take the task",
@@ -382,11 +374,8 @@ fn client_and_worker_survive_a_redis_restart() {
         .concurrency(2)
         .spawn_built();
     let ex = app.executor();
-    assert_eq!(
-        ex.submit_named::<u64, _>("weft.square", 4u64).result(),
-        Ok(16)
-    );
-    let held = ex.submit_named::<u64, _>("weft.hold", 5u64);
+    assert_eq!(ex.submit_named::<u64>("weft.square", 4u64).result(), Ok(16));
+    let held = ex.submit_named::<u64>("weft.hold", 5u64);
     let mut c = redis.conn(0);
     eventually("the task to be taken", Duration::from_secs(10), || {
         let n: usize = redis::cmd("HLEN").arg("unacked").query(&mut c).unwrap();
@@ -398,9 +387,66 @@ fn client_and_worker_survive_a_redis_restart() {
     // once the worker reconnects, and the future resolves.
     HOLD.store(true, Ordering::SeqCst);
     assert_eq!(held.result(), Ok(5));
-    assert_eq!(
-        ex.submit_named::<u64, _>("weft.square", 6u64).result(),
-        Ok(36)
+    assert_eq!(ex.submit_named::<u64>("weft.square", 6u64).result(), Ok(36));
+    handle.stop();
+}
+
+#[test]
+fn shutdown_with_cancel_revokes_everything_pending() {
+    static HOLD: AtomicBool = AtomicBool::new(false);
+    let Some(redis) = common::redis("shutdown_with_cancel_revokes") else {
+        return;
+    };
+    let app = Celery::connect(&redis.url(0)).unwrap();
+    let handle = app
+        .worker()
+        .register_fn("weft.hold", |x: u64| {
+            while !HOLD.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            x
+        })
+        .concurrency(1)
+        .spawn_built();
+    let ex = app.executor();
+    let (busy_id, busy) = ex.apply_async::<u64>("weft.hold", 0u64);
+    let mut c = redis.conn(0);
+    eventually(
+        "the first task to be taken",
+        Duration::from_secs(10),
+        || {
+            let n: usize = redis::cmd("HLEN").arg("unacked").query(&mut c).unwrap();
+            (n == 1).then_some(())
+        },
     );
+    let queued: Vec<_> = (1..4u64)
+        .map(|x| ex.apply_async::<u64>("weft.hold", x))
+        .collect();
+    ex.shutdown(false, true);
+    assert!(busy.cancelled());
+    for (id, f) in &queued {
+        assert!(f.cancelled());
+        eventually(
+            "the worker to learn of the revoke",
+            Duration::from_secs(10),
+            || handle.is_revoked(id).then_some(()),
+        );
+    }
+    HOLD.store(true, Ordering::SeqCst);
+    // The task already running finishes (a revoke does not stop it, as in Celery); the queued
+    // ones are skipped and reported.
+    let status = eventually(
+        "the queued tasks to be reported",
+        Duration::from_secs(20),
+        || {
+            let all: Option<Vec<_>> = queued.iter().map(|(id, _)| meta(&mut c, id)).collect();
+            all
+        },
+    );
+    for m in status {
+        assert_eq!(m["status"], "REVOKED");
+    }
+    let m = meta(&mut c, &busy_id).expect("the running task finishes");
+    assert_eq!(m["status"], "SUCCESS");
     handle.stop();
 }

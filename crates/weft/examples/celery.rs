@@ -126,7 +126,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ex = app.executor();
     let futures: Vec<_> = numbers
         .iter()
-        .map(|&n| ex.submit_named::<u64, _>("weft.cpu_bound", n))
+        .map(|&n| ex.submit_named::<u64>("weft.cpu_bound", n))
         .collect();
     let mut on_celery: Vec<u64> = as_completed(futures)
         .map(|f| f.result().expect("the remote task failed"))
@@ -186,7 +186,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let py_ex = app.executor().queue("python");
         let futures: Vec<_> = small
             .iter()
-            .map(|&n| py_ex.submit_named::<u64, _>("python.cpu_bound", n))
+            .map(|&n| py_ex.submit_named::<u64>("python.cpu_bound", n))
             .collect();
         for (f, &n) in futures.into_iter().zip(&small) {
             let got = f.result()?;

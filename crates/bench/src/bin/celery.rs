@@ -121,15 +121,12 @@ fn main() {
         .unwrap()
         .spawn();
     let ex = app.executor();
-    assert_eq!(
-        ex.submit_named::<u64, _>("bench.noop", 1u64).result(),
-        Ok(1)
-    );
+    assert_eq!(ex.submit_named::<u64>("bench.noop", 1u64).result(), Ok(1));
     if enabled("celery_roundtrip") {
         let m = median(|| {
             let t = Instant::now();
             for i in 0..roundtrips {
-                assert_eq!(ex.submit_named::<u64, _>("bench.noop", i).result(), Ok(i));
+                assert_eq!(ex.submit_named::<u64>("bench.noop", i).result(), Ok(i));
             }
             t.elapsed().as_secs_f64() / roundtrips as f64 * 1e6
         });
@@ -139,7 +136,7 @@ fn main() {
         let m = median(|| {
             let t = Instant::now();
             let fs: Vec<_> = (0..tasks)
-                .map(|i| ex.submit_named::<u64, _>("bench.noop", i))
+                .map(|i| ex.submit_named::<u64>("bench.noop", i))
                 .collect();
             let sum: u64 = as_completed(fs).map(|f| f.result().unwrap()).sum();
             assert_eq!(sum, tasks * (tasks - 1) / 2);
