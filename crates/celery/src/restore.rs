@@ -18,23 +18,30 @@ pub(crate) const UNACKED_MUTEX: &str = "unacked_mutex";
 /// kombu's `unacked_mutex_expire`: 5 minutes.
 const MUTEX_EXPIRE_MS: u64 = 300_000;
 
-/// Records a delivered message as unacknowledged, as kombu's `QoS.append`: one `MULTI` of
-/// `ZADD unacked_index <now> <tag>` and `HSET unacked <tag> [message, exchange, routing_key]`.
-pub(crate) fn mark_unacked(conn: &mut Connection, m: &protocol::Incoming) -> RedisResult<()> {
-    let entry = serde_json::json!([m.raw, m.exchange, m.routing_key]).to_string();
-    redis::pipe()
-        .atomic()
-        .cmd("ZADD")
-        .arg(UNACKED_INDEX)
-        .arg(protocol::now_secs())
-        .arg(&m.delivery_tag)
-        .ignore()
-        .cmd("HSET")
-        .arg(UNACKED)
-        .arg(&m.delivery_tag)
-        .arg(entry)
-        .ignore()
-        .query(conn)
+/// Records delivered messages as unacknowledged, as kombu's `QoS.append` does for each: one
+/// `MULTI` of `ZADD unacked_index <now> <tag>` and `HSET unacked <tag> [message, exchange,
+/// routing_key]` per message.
+pub(crate) fn mark_unacked(
+    conn: &mut Connection,
+    messages: &[&protocol::Incoming],
+) -> RedisResult<()> {
+    let now = protocol::now_secs();
+    let mut pipe = redis::pipe();
+    pipe.atomic();
+    for m in messages {
+        let entry = serde_json::json!([m.raw, m.exchange, m.routing_key]).to_string();
+        pipe.cmd("ZADD")
+            .arg(UNACKED_INDEX)
+            .arg(now)
+            .arg(&m.delivery_tag)
+            .ignore()
+            .cmd("HSET")
+            .arg(UNACKED)
+            .arg(&m.delivery_tag)
+            .arg(entry)
+            .ignore();
+    }
+    pipe.query(conn)
 }
 
 /// Adds kombu's acknowledgement (`ZREM` and `HDEL` of the tag) to `pipe`.

@@ -24,7 +24,7 @@ use weft_sync::{
 
 use crate::{
     Celery, CeleryError,
-    conn::Endpoint,
+    conn::{Endpoint, is_connection_error},
     protocol::{self, Incoming, Refusal},
     restore,
 };
@@ -480,6 +480,7 @@ fn consume(shared: &Arc<Shared>) {
     let mut next_restore = Deadline::after(Duration::ZERO);
     let mut conn: Option<redis::Connection> = None;
     let mut pause = Duration::from_millis(20);
+    let mut batch_rpop = true;
     while !shared.stop.is_set() {
         let Some(permit) = shared.slots.acquire_timeout(Duration::from_millis(200)) else {
             continue;
@@ -504,9 +505,34 @@ fn consume(shared: &Arc<Shared>) {
             redis::cmd("BRPOP").arg(&keys).arg(BRPOP_TIMEOUT).query(c);
         match popped {
             Ok(None) => shared.slots.release(1),
-            Ok(Some((_key, bytes))) => {
+            Ok(Some((key, bytes))) => {
                 pause = Duration::from_millis(20);
-                handle_message(shared, &pool, c, &bytes);
+                let mut batch = vec![bytes];
+                // More free threads: take up to that many more messages from the same list in
+                // one round trip (`RPOP key count`, Redis 6.2+), each with its own permit.
+                let mut extra = 0;
+                while batch_rpop && let Some(p) = shared.slots.try_acquire() {
+                    p.forget();
+                    extra += 1;
+                }
+                if extra > 0 {
+                    let more: redis::RedisResult<Option<Vec<Vec<u8>>>> =
+                        redis::cmd("RPOP").arg(&key).arg(extra).query(c);
+                    let got = match more {
+                        Ok(Some(v)) => v,
+                        Ok(None) => Vec::new(),
+                        Err(e) => {
+                            if !is_connection_error(&e) {
+                                // An older Redis without `RPOP count`: one message per fetch.
+                                batch_rpop = false;
+                            }
+                            Vec::new()
+                        }
+                    };
+                    shared.slots.release(extra - got.len().min(extra));
+                    batch.extend(got);
+                }
+                handle_batch(shared, &pool, c, batch);
             }
             Err(_) => {
                 conn = None;
@@ -521,20 +547,15 @@ fn consume(shared: &Arc<Shared>) {
     pool.shutdown(true, false);
 }
 
-/// Validates one message and runs it, or reports why not. Holds one slot permit, which it
-/// releases (or hands to the pool job).
-fn handle_message(
-    shared: &Arc<Shared>,
-    pool: &ThreadPoolExecutor,
-    conn: &mut redis::Connection,
-    bytes: &[u8],
-) {
+/// Validates one message: returns it with its handler when it can run, or reports why not
+/// (and frees its slot).
+fn check_message(shared: &Arc<Shared>, bytes: &[u8]) -> Option<(Incoming, Handler)> {
     let m = match protocol::decode_task(bytes) {
         Ok(m) => m,
         Err(Refusal::Undecodable(why)) => {
             eprintln!("weft-celery worker: dropping a message that cannot be reported: {why}");
             shared.slots.release(1);
-            return;
+            return None;
         }
         Err(Refusal::Invalid {
             id,
@@ -546,13 +567,13 @@ fn handle_message(
             let result = protocol::exception(exc_type, Some(exc_module), &message);
             store(shared, &id, "FAILURE", &result, None);
             shared.slots.release(1);
-            return;
+            return None;
         }
     };
     if shared.revoked.lock().set.contains(&m.id) {
         report_revoked(shared, &m.id, None);
         shared.slots.release(1);
-        return;
+        return None;
     }
     let Some(handler) = shared.tasks.get(&m.task).cloned() else {
         eprintln!(
@@ -566,20 +587,39 @@ fn handle_message(
         );
         store(shared, &m.id, "FAILURE", &result, None);
         shared.slots.release(1);
-        return;
+        return None;
     };
-    // The message is now only in this process: record it as unacknowledged at once, so that
-    // a crash from here on leaves it for `restore_visible`.
-    let recorded = restore::mark_unacked(conn, &m)
-        .or_else(|_| shared.with_conn(STORE_BUDGET, |c| restore::mark_unacked(c, &m)));
-    if let Err(e) = recorded {
-        eprintln!(
-            "weft-celery worker: cannot record task {} as unacknowledged: {e}",
-            m.id
-        );
+    Some((m, handler))
+}
+
+/// Handles the messages of one fetch, each holding one slot permit: reports those that
+/// cannot run, records the others as unacknowledged (one transaction), and hands them to
+/// the pool.
+fn handle_batch(
+    shared: &Arc<Shared>,
+    pool: &ThreadPoolExecutor,
+    conn: &mut redis::Connection,
+    batch: Vec<Vec<u8>>,
+) {
+    let runnable: Vec<(Incoming, Handler)> = batch
+        .iter()
+        .filter_map(|bytes| check_message(shared, bytes))
+        .collect();
+    if runnable.is_empty() {
+        return;
     }
-    let s = shared.clone();
-    pool.submit(move || run(&s, m, &handler));
+    // The messages are now only in this process: record them as unacknowledged at once, so
+    // that a crash from here on leaves them for `restore_visible`.
+    let messages: Vec<&Incoming> = runnable.iter().map(|(m, _)| m).collect();
+    let recorded = restore::mark_unacked(conn, &messages)
+        .or_else(|_| shared.with_conn(STORE_BUDGET, |c| restore::mark_unacked(c, &messages)));
+    if let Err(e) = recorded {
+        eprintln!("weft-celery worker: cannot record tasks as unacknowledged: {e}");
+    }
+    for (m, handler) in runnable {
+        let s = shared.clone();
+        pool.submit(move || run(&s, m, &handler));
+    }
 }
 
 /// Runs one task on a pool thread, stores its outcome, acknowledges, frees its slot.
