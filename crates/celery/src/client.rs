@@ -724,6 +724,12 @@ impl Listener {
             if self.results.stop.is_set() {
                 return Exit::Stop;
             }
+            if since_restore.has_passed() {
+                since_restore = weft_sync::Deadline::after(self.visibility_timeout);
+                let _ = self.endpoint.with_retry(getter, Duration::ZERO, |c| {
+                    restore::restore_visible(c, self.visibility_timeout)
+                });
+            }
             let fresh = self.results.to_subscribe.take();
             if !fresh.is_empty() && self.subscribe_and_check(&mut ps, getter, fresh).is_err() {
                 return Exit::Reconnect;
@@ -756,12 +762,6 @@ impl Listener {
                         if ps.unsubscribe(channels).is_err() {
                             return Exit::Reconnect;
                         }
-                    }
-                    if since_restore.has_passed() {
-                        since_restore = weft_sync::Deadline::after(self.visibility_timeout);
-                        let _ = self.endpoint.with_retry(getter, Duration::ZERO, |c| {
-                            restore::restore_visible(c, self.visibility_timeout)
-                        });
                     }
                 }
                 Err(e) if is_connection_error(&e) => return Exit::Reconnect,
