@@ -12,7 +12,9 @@
 //! | [`futures`] | `weft-futures` | `concurrent.futures.Future`, `as_completed`, `wait` |
 //! | [`pool`] | `weft-pool` | `concurrent.futures.ThreadPoolExecutor` |
 //! | [`process`] | `weft-process` | `concurrent.futures.ProcessPoolExecutor` |
+//! | [`celery`] | `weft-celery` | `celery.Celery` client and worker (Redis, protocol v2, JSON) |
 
+pub use weft_celery as celery;
 pub use weft_condition as condition;
 pub use weft_event as event;
 pub use weft_futures as futures;

@@ -3,6 +3,10 @@
 
 use std::time::Duration;
 
+use weft::celery::{
+    Celery, CeleryBuilder, CeleryError, CeleryExecutor, TaskSpec, Worker, WorkerBuilder,
+    WorkerHandle,
+};
 use weft::condition::{Condition, ConditionGuard};
 use weft::event::Event;
 use weft::futures::{
@@ -21,6 +25,8 @@ use weft::semaphore::{BoundedSemaphore, BoundedSemaphoreError, Permit, Semaphore
 const _: () = {
     const fn send_sync<T: Send + Sync>() {}
     send_sync::<Lock<u64>>();
+    send_sync::<Celery>();
+    send_sync::<CeleryExecutor>();
     send_sync::<RLock<u64>>();
     send_sync::<Semaphore>();
     send_sync::<BoundedSemaphore>();
@@ -162,4 +168,24 @@ fn future_is_awaitable() {
     let (p, f) = promise::<u8>();
     p.set_result(9);
     assert_eq!(rt.block_on(async { into_future(f).await }).unwrap(), 9);
+}
+
+#[test]
+fn celery_is_reachable_through_the_facade() {
+    fn declared<T: TaskSpec>() -> &'static str {
+        T::NAME
+    }
+    struct Add;
+    impl TaskSpec for Add {
+        const NAME: &'static str = "tasks.add";
+        type Args = (i64, i64);
+        type Output = i64;
+    }
+    assert_eq!(declared::<Add>(), "tasks.add");
+    let connect: fn(&str) -> Result<Celery, CeleryError> = Celery::connect;
+    assert!(matches!(
+        connect("http://nowhere"),
+        Err(CeleryError::InvalidUrl(_))
+    ));
+    let _ = std::mem::size_of::<(CeleryBuilder, Worker, WorkerBuilder, WorkerHandle)>();
 }
