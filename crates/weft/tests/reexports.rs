@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use weft::barrier::{Barrier, BrokenBarrierError};
 use weft::condition::{Condition, ConditionGuard};
 use weft::event::Event;
 use weft::futures::{
@@ -25,6 +26,8 @@ const _: () = {
     send_sync::<Semaphore>();
     send_sync::<BoundedSemaphore>();
     send_sync::<Event>();
+    send_sync::<Barrier>();
+    send_sync::<BrokenBarrierError>();
     send_sync::<Condition<Vec<u8>>>();
     send_sync::<Queue<u8>>();
     send_sync::<LifoQueue<u8>>();
@@ -162,4 +165,18 @@ fn future_is_awaitable() {
     let (p, f) = promise::<u8>();
     p.set_result(9);
     assert_eq!(rt.block_on(async { into_future(f).await }).unwrap(), 9);
+}
+
+#[test]
+fn barrier() {
+    let b = std::sync::Arc::new(Barrier::new(2));
+    let b2 = std::sync::Arc::clone(&b);
+    let t = std::thread::spawn(move || b2.wait());
+    let mine = b.wait().unwrap();
+    assert_eq!(mine + t.join().unwrap().unwrap(), 1);
+    assert_eq!(
+        b.wait_timeout(Duration::from_millis(1)),
+        Err(BrokenBarrierError)
+    );
+    assert!(b.broken());
 }
