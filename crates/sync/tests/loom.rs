@@ -428,3 +428,41 @@ fn core_token_publishes_the_wakers_writes() {
         waker.join().unwrap();
     });
 }
+
+/// A task polled with one waker and then another (it moved between executors) while a release
+/// races: once the release is done, the future either completed on its last poll or its
+/// latest waker was woken. A stale waker kept in the queue, or a re-poll that believes it is
+/// still queued after its token arrived, would leave it pending with nobody to wake it.
+#[test]
+fn core_the_latest_waker_is_the_one_woken() {
+    use std::{
+        future::Future,
+        task::{Context, Wake, Waker},
+    };
+    use weft_sync::atomic::AtomicBool;
+    struct Flag(AtomicBool);
+    impl Wake for Flag {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.store(true, S);
+        }
+    }
+    weft_sync::model(|| {
+        let gate = Arc::new(gate::Gate::new(0));
+        let a = std::sync::Arc::new(Flag(AtomicBool::new(false)));
+        let b = std::sync::Arc::new(Flag(AtomicBool::new(false)));
+        let (wa, wb) = (Waker::from(a.clone()), Waker::from(b.clone()));
+        let mut fut = Box::pin(gate.acquire_async());
+        assert!(
+            fut.as_mut()
+                .poll(&mut Context::from_waker(&wa))
+                .is_pending()
+        );
+        let g = gate.clone();
+        let releaser = thread::spawn(move || g.release(1));
+        let last = fut.as_mut().poll(&mut Context::from_waker(&wb));
+        releaser.join().unwrap();
+        if last.is_pending() {
+            assert!(b.0.load(S), "pending, and its latest waker was never woken");
+        }
+    });
+}
