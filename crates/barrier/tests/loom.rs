@@ -182,3 +182,41 @@ fn a_dropped_wait_async_breaks_or_has_passed() {
         assert_eq!(late.join().unwrap(), Err(BrokenBarrierError));
     });
 }
+
+/// Four arrivals at a two-party barrier with an action: two rounds. A party that arrives while
+/// the first round's action runs waits for the trip to end and joins the second round, never
+/// the first: when the k-th action runs, at most the 2(k-1) parties of earlier rounds have
+/// passed. Each round gets indices 0 and 1, and the action runs once per round.
+#[test]
+fn a_party_arriving_during_the_action_joins_the_next_round() {
+    weft_sync::model_with_preemptions(2, || {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let passed = Arc::new(AtomicUsize::new(0));
+        let (r, p) = (Arc::clone(&runs), Arc::clone(&passed));
+        let b = Arc::new(Barrier::with_action(2, move || {
+            let k = r.fetch_add(1, SeqCst) + 1;
+            assert!(
+                p.load(SeqCst) <= 2 * (k - 1),
+                "a party of a later round passed with an earlier one"
+            );
+        }));
+        let ts: Vec<_> = (0..3)
+            .map(|_| {
+                let (b, p) = (Arc::clone(&b), Arc::clone(&passed));
+                thread::spawn(move || {
+                    let i = b.wait().unwrap();
+                    p.fetch_add(1, SeqCst);
+                    i
+                })
+            })
+            .collect();
+        let mut sum = b.wait().unwrap();
+        passed.fetch_add(1, SeqCst);
+        for t in ts {
+            sum += t.join().unwrap();
+        }
+        assert_eq!(sum, 2, "two rounds, each with indices 0 and 1");
+        assert_eq!(runs.load(SeqCst), 2);
+        assert!(!b.broken());
+    });
+}
