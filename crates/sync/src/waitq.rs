@@ -455,6 +455,10 @@ impl<T> WaitQueue<T> {
     /// A waiter stops waiting (deadline passed, future dropped): removes its entry if it is
     /// still queued, or reports the token it already received, which the caller must honour or
     /// pass on. Call under the primitive's lock.
+    ///
+    /// # Panics
+    ///
+    /// If `ticket` was never registered in this queue (it is neither queued nor woken).
     pub fn leave(&mut self, ticket: &Ticket) -> Left<T> {
         if let Some(at) = self.position(ticket)
             && let Some(e) = self.entries.remove(at)
