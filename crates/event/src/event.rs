@@ -1,9 +1,15 @@
-use std::{fmt, time::Duration};
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+    time::Duration,
+};
 
 use weft_sync::{
-    Deadline, Mutex, SpinWait, WaitList,
+    Deadline, Mutex, SpinWait,
     atomic::{AtomicU8, Ordering},
-    park::{Parked, Waiter},
+    waitq::{Left, Ticket, Token, WaitQueue},
 };
 
 /// The flag is clear and nobody is parked: `set` is a single compare-exchange.
@@ -14,11 +20,13 @@ const SET: u8 = 1;
 /// `set` must take the lock and wake them.
 const PARKED: u8 = 2;
 
-/// A flag that threads can wait for: Python's `threading.Event`.
+/// A flag that threads and async tasks can wait for: Python's `threading.Event` (and
+/// `asyncio.Event`, on the same object).
 ///
 /// An event starts clear. [`set`](Event::set) raises the flag and wakes every thread blocked in
-/// [`wait`](Event::wait) or [`wait_timeout`](Event::wait_timeout); while the flag stays up, waits
-/// return at once. [`clear`](Event::clear) lowers it again.
+/// [`wait`](Event::wait) or [`wait_timeout`](Event::wait_timeout) and every task awaiting
+/// [`wait_async`](Event::wait_async); while the flag stays up, waits return at once.
+/// [`clear`](Event::clear) lowers it again.
 ///
 /// # Semantics
 ///
@@ -36,8 +44,9 @@ const PARKED: u8 = 2;
 ///
 /// [`is_set`](Event::is_set) is one atomic load; [`set`](Event::set) with nobody waiting and
 /// [`clear`](Event::clear) are one compare-exchange each, with no lock and no system call.
-/// Blocking goes through a short bounded spin, then parks on a per-call waiter kept in a FIFO
-/// list under an internal lock.
+/// Blocking goes through a short bounded spin, then parks in weft-sync's waiting core (one FIFO
+/// of threads and tasks under an internal lock, one small allocation per blocking wait); a
+/// task registers its waker in the same queue.
 ///
 /// # Examples
 ///
@@ -63,8 +72,8 @@ pub struct Event {
     /// Only lock holders move the word out of [`PARKED`], and only lock holders move it into
     /// it; the lock-free transitions are `UNSET → SET` and `SET → UNSET`.
     state: AtomicU8,
-    /// The parked waiters, oldest first.
-    waiters: Mutex<WaitList>,
+    /// The waiting threads and tasks, oldest first.
+    waiters: Mutex<WaitQueue>,
 }
 
 impl Event {
@@ -82,7 +91,7 @@ impl Event {
     pub fn new() -> Self {
         Self {
             state: AtomicU8::new(UNSET),
-            waiters: Mutex::new(WaitList::new()),
+            waiters: Mutex::new(WaitQueue::new()),
         }
     }
 
@@ -144,27 +153,18 @@ impl Event {
 
     #[cold]
     fn set_slow(&self) {
-        let mut list = self.waiters.lock();
+        let mut waiters = self.waiters.lock();
         // Under the lock the word is PARKED, or (if another thread got here first) SET or
         // UNSET; whichever, the flag goes up now. Waiters register under this lock, so the
-        // list holds exactly the waiters that registered before this point: those are the
-        // ones this `set` releases. AcqRel: Release as in `set`; Acquire is not needed by
-        // this thread, but it keeps the RMW chain uniform.
+        // queue holds exactly the waiters that registered before this point: those are the
+        // ones this `set` releases, each with its own token, delivered here under the lock.
+        // AcqRel: Release as in `set`; Acquire is not needed by this thread, but it keeps the
+        // RMW chain uniform.
         self.state.swap(SET, Ordering::AcqRel);
-        let first = list.pop_front();
-        let rest = if list.is_empty() {
-            None
-        } else {
-            Some(list.take())
-        };
-        drop(list);
-        // Notify after unlocking, so a woken waiter never blocks on our lock.
-        if let Some((n, ())) = first {
-            n.notify();
-        }
-        for (n, ()) in rest.into_iter().flatten() {
-            n.notify();
-        }
+        let wakeups = waiters.wake_all(Token::RETRY);
+        drop(waiters);
+        // Wake after unlocking, so a woken waiter never blocks on our lock.
+        wakeups.wake();
     }
 
     /// Clears the flag: later waits block until the next [`set`](Event::set).
@@ -265,60 +265,162 @@ impl Event {
             }
         }
 
-        let waiter = Waiter::new();
-        {
-            let mut list = self.waiters.lock();
-            // Under the lock only `set`'s fast path (UNSET → SET) and `clear` (SET → UNSET)
-            // move the word, so a single CAS settles the race with a lock-free `set`.
-            // Acquire on the SET outcome: pairs with `set`'s Release.
-            let mut s = self.state.load(Ordering::Acquire);
-            loop {
-                match s {
-                    SET => return true,
-                    PARKED => break,
-                    // Relaxed on success: `set` sees PARKED and then takes this lock, which
-                    // orders it after our push below.
-                    _ => match self.state.compare_exchange(
-                        UNSET,
-                        PARKED,
-                        Ordering::Relaxed,
-                        Ordering::Acquire,
-                    ) {
-                        Ok(_) => break,
-                        Err(actual) => s = actual,
-                    },
-                }
+        let ticket = {
+            let mut waiters = self.waiters.lock();
+            if self.mark_parked() {
+                return true;
             }
-            list.push_back(&waiter, ());
-        }
+            waiters.register_thread(())
+        };
 
-        match waiter.wait(deadline) {
-            // A `set` drained the list with us in it. The notification's Release/Acquire pair
-            // publishes everything written before that `set`.
-            Parked::Woken => true,
-            Parked::TimedOut => {
-                let mut list = self.waiters.lock();
-                if list.remove(&waiter).is_some() {
-                    // Still queued: no `set` ran since we registered (a `set` drains the list
-                    // under this lock), so the timeout stands. The last waiter to leave
-                    // restores the lock-free `set`.
-                    if list.is_empty() {
-                        let _ = self.state.compare_exchange(
-                            PARKED,
-                            UNSET,
-                            Ordering::Relaxed,
-                            Ordering::Relaxed,
-                        );
-                    }
-                    false
-                } else {
-                    // A `set` took us at the very moment we timed out: its notification is on
-                    // its way and it is ours alone. Collect it and report the set.
-                    drop(list);
-                    let _ = waiter.wait_notified();
-                    true
-                }
+        match ticket.park(deadline) {
+            // A `set` delivered our token. Its Release/Acquire pair publishes everything
+            // written before that `set`.
+            Some(_) => true,
+            None => self.leave(&ticket),
+        }
+    }
+
+    /// Under the waiters' lock: marks the word [`PARKED`] before a waiter registers, or
+    /// returns `true` if the flag is already up (then the caller does not register).
+    fn mark_parked(&self) -> bool {
+        // Under the lock only `set`'s fast path (UNSET → SET) and `clear` (SET → UNSET) move
+        // the word, so a single CAS settles the race with a lock-free `set`. Acquire on the
+        // SET outcome: pairs with `set`'s Release.
+        let mut s = self.state.load(Ordering::Acquire);
+        loop {
+            match s {
+                SET => return true,
+                PARKED => return false,
+                // Relaxed on success: `set` sees PARKED and then takes the lock, which orders
+                // it after our registration.
+                _ => match self.state.compare_exchange(
+                    UNSET,
+                    PARKED,
+                    Ordering::Relaxed,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return false,
+                    Err(actual) => s = actual,
+                },
             }
+        }
+    }
+
+    /// A waiter stops waiting (its deadline passed, or its future was dropped): `true` if a
+    /// `set` had already released it.
+    fn leave(&self, ticket: &Ticket) -> bool {
+        let mut waiters = self.waiters.lock();
+        match waiters.leave(ticket) {
+            Left::Removed(()) => {
+                // Still queued: no `set` ran since we registered (a `set` empties the queue
+                // under this lock). The last waiter to leave restores the lock-free `set`.
+                if waiters.is_empty() {
+                    let _ = self.state.compare_exchange(
+                        PARKED,
+                        UNSET,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    );
+                }
+                false
+            }
+            // A `set` released us at the very moment we gave up: the token was delivered
+            // under the lock and is ours alone (every waiter gets its own), so there is
+            // nothing to pass on. Report the set.
+            Left::Received(_) => true,
+        }
+    }
+
+    /// Waits, as an async task, until the flag is set.
+    ///
+    /// Resolves at once if the flag is already set; otherwise the task waits in the same
+    /// queue as blocked threads, and a [`set`](Event::set) completes it even if the flag is
+    /// cleared again before the task is next polled (as [`wait`](Event::wait), CPython
+    /// gh-57711). Runtime-agnostic (plain `Waker`s); for a timeout, wrap it in the runtime's
+    /// (`tokio::time::timeout`).
+    ///
+    /// Cancellation is safe at any point: dropping the future before or after it was woken
+    /// leaves the event as if the task had never waited.
+    ///
+    /// Python: `await asyncio_event.wait()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use weft_event::Event;
+    ///
+    /// let ev = Arc::new(Event::new());
+    /// let e = Arc::clone(&ev);
+    /// let setter = std::thread::spawn(move || e.set());
+    /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// rt.block_on(ev.wait_async());
+    /// assert!(ev.is_set());
+    /// setter.join().unwrap();
+    /// ```
+    pub fn wait_async(&self) -> EventWait<'_> {
+        EventWait {
+            event: self,
+            ticket: None,
+        }
+    }
+}
+
+/// The future of [`Event::wait_async`]: resolves once the event is set.
+///
+/// `Send` and `Sync`; its `poll` never blocks. Dropping it is always safe.
+#[must_use = "futures do nothing unless polled"]
+pub struct EventWait<'a> {
+    event: &'a Event,
+    /// Our entry in the event's queue, once registered.
+    ticket: Option<Ticket>,
+}
+
+impl fmt::Debug for EventWait<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventWait")
+            .field("waiting", &self.ticket.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Future for EventWait<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if let Some(ticket) = &self.ticket {
+            // Our own token, not the flag: a `set` followed by a `clear` still releases us.
+            if ticket.token().is_none() {
+                let mut waiters = self.event.waiters.lock();
+                if waiters.update_waker(ticket, cx.waker()) {
+                    return Poll::Pending;
+                }
+                // No longer queued: a `set` delivered the token under this lock.
+            }
+            self.ticket = None;
+            return Poll::Ready(());
+        }
+        if self.event.is_set() {
+            return Poll::Ready(());
+        }
+        let mut waiters = self.event.waiters.lock();
+        if self.event.mark_parked() {
+            return Poll::Ready(());
+        }
+        let ticket = waiters.register_task(cx.waker(), ());
+        drop(waiters);
+        self.ticket = Some(ticket);
+        Poll::Pending
+    }
+}
+
+impl Drop for EventWait<'_> {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            // Removed (the last leaver restores the lock-free `set`), or released by a `set`
+            // whose token was ours alone: nothing to pass on either way.
+            let _ = self.event.leave(&ticket);
         }
     }
 }

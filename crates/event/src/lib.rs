@@ -1,8 +1,8 @@
 //! `Event`: Python's `threading.Event` for Rust, model-checked with loom.
 //!
-//! An [`Event`] is a flag that threads wait for: [`Event::set`] raises it and wakes every
-//! waiter, [`Event::clear`] lowers it, [`Event::wait`] and [`Event::wait_timeout`] block until
-//! it is up.
+//! An [`Event`] is a flag that threads and async tasks wait for: [`Event::set`] raises it and
+//! wakes every waiter, [`Event::clear`] lowers it, [`Event::wait`] and [`Event::wait_timeout`]
+//! block until it is up, and [`Event::wait_async`] awaits it.
 //!
 //! | Python (`threading`) | weft |
 //! |---|---|
@@ -10,6 +10,7 @@
 //! | `ev.set()` / `ev.clear()` / `ev.is_set()` | `ev.set()` / `ev.clear()` / `ev.is_set()` |
 //! | `ev.wait()` | `ev.wait()` |
 //! | `ev.wait(timeout)` | `ev.wait_timeout(timeout)` (`bool`) |
+//! | `await asyncio_event.wait()` | `ev.wait_async().await` (the same object serves threads) |
 //!
 //! # Examples
 //!
@@ -29,9 +30,10 @@
 
 mod event;
 
-pub use crate::event::Event;
+pub use crate::event::{Event, EventWait};
 
 const _: () = {
     const fn send_sync<T: Send + Sync>() {}
     send_sync::<Event>();
+    send_sync::<EventWait<'static>>();
 };

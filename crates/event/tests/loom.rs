@@ -186,3 +186,89 @@ fn two_leaving_timed_waiters_never_strand_a_parked_one() {
         assert!(ev.is_set());
     });
 }
+
+/// A task (`wait_async` under `block_on`) and a thread wait together; one `set` releases both,
+/// whichever registered first and however the task's polls interleave with the set.
+#[test]
+fn a_task_and_a_thread_waiting_together_are_both_released() {
+    weft_sync::model(|| {
+        let ev = Arc::new(Event::new());
+        let e = Arc::clone(&ev);
+        let thread_waiter = thread::spawn(move || e.wait());
+        let e = Arc::clone(&ev);
+        let task = thread::spawn(move || weft_sync::block_on(e.wait_async()));
+        ev.set();
+        thread_waiter.join().unwrap();
+        task.join().unwrap();
+        assert!(ev.is_set());
+    });
+}
+
+/// A task woken by `set` completes even though `clear` ran before its next poll (the thread
+/// form's gh-57711 rule, for tasks).
+#[test]
+fn a_task_released_by_set_completes_despite_clear() {
+    weft_sync::model(|| {
+        let ev = Arc::new(Event::new());
+        let e = Arc::clone(&ev);
+        let task = thread::spawn(move || weft_sync::block_on(e.wait_async()));
+        ev.set();
+        ev.clear();
+        // If the task registered after the clear, only a later set releases it.
+        let e = Arc::clone(&ev);
+        let late = thread::spawn(move || {
+            e.set();
+        });
+        task.join().unwrap();
+        late.join().unwrap();
+    });
+}
+
+/// A `wait_async` future polled once (queued) and dropped while a `set` runs and a thread
+/// waits: the thread is always released, and afterwards the event is consistent (clear, a
+/// timed wait times out; set, it is seen).
+#[test]
+fn a_dropped_wait_async_never_strands_a_thread() {
+    use std::{
+        future::Future,
+        task::{Context, Waker},
+    };
+    weft_sync::model(|| {
+        let ev = Arc::new(Event::new());
+        let mut fut = Box::pin(ev.wait_async());
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        let e = Arc::clone(&ev);
+        let thread_waiter = thread::spawn(move || e.wait());
+        let e = Arc::clone(&ev);
+        let setter = thread::spawn(move || e.set());
+        drop(fut);
+        setter.join().unwrap();
+        thread_waiter.join().unwrap();
+        ev.clear();
+        assert!(!ev.wait_timeout(SHORT));
+        ev.set();
+        assert!(ev.wait_timeout(SHORT));
+    });
+}
+
+/// A future dropped while a thread is parked, before any `set`: the leaving future must not
+/// clear the "parked" mark the thread still needs.
+#[test]
+fn a_dropped_wait_async_keeps_the_parked_mark() {
+    use std::{
+        future::Future,
+        task::{Context, Waker},
+    };
+    weft_sync::model(|| {
+        let ev = Arc::new(Event::new());
+        let e = Arc::clone(&ev);
+        let thread_waiter = thread::spawn(move || e.wait());
+        let mut fut = Box::pin(ev.wait_async());
+        let mut cx = Context::from_waker(Waker::noop());
+        let _ = fut.as_mut().poll(&mut cx);
+        drop(fut);
+        ev.set();
+        thread_waiter.join().unwrap();
+    });
+}

@@ -20,6 +20,11 @@
 //! * [`WaitList`]: a FIFO of notifiers, kept under the primitive's own lock, from which a
 //!   timed-out waiter can remove itself (or learn that it was already woken).
 //!
+//! [`waitq`] is the one waiting core the primitives move to: a [`WaitQueue`] of parked threads
+//! and async tasks in one FIFO, wake-ups carrying a [`waitq::Token`] delivered under the
+//! primitive's lock, and a single [`waitq::WaitQueue::leave`] for a waiter that stops waiting
+//! (timeout or dropped future). `park` and `WaitList` remain for the primitives not yet moved.
+//!
 //! loom does not model time, so under `weft_loom` a wait with a finite deadline yields once and
 //! then reports [`park::Parked::TimedOut`] unless it was notified: models explore "gave up at the
 //! same moment it was woken", the classic lost-wake-up race, deterministically.
@@ -46,6 +51,7 @@ mod padded;
 pub mod park;
 mod spin;
 mod wait_list;
+pub mod waitq;
 
 pub mod atomic;
 pub mod cell;
@@ -58,6 +64,7 @@ pub use crate::{
     padded::CachePadded,
     spin::SpinWait,
     wait_list::WaitList,
+    waitq::WaitQueue,
 };
 
 /// `Arc`: `std::sync::Arc`, or loom's model of it under `weft_loom`.

@@ -135,3 +135,334 @@ fn clock_decisions_are_explored_both_ways() {
         assert!(SAW_TRUE.load(Relaxed), "'long enough' never explored");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The waiting core (`weft_sync::waitq`): threads and tasks in one queue.
+// ---------------------------------------------------------------------------------------------
+
+/// A minimal permit gate on the core, the shape every primitive takes: a count under a lock,
+/// hand-offs delivered with the token `HANDOFF`, and a leaving waiter that passes on a hand-off
+/// it already received.
+mod gate {
+    use std::{
+        future::Future,
+        pin::Pin,
+        task::{Context, Poll},
+    };
+
+    use weft_sync::{
+        Deadline, Mutex,
+        waitq::{Left, Ticket, Token, WaitQueue},
+    };
+
+    pub(crate) struct Gate {
+        state: Mutex<(usize, WaitQueue)>,
+    }
+
+    impl Gate {
+        pub(crate) fn new(permits: usize) -> Self {
+            Self {
+                state: Mutex::new((permits, WaitQueue::new())),
+            }
+        }
+
+        /// Adds `n` permits, handing them to queued waiters first (oldest first).
+        pub(crate) fn release(&self, n: usize) {
+            let mut g = self.state.lock();
+            g.0 += n;
+            let k = g.0.min(g.1.len());
+            g.0 -= k;
+            let wakeups = g.1.wake_n(k, Token::HANDOFF);
+            drop(g);
+            wakeups.wake();
+        }
+
+        pub(crate) fn permits(&self) -> usize {
+            self.state.lock().0
+        }
+
+        /// Takes a permit, parking until `deadline`; a timed-out waiter that was handed one at
+        /// that moment passes it on when `pass_on`, or keeps it.
+        pub(crate) fn acquire(&self, deadline: Deadline, pass_on: bool) -> bool {
+            let ticket = {
+                let mut g = self.state.lock();
+                if g.0 > 0 {
+                    g.0 -= 1;
+                    return true;
+                }
+                g.1.register_thread(())
+            };
+            match ticket.park(deadline) {
+                Some(t) => {
+                    assert_eq!(t, Token::HANDOFF);
+                    true
+                }
+                None => {
+                    let g = self.state.lock();
+                    self.settle(g, &ticket, pass_on)
+                }
+            }
+        }
+
+        /// Settles a leaving waiter under the lock; `true` if it keeps a permit.
+        fn settle(
+            &self,
+            mut g: weft_sync::MutexGuard<'_, (usize, WaitQueue)>,
+            ticket: &Ticket,
+            pass_on: bool,
+        ) -> bool {
+            match g.1.leave(ticket) {
+                Left::Removed(()) => false,
+                Left::Received(_) if !pass_on => true,
+                Left::Received(_) => {
+                    drop(g);
+                    self.release(1);
+                    false
+                }
+            }
+        }
+
+        pub(crate) fn acquire_async(&self) -> Acquire<'_> {
+            Acquire {
+                gate: self,
+                ticket: None,
+            }
+        }
+    }
+
+    pub(crate) struct Acquire<'a> {
+        gate: &'a Gate,
+        ticket: Option<Ticket>,
+    }
+
+    impl Future for Acquire<'_> {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            if let Some(t) = &self.ticket {
+                if t.token().is_none() {
+                    let mut g = self.gate.state.lock();
+                    if g.1.update_waker(t, cx.waker()) {
+                        return Poll::Pending;
+                    }
+                }
+                // The token is there (delivered under the lock `update_waker` took).
+                self.ticket = None;
+                return Poll::Ready(());
+            }
+            let mut g = self.gate.state.lock();
+            if g.0 > 0 {
+                g.0 -= 1;
+                return Poll::Ready(());
+            }
+            let t = g.1.register_task(cx.waker(), ());
+            drop(g);
+            self.ticket = Some(t);
+            Poll::Pending
+        }
+    }
+
+    impl Drop for Acquire<'_> {
+        fn drop(&mut self) {
+            if let Some(t) = self.ticket.take() {
+                let g = self.gate.state.lock();
+                let _ = self.gate.settle(g, &t, true);
+            }
+        }
+    }
+}
+
+const SHORT: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// A parked thread and a task wait in one queue; two releases reach both, whatever the order in
+/// which they registered, polled and were woken (the task may see its token on a re-poll, or
+/// find it while re-registering its waker).
+#[test]
+fn core_thread_and_task_waiting_together_are_both_woken() {
+    weft_sync::model(|| {
+        let gate = Arc::new(gate::Gate::new(0));
+        let g = gate.clone();
+        let th = thread::spawn(move || assert!(g.acquire(Deadline::never(), false)));
+        let g = gate.clone();
+        let task = thread::spawn(move || weft_sync::block_on(g.acquire_async()));
+        gate.release(1);
+        gate.release(1);
+        th.join().unwrap();
+        task.join().unwrap();
+        assert_eq!(gate.permits(), 0);
+    });
+}
+
+/// A timed waiter leaving while a release hands it the permit, with an untimed waiter behind
+/// it: the leaver passes the hand-off on, so the untimed waiter always gets a permit and none
+/// is lost or doubled.
+#[test]
+fn core_leave_racing_wake_one_passes_the_hand_off_on() {
+    weft_sync::model(|| {
+        let gate = Arc::new(gate::Gate::new(0));
+        let g = gate.clone();
+        let timed = thread::spawn(move || {
+            // Woken in time, it used the permit and gives it back; timed out, it passed on
+            // whatever it had been handed.
+            if g.acquire(Deadline::after(SHORT), true) {
+                g.release(1);
+            }
+        });
+        let g = gate.clone();
+        let untimed = thread::spawn(move || assert!(g.acquire(Deadline::never(), false)));
+        gate.release(1);
+        timed.join().unwrap();
+        untimed.join().unwrap();
+        assert_eq!(gate.permits(), 0);
+    });
+}
+
+/// `wake_n` racing two timed waiters that keep what they were handed and an untimed one: every
+/// permit released is held by exactly one waiter or still in the gate.
+#[test]
+fn core_leave_racing_wake_n_conserves_hand_offs() {
+    weft_sync::model_with_preemptions(2, || {
+        let gate = Arc::new(gate::Gate::new(0));
+        let held = Arc::new(AtomicUsize::new(0));
+        let timed: Vec<_> = (0..2)
+            .map(|_| {
+                let (g, h) = (gate.clone(), held.clone());
+                thread::spawn(move || {
+                    if g.acquire(Deadline::after(SHORT), false) {
+                        h.fetch_add(1, S);
+                    }
+                })
+            })
+            .collect();
+        let (g, h) = (gate.clone(), held.clone());
+        let untimed = thread::spawn(move || {
+            assert!(g.acquire(Deadline::never(), false));
+            h.fetch_add(1, S);
+        });
+        gate.release(3);
+        for t in timed {
+            t.join().unwrap();
+        }
+        untimed.join().unwrap();
+        assert_eq!(
+            held.load(S) + gate.permits(),
+            3,
+            "a hand-off was lost or doubled"
+        );
+    });
+}
+
+/// A future polled once (queued), then handed a permit, then dropped without another poll:
+/// its `Drop` passes the permit to the parked thread behind it.
+#[test]
+fn core_future_dropped_after_its_wake_passes_the_token_on() {
+    use std::{
+        future::Future,
+        task::{Context, Waker},
+    };
+    weft_sync::model(|| {
+        let gate = Arc::new(gate::Gate::new(0));
+        let mut fut = Box::pin(gate.acquire_async());
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        let g = gate.clone();
+        let th = thread::spawn(move || assert!(g.acquire(Deadline::never(), false)));
+        let g = gate.clone();
+        let releaser = thread::spawn(move || g.release(1));
+        drop(fut);
+        releaser.join().unwrap();
+        th.join().unwrap();
+        assert_eq!(gate.permits(), 0);
+    });
+}
+
+/// A timed thread waiter racing one hand-off, keeping what it receives: it reports success
+/// exactly when the permit left the gate, never both nor neither.
+#[test]
+fn core_timeout_racing_wake_settles_exactly_once() {
+    weft_sync::model(|| {
+        let gate = Arc::new(gate::Gate::new(0));
+        let g = gate.clone();
+        let timed = thread::spawn(move || g.acquire(Deadline::after(SHORT), false));
+        gate.release(1);
+        let got = timed.join().unwrap();
+        assert_eq!(usize::from(got) + gate.permits(), 1);
+    });
+}
+
+/// What a waker writes before waking is visible to the woken waiter, thread or task, including
+/// one that finds its token without sleeping.
+#[test]
+fn core_token_publishes_the_wakers_writes() {
+    use weft_sync::{
+        cell::UnsafeCell,
+        waitq::{Token, WaitQueue},
+    };
+    struct Shared {
+        q: Mutex<WaitQueue>,
+        data: UnsafeCell<usize>,
+    }
+    // SAFETY: `data` is written once by the waker before it delivers the token and read by the
+    // waiter only after it saw the token (the model checks exactly this).
+    unsafe impl Sync for Shared {}
+    weft_sync::model(|| {
+        let s = Arc::new(Shared {
+            q: Mutex::new(WaitQueue::new()),
+            data: UnsafeCell::new(0),
+        });
+        let ticket = s.q.lock().register_thread(());
+        let s2 = s.clone();
+        let waker = thread::spawn(move || {
+            // SAFETY: the waiter reads only after the token is delivered below.
+            s2.data.with_mut(|p| unsafe { *p = 7 });
+            let w = s2.q.lock().wake_one(Token::HANDOFF);
+            if let Some((w, ())) = w {
+                w.wake();
+            }
+        });
+        // Poll the token without the lock, as a future's fast path does.
+        while ticket.token().is_none() {
+            thread::yield_now();
+        }
+        // SAFETY: the token's Acquire orders this after the waker's write.
+        assert_eq!(s.data.with(|p| unsafe { *p }), 7);
+        waker.join().unwrap();
+    });
+}
+
+/// A task polled with one waker and then another (it moved between executors) while a release
+/// races: once the release is done, the future either completed on its last poll or its
+/// latest waker was woken. A stale waker kept in the queue, or a re-poll that believes it is
+/// still queued after its token arrived, would leave it pending with nobody to wake it.
+#[test]
+fn core_the_latest_waker_is_the_one_woken() {
+    use std::{
+        future::Future,
+        task::{Context, Wake, Waker},
+    };
+    use weft_sync::atomic::AtomicBool;
+    struct Flag(AtomicBool);
+    impl Wake for Flag {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.store(true, S);
+        }
+    }
+    weft_sync::model(|| {
+        let gate = Arc::new(gate::Gate::new(0));
+        let a = std::sync::Arc::new(Flag(AtomicBool::new(false)));
+        let b = std::sync::Arc::new(Flag(AtomicBool::new(false)));
+        let (wa, wb) = (Waker::from(a.clone()), Waker::from(b.clone()));
+        let mut fut = Box::pin(gate.acquire_async());
+        assert!(
+            fut.as_mut()
+                .poll(&mut Context::from_waker(&wa))
+                .is_pending()
+        );
+        let g = gate.clone();
+        let releaser = thread::spawn(move || g.release(1));
+        let last = fut.as_mut().poll(&mut Context::from_waker(&wb));
+        releaser.join().unwrap();
+        if last.is_pending() {
+            assert!(b.0.load(S), "pending, and its latest waker was never woken");
+        }
+    });
+}

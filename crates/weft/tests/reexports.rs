@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use weft::barrier::{Barrier, BrokenBarrierError};
 use weft::celery::{
     Celery, CeleryBuilder, CeleryError, CeleryExecutor, TaskSpec, Worker, WorkerBuilder,
     WorkerHandle,
@@ -31,6 +32,8 @@ const _: () = {
     send_sync::<Semaphore>();
     send_sync::<BoundedSemaphore>();
     send_sync::<Event>();
+    send_sync::<Barrier>();
+    send_sync::<BrokenBarrierError>();
     send_sync::<Condition<Vec<u8>>>();
     send_sync::<Queue<u8>>();
     send_sync::<LifoQueue<u8>>();
@@ -188,4 +191,18 @@ fn celery_is_reachable_through_the_facade() {
         Err(CeleryError::InvalidUrl(_))
     ));
     let _ = std::mem::size_of::<(CeleryBuilder, Worker, WorkerBuilder, WorkerHandle)>();
+}
+
+#[test]
+fn barrier() {
+    let b = std::sync::Arc::new(Barrier::new(2));
+    let b2 = std::sync::Arc::clone(&b);
+    let t = std::thread::spawn(move || b2.wait());
+    let mine = b.wait().unwrap();
+    assert_eq!(mine + t.join().unwrap().unwrap(), 1);
+    assert_eq!(
+        b.wait_timeout(Duration::from_millis(1)),
+        Err(BrokenBarrierError)
+    );
+    assert!(b.broken());
 }

@@ -1,0 +1,482 @@
+//! One wait queue for threads and tasks: register, wake (one, n, all) with a token, and leave.
+//!
+//! Every blocking weft primitive keeps a [`WaitQueue`] under its own lock. A waiter is a parked
+//! thread ([`WaitQueue::register_thread`]) or an async task ([`WaitQueue::register_task`], which
+//! stores the task's [`Waker`]); both wait in one FIFO. The primitive only decides *who* to wake
+//! and *what* [`Token`] to hand over; this module owns the protocol:
+//!
+//! * **Delivery under the lock.** [`WaitQueue::wake_one`], [`WaitQueue::wake_n`] and
+//!   [`WaitQueue::wake_all`] pop entries and store the token into each waiter's slot while the
+//!   primitive's lock is held. They return [`Wakeups`]: the actual wake-ups (`unpark` or
+//!   [`Waker::wake`]), to run after the lock is released, so a woken waiter never blocks on the
+//!   lock its waker still holds.
+//! * **Leave is decisive.** A waiter that stops waiting (its deadline passed, its future was
+//!   dropped) calls [`WaitQueue::leave`] under the same lock. Either its entry is still queued
+//!   ([`Left::Removed`]: it received nothing) or its token is already in its slot
+//!   ([`Left::Received`]: the primitive honours it or passes it on). There is no third case, no
+//!   notification "on its way" to wait for, which a future's `Drop` could not do anyway.
+//!
+//! A thread parks on its [`Ticket`] ([`Ticket::park`]) until a token is there or its
+//! [`Deadline`] passes. A task polls [`Ticket::token`], and on a miss re-registers its current
+//! waker under the lock with [`WaitQueue::update_waker`] (which fails only when the token has
+//! arrived in the meantime).
+//!
+//! # Allocation
+//!
+//! One small `Arc` per blocking wait (the slot: a token word and, for a thread, its handle), made
+//! only on the slow path, when the caller is about to sleep anyway; the queue is a `VecDeque`
+//! that keeps its capacity. Waking more than one waiter collects the wake-ups in a `Vec`.
+//!
+//! # Examples
+//!
+//! ```
+//! use weft_sync::{Arc, Deadline, Mutex, waitq::{Token, WaitQueue}};
+//!
+//! let q = Arc::new(Mutex::new(WaitQueue::<()>::new()));
+//! let ticket = q.lock().register_thread(());
+//! let q2 = Arc::clone(&q);
+//! let t = weft_sync::thread::spawn(move || {
+//!     let wakeups = q2.lock().wake_all(Token::RETRY);
+//!     wakeups.wake(); // after the lock is released
+//! });
+//! assert_eq!(ticket.park(Deadline::never()), Some(Token::RETRY));
+//! t.join().unwrap();
+//! ```
+#[cfg(weft_loom)]
+use std::sync::PoisonError;
+use std::{collections::VecDeque, fmt, num::NonZeroUsize, task::Waker};
+
+use crate::{
+    Arc, Deadline,
+    atomic::{AtomicUsize, Ordering},
+    thread::{self, Thread},
+};
+
+/// What a waker hands a waiter: why it was woken (after parking_lot_core's unpark token).
+///
+/// Two tokens are predefined; a primitive may define more with [`Token::new`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Token(NonZeroUsize);
+
+impl Token {
+    /// "Look again": the waiter re-checks the primitive's state (an event was set, a slot may
+    /// be free).
+    pub const RETRY: Self = Self(NonZeroUsize::MIN);
+    /// "It is yours": the waker handed the waiter something (a lock, a permit, a trip of a
+    /// barrier) that a leaving waiter must pass on.
+    pub const HANDOFF: Self = Self(NonZeroUsize::new(2).unwrap());
+
+    /// A primitive-defined token; `None` for zero (zero means "nothing received").
+    #[must_use]
+    pub const fn new(value: usize) -> Option<Self> {
+        match NonZeroUsize::new(value) {
+            Some(v) => Some(Self(v)),
+            None => None,
+        }
+    }
+
+    /// The token's value (never zero).
+    #[must_use]
+    pub const fn get(self) -> usize {
+        self.0.get()
+    }
+}
+
+/// How a waiter left the queue ([`WaitQueue::leave`]).
+#[derive(Debug, PartialEq, Eq)]
+#[must_use = "a waiter that received a token must honour it or pass it on"]
+pub enum Left<T> {
+    /// The entry was still queued: the waiter received nothing. Here is its payload back.
+    Removed(T),
+    /// A waker had already popped the entry and delivered this token: honour it or pass it on.
+    Received(Token),
+}
+
+/// The slot a waker delivers into: shared by the queue entry and the waiter's [`Ticket`].
+struct Slot {
+    /// 0 while waiting; the token once delivered. Written once, under the primitive's lock.
+    token: AtomicUsize,
+    /// The parked thread, for a thread waiter.
+    thread: Option<Thread>,
+    /// Under loom a thread sleeps on its own condition variable rather than on loom's park
+    /// token, which also wakes threads blocked on a loom `Mutex` (see `crate::park`).
+    #[cfg(weft_loom)]
+    sleep: loom::sync::Mutex<()>,
+    #[cfg(weft_loom)]
+    wake: loom::sync::Condvar,
+}
+
+impl Slot {
+    fn new(thread: Option<Thread>) -> Arc<Self> {
+        Arc::new(Self {
+            token: AtomicUsize::new(0),
+            thread,
+            #[cfg(weft_loom)]
+            sleep: loom::sync::Mutex::new(()),
+            #[cfg(weft_loom)]
+            wake: loom::sync::Condvar::new(),
+        })
+    }
+
+    fn token(&self) -> Option<Token> {
+        // Acquire: pairs with the Release in `deliver`, publishing the waker's writes.
+        NonZeroUsize::new(self.token.load(Ordering::Acquire)).map(Token)
+    }
+
+    fn deliver(&self, token: Token) {
+        // Release: pairs with the Acquire in `token`. Stored under the primitive's lock.
+        self.token.store(token.get(), Ordering::Release);
+    }
+}
+
+/// Who to wake once the entry is popped.
+enum Sleeper {
+    Thread,
+    Task(Waker),
+}
+
+struct Entry<T> {
+    slot: Arc<Slot>,
+    sleeper: Sleeper,
+    payload: T,
+}
+
+/// A waiter's end of one wait: the slot its token is delivered into.
+///
+/// Returned by [`WaitQueue::register_thread`] and [`WaitQueue::register_task`]; pass it back to
+/// [`WaitQueue::leave`] and [`WaitQueue::update_waker`]. It is `Send`, so a future that holds
+/// one is `Send`.
+pub struct Ticket {
+    slot: Arc<Slot>,
+}
+
+impl fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ticket")
+            .field("token", &self.token())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ticket {
+    /// The token delivered to this waiter, or `None` while it waits. Acquire: once `Some`,
+    /// everything the waker wrote before waking is visible.
+    #[must_use]
+    pub fn token(&self) -> Option<Token> {
+        self.slot.token()
+    }
+
+    /// Parks the calling thread until a token is delivered or `deadline` passes.
+    ///
+    /// Returns the token, or `None` once the deadline has passed (never early, whatever
+    /// spurious returns the OS park makes). After `None`, settle under the primitive's lock
+    /// with [`WaitQueue::leave`]: the token may have been delivered at that very moment. Under
+    /// loom a finite deadline yields once and then times out unless a token arrived.
+    ///
+    /// # Panics
+    ///
+    /// If the ticket was not made by [`WaitQueue::register_thread`] on this thread.
+    pub fn park(&self, deadline: Deadline) -> Option<Token> {
+        let thread = self
+            .slot
+            .thread
+            .as_ref()
+            .expect("Ticket::park on a task's ticket");
+        assert!(
+            thread.id() == thread::current().id(),
+            "Ticket::park on another thread's ticket"
+        );
+        loop {
+            if let Some(token) = self.token() {
+                return Some(token);
+            }
+            #[cfg(not(weft_loom))]
+            match deadline.remaining() {
+                None => std::thread::park(),
+                Some(left) if left.is_zero() => return None,
+                Some(left) => std::thread::park_timeout(left),
+            }
+            #[cfg(weft_loom)]
+            {
+                // Parking takes time: the logical clock moves on.
+                crate::clock::advance();
+                if deadline.is_never() {
+                    let guard = self
+                        .slot
+                        .sleep
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    if self.token().is_none() {
+                        drop(
+                            self.slot
+                                .wake
+                                .wait(guard)
+                                .unwrap_or_else(PoisonError::into_inner),
+                        );
+                    }
+                } else {
+                    loom::thread::yield_now();
+                    return self.token();
+                }
+            }
+        }
+    }
+}
+
+/// One wake-up to perform after the primitive's lock is released.
+pub struct Wakeup(WakeupKind);
+
+enum WakeupKind {
+    Thread(Arc<Slot>),
+    Task(Waker),
+}
+
+impl fmt::Debug for Wakeup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.0 {
+            WakeupKind::Thread(_) => "Wakeup::Thread",
+            WakeupKind::Task(_) => "Wakeup::Task",
+        })
+    }
+}
+
+impl Wakeup {
+    /// Wakes the thread (unpark) or the task ([`Waker::wake`]). Call it after releasing the
+    /// primitive's lock; the token is already in the waiter's slot.
+    pub fn wake(self) {
+        match self.0 {
+            WakeupKind::Task(w) => w.wake(),
+            WakeupKind::Thread(slot) => {
+                // The waiter may have returned already; our Arc keeps its `Thread` alive, and
+                // an extra unpark only makes a later park return early, which every park loop
+                // absorbs.
+                #[cfg(not(weft_loom))]
+                if let Some(t) = &slot.thread {
+                    t.unpark();
+                }
+                #[cfg(weft_loom)]
+                {
+                    drop(slot.sleep.lock().unwrap_or_else(PoisonError::into_inner));
+                    slot.wake.notify_one();
+                }
+            }
+        }
+    }
+}
+
+/// The wake-ups a `wake_n` / `wake_all` collected: perform them with [`Wakeups::wake`] after
+/// releasing the lock.
+#[derive(Debug, Default)]
+#[must_use = "the woken waiters sleep until `wake` is called"]
+pub struct Wakeups {
+    first: Option<Wakeup>,
+    rest: Vec<Wakeup>,
+}
+
+impl Wakeups {
+    /// No wake-ups.
+    pub const fn new() -> Self {
+        Self {
+            first: None,
+            rest: Vec::new(),
+        }
+    }
+
+    /// Adds one (no allocation for the first).
+    pub fn push(&mut self, w: Wakeup) {
+        if self.first.is_none() {
+            self.first = Some(w);
+        } else {
+            self.rest.push(w);
+        }
+    }
+
+    /// How many waiters will be woken.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    /// Whether nobody will be woken.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    /// Wakes them all, oldest first.
+    pub fn wake(self) {
+        if let Some(w) = self.first {
+            w.wake();
+        }
+        for w in self.rest {
+            w.wake();
+        }
+    }
+}
+
+/// A FIFO of waiting threads and tasks, each with a payload, kept under the owning primitive's
+/// lock. See the [module docs](self) for the protocol.
+pub struct WaitQueue<T = ()> {
+    entries: VecDeque<Entry<T>>,
+}
+
+impl<T> fmt::Debug for WaitQueue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitQueue")
+            .field("len", &self.entries.len())
+            .finish()
+    }
+}
+
+impl<T> Default for WaitQueue<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> WaitQueue<T> {
+    /// An empty queue (no allocation until the first waiter).
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            entries: VecDeque::new(),
+        }
+    }
+
+    /// How many waiters are queued.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nobody waits.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Queues the current thread last; park on the returned ticket after releasing the lock.
+    pub fn register_thread(&mut self, payload: T) -> Ticket {
+        let slot = Slot::new(Some(thread::current()));
+        self.entries.push_back(Entry {
+            slot: slot.clone(),
+            sleeper: Sleeper::Thread,
+            payload,
+        });
+        Ticket { slot }
+    }
+
+    /// Queues a task last, to be woken through `waker`.
+    pub fn register_task(&mut self, waker: &Waker, payload: T) -> Ticket {
+        let slot = Slot::new(None);
+        self.entries.push_back(Entry {
+            slot: slot.clone(),
+            sleeper: Sleeper::Task(waker.clone()),
+            payload,
+        });
+        Ticket { slot }
+    }
+
+    /// Stores the task's current waker in its entry (on a later poll). `false` when the entry is
+    /// no longer queued: a token was delivered to it (read it with [`Ticket::token`]).
+    pub fn update_waker(&mut self, ticket: &Ticket, waker: &Waker) -> bool {
+        match self.position(ticket) {
+            Some(at) => {
+                if let Sleeper::Task(w) = &mut self.entries[at].sleeper
+                    && !w.will_wake(waker)
+                {
+                    w.clone_from(waker);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn position(&self, ticket: &Ticket) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|e| Arc::ptr_eq(&e.slot, &ticket.slot))
+    }
+
+    fn pop(entry: Entry<T>, token: Token) -> (Wakeup, T) {
+        entry.slot.deliver(token);
+        let w = match entry.sleeper {
+            Sleeper::Thread => WakeupKind::Thread(entry.slot),
+            Sleeper::Task(w) => WakeupKind::Task(w),
+        };
+        (Wakeup(w), entry.payload)
+    }
+
+    /// Pops the oldest waiter and delivers `token` to it; wake it after releasing the lock.
+    pub fn wake_one(&mut self, token: Token) -> Option<(Wakeup, T)> {
+        let e = self.entries.pop_front()?;
+        Some(Self::pop(e, token))
+    }
+
+    /// Pops up to `n` oldest waiters, delivering `token` to each.
+    pub fn wake_n(&mut self, n: usize, token: Token) -> Wakeups {
+        let mut out = Wakeups::new();
+        for _ in 0..n {
+            match self.wake_one(token) {
+                Some((w, _)) => out.push(w),
+                None => break,
+            }
+        }
+        out
+    }
+
+    /// Pops every waiter, delivering `token` to each.
+    pub fn wake_all(&mut self, token: Token) -> Wakeups {
+        self.wake_all_with(|_| token)
+    }
+
+    /// Pops every waiter, delivering to each the token `choose` picks for its payload.
+    pub fn wake_all_with(&mut self, mut choose: impl FnMut(&T) -> Token) -> Wakeups {
+        let mut out = Wakeups::new();
+        while let Some(e) = self.entries.pop_front() {
+            let token = choose(&e.payload);
+            out.push(Self::pop(e, token).0);
+        }
+        out
+    }
+
+    /// The oldest waiter's payload.
+    #[must_use]
+    pub fn front(&self) -> Option<&T> {
+        self.entries.front().map(|e| &e.payload)
+    }
+
+    /// The payloads, oldest first, mutably.
+    pub fn payloads_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.entries.iter_mut().map(|e| &mut e.payload)
+    }
+
+    /// A waiter stops waiting (deadline passed, future dropped): removes its entry if it is
+    /// still queued, or reports the token it already received, which the caller must honour or
+    /// pass on. Call under the primitive's lock.
+    ///
+    /// # Panics
+    ///
+    /// If `ticket` was never registered in this queue (it is neither queued nor woken).
+    pub fn leave(&mut self, ticket: &Ticket) -> Left<T> {
+        if let Some(at) = self.position(ticket)
+            && let Some(e) = self.entries.remove(at)
+        {
+            return Left::Removed(e.payload);
+        }
+        // Not queued: a waker popped the entry and delivered the token under this same lock,
+        // so the token is there.
+        match ticket.token() {
+            Some(t) => Left::Received(t),
+            None => unreachable!("a ticket left a queue it was never in"),
+        }
+    }
+
+    /// Gives back memory held for a past crowd of waiters.
+    pub fn shrink(&mut self) {
+        if self.entries.capacity() > 4 * self.entries.len().max(4) {
+            self.entries.shrink_to(self.entries.len().max(4));
+        }
+    }
+}
