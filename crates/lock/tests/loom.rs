@@ -344,3 +344,40 @@ fn rlock_contended_timed_and_try() {
         assert!([1, 11, 101, 111].contains(&n), "{n}");
     });
 }
+
+/// Issue 9: an owner that exits while holding the lock (its guard leaked) leaves it held, and
+/// no later thread is taken for that owner. An owner id that a later thread could be given (the
+/// address of a thread-local, freed with its thread) let the later threads "re-enter"; loom
+/// frees a thread's locals when it ends, so the next thread's usually land at the same address.
+#[test]
+fn rlock_owner_that_exited_is_never_impersonated() {
+    weft_sync::model(|| {
+        let lock = Arc::new(RLock::new(()));
+        {
+            let lock = lock.clone();
+            thread::spawn(move || {
+                let g = lock.acquire();
+                assert_eq!(lock.recursion_count(), 1);
+                // The thread ends while owning the lock.
+                std::mem::forget(g);
+            })
+            .join()
+            .unwrap();
+        }
+        for _ in 0..2 {
+            let lock = lock.clone();
+            thread::spawn(move || {
+                assert!(!lock.is_owned(), "a later thread owns a dead thread's lock");
+                assert_eq!(lock.recursion_count(), 0);
+                assert!(
+                    lock.try_acquire().is_none(),
+                    "a later thread entered a lock held by a dead thread"
+                );
+                assert!(lock.acquire_timeout(TIMEOUT).is_none());
+            })
+            .join()
+            .unwrap();
+        }
+        assert!(lock.locked() && !lock.is_owned());
+    });
+}
