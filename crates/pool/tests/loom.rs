@@ -4,7 +4,7 @@
 //! loom allows 5 threads including the model's main thread, so every model keeps to at most
 //! two workers and one extra thread.
 
-use weft_futures::TaskError;
+use weft_futures::{TaskError, promise};
 use weft_pool::ThreadPoolExecutor;
 use weft_sync::{
     Arc,
@@ -180,5 +180,33 @@ fn initializer_panic_fails_queued_tasks_and_rejects_later_ones() {
             Err(rejected) => assert_eq!((rejected.into_inner())(), 2),
         }
         assert!(pool.try_submit(|| 3).is_err());
+    });
+}
+
+/// Issue 9: a worker running its task's done-callbacks is busy, not about to be idle. A
+/// callback that waits for a task submitted meanwhile from another thread gets a second worker
+/// (as CPython, whose idle semaphore is released only after the work item, callbacks included,
+/// has run). Counting that worker as "finishing" while its callbacks ran left the task queued
+/// behind the callback that waited for it: loom reported the deadlock.
+#[test]
+fn callback_waiting_for_a_later_task_gets_a_second_worker() {
+    weft_sync::model(|| {
+        let pool = ThreadPoolExecutor::new(2);
+        let (open, gate) = promise::<()>();
+        let first = pool.submit(move || gate.wait());
+        let (entered, callback_entered) = promise::<()>();
+        let (later_ran, later_done) = promise::<()>();
+        // Registered while the first task is held at its gate: the worker runs it.
+        first.add_done_callback(move || {
+            entered.set_result(());
+            later_done.wait();
+        });
+        open.set_result(());
+        callback_entered.wait();
+        // From this thread, while the only worker runs the callback.
+        let later = pool.submit(move || later_ran.set_result(()));
+        assert_eq!(first.result(), Ok(()));
+        assert_eq!(later.result(), Ok(()));
+        assert_eq!(pool.num_workers(), 2);
     });
 }
