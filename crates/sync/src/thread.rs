@@ -63,7 +63,6 @@ pub fn thread_id() -> u64 {
     #[cfg(not(weft_loom))]
     std::thread_local!(static ID: Cell<u64> = const { Cell::new(0) });
     #[cfg(weft_loom)]
-    #[allow(clippy::missing_const_for_thread_local)]
     loom::thread_local!(static ID: Cell<u64> = Cell::new(0));
     ID.with(|slot| match slot.get() {
         0 => draw(slot),
