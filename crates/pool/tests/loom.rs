@@ -183,30 +183,40 @@ fn initializer_panic_fails_queued_tasks_and_rejects_later_ones() {
     });
 }
 
-/// Issue 9: a worker running its task's done-callbacks is busy, not about to be idle. A
-/// callback that waits for a task submitted meanwhile from another thread gets a second worker
-/// (as CPython, whose idle semaphore is released only after the work item, callbacks included,
-/// has run). Counting that worker as "finishing" while its callbacks ran left the task queued
-/// behind the callback that waited for it: loom reported the deadlock.
+/// Issue 9: a worker running its task's done-callbacks is busy, not about to be idle. A task
+/// submitted from another thread while the only worker runs a callback gets a second worker
+/// (as in CPython, whose idle semaphore is released only after the work item, callbacks
+/// included, has run), so a callback that waits for that task cannot stall the pool. Counting
+/// the worker as "finishing" while its callbacks ran started no second worker: the real-thread
+/// test (`tests/issue_9.rs`) then hangs; here the count is checked at once, which keeps the
+/// model small.
 #[test]
-fn callback_waiting_for_a_later_task_gets_a_second_worker() {
+fn a_worker_in_a_callback_is_not_counted_idle() {
     weft_sync::model(|| {
         let pool = ThreadPoolExecutor::new(2);
-        let (open, gate) = promise::<()>();
-        let first = pool.submit(move || gate.wait());
-        let (entered, callback_entered) = promise::<()>();
-        let (later_ran, later_done) = promise::<()>();
-        // Registered while the first task is held at its gate: the worker runs it.
+        let main = thread::current().id();
+        let first = pool.submit(|| ());
+        let (entered, callback_entered) = promise::<bool>();
+        let (release, released) = promise::<()>();
+        // Runs on the worker if registered before the task completes (then it holds the worker
+        // until released), or at once on this thread if after (then there is nothing to check).
         first.add_done_callback(move || {
-            entered.set_result(());
-            later_done.wait();
+            let on_worker = thread::current().id() != main;
+            entered.set_result(on_worker);
+            if on_worker {
+                released.wait();
+            }
         });
-        open.set_result(());
-        callback_entered.wait();
-        // From this thread, while the only worker runs the callback.
-        let later = pool.submit(move || later_ran.set_result(()));
+        if callback_entered.result() == Ok(true) {
+            // From this thread, while the only worker runs the callback: a second worker starts.
+            let later = pool.submit(|| ());
+            assert_eq!(pool.num_workers(), 2, "no worker started for the task");
+            // Closed before the workers come back: they drain the queue and exit rather than
+            // spin and park (a much smaller model).
+            pool.shutdown(false, false);
+            release.set_result(());
+            assert_eq!(later.result(), Ok(()));
+        }
         assert_eq!(first.result(), Ok(()));
-        assert_eq!(later.result(), Ok(()));
-        assert_eq!(pool.num_workers(), 2);
     });
 }
