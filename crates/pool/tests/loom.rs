@@ -220,3 +220,57 @@ fn a_worker_in_a_callback_is_not_counted_idle() {
         assert_eq!(first.result(), Ok(()));
     });
 }
+
+/// A task that panics fails its own future only: the worker catches it, goes back to the
+/// queue and runs the next task (no second thread, no lost wake-up, the idle count intact).
+#[test]
+fn a_panicking_task_fails_only_its_future() {
+    weft_sync::model(|| {
+        let pool = ThreadPoolExecutor::new(2);
+        let bad = pool.submit(|| -> u8 { panic!("boom") });
+        assert_eq!(bad.result(), Err(TaskError::Panicked("boom".into())));
+        assert_eq!(pool.submit(|| 2).result(), Ok(2));
+        assert_eq!(
+            pool.num_workers(),
+            1,
+            "the worker did not survive the panic"
+        );
+    });
+}
+
+/// `shutdown(wait = true)` racing a submit from another thread: if the submit was accepted
+/// (possibly starting a worker while the shutdown runs), the shutdown returns only after that
+/// task ran and every worker exited; if not, the job is handed back uncalled.
+#[test]
+fn shutdown_wait_racing_submit_waits_for_the_accepted_task() {
+    weft_sync::model(|| {
+        let pool = Arc::new(ThreadPoolExecutor::new(1));
+        let ran = Arc::new(AtomicUsize::new(0));
+        let submitter = {
+            let (pool, ran) = (pool.clone(), ran.clone());
+            thread::spawn(move || {
+                let r = ran.clone();
+                pool.try_submit(move || {
+                    r.fetch_add(1, SeqCst);
+                })
+                .is_ok()
+            })
+        };
+        pool.shutdown(true, false);
+        let (ran_then, workers_then) = (ran.load(SeqCst), pool.num_workers());
+        let accepted = submitter.join().unwrap();
+        assert_eq!(
+            workers_then, 0,
+            "shutdown(wait) returned with a worker alive"
+        );
+        if accepted {
+            // Accepted, so queued before the shutdown closed the pool: waited for.
+            assert_eq!(
+                ran_then, 1,
+                "shutdown(wait) returned before an accepted task ran"
+            );
+        } else {
+            assert_eq!(ran.load(SeqCst), 0);
+        }
+    });
+}
