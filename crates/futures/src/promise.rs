@@ -136,6 +136,42 @@ impl<T> Promise<T> {
         self.shared.complete(outcome)
     }
 
+    /// [`Promise::complete`], telling the caller when user code starts: `before_callbacks` runs
+    /// on this thread after the future's waiters have been woken and before its first
+    /// done-callback, and not at all when no callback is registered (nor when the future had
+    /// been cancelled).
+    ///
+    /// An executor uses it to know whether completing a future may run arbitrary code: until
+    /// the callbacks start, its worker is only a moment away from its next task; once they
+    /// start, the worker is as busy as a task would keep it (Python's thread pool counts a
+    /// worker idle only after the work item, callbacks included, has run).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use weft_futures::promise;
+    ///
+    /// let (p, f) = promise::<u8>();
+    /// f.add_done_callback(|| println!("done"));
+    /// let told = Cell::new(false);
+    /// assert!(p.complete_with(Ok(1), || told.set(true)));
+    /// assert!(told.get());
+    ///
+    /// let (p, f) = promise::<u8>(); // No callback: not told.
+    /// let told = Cell::new(false);
+    /// assert!(p.complete_with(Ok(2), || told.set(true)));
+    /// assert!(!told.get());
+    /// assert_eq!(f.result(), Ok(2));
+    /// ```
+    pub fn complete_with(
+        self,
+        outcome: Result<T, TaskError>,
+        before_callbacks: impl FnOnce(),
+    ) -> bool {
+        self.shared.complete_with(outcome, before_callbacks)
+    }
+
     /// Cancels the future if it is still pending, as [`Future::cancel`] does: for an executor
     /// that cancels the work it still holds (`shutdown(cancel_futures=True)`). Returns `true`
     /// if the future is cancelled after the call.

@@ -202,7 +202,7 @@ impl<T> Shared<T> {
                 Ordering::Acquire,
             ) {
                 Ok(prev) => {
-                    self.after_final(prev);
+                    self.after_final(prev, || {});
                     return true;
                 }
                 Err(now) => cur = now,
@@ -213,6 +213,16 @@ impl<T> Shared<T> {
     /// PENDING | RUNNING → FINISHED_*, with `outcome`. `false` (and `outcome` dropped) if the
     /// future was cancelled first.
     pub(crate) fn complete(&self, outcome: Result<T, TaskError>) -> bool {
+        self.complete_with(outcome, || {})
+    }
+
+    /// [`Shared::complete`], calling `before_callbacks` on this thread once the waiters are
+    /// woken and before the first done-callback runs (not at all if none is registered).
+    pub(crate) fn complete_with(
+        &self,
+        outcome: Result<T, TaskError>,
+        before_callbacks: impl FnOnce(),
+    ) -> bool {
         let mut cur = self.state.load(Ordering::Acquire);
         if is_done(cur) {
             return false;
@@ -237,7 +247,7 @@ impl<T> Shared<T> {
                 Ordering::Acquire,
             ) {
                 Ok(prev) => {
-                    self.after_final(prev);
+                    self.after_final(prev, before_callbacks);
                     return true;
                 }
                 Err(now) if is_done(now) => {
@@ -255,9 +265,10 @@ impl<T> Shared<T> {
         }
     }
 
-    /// Runs what the final transition (from `prev`) owes: the hook, then the listeners.
+    /// Runs what the final transition (from `prev`) owes: the hook, then the listeners
+    /// (`before_callbacks` just before the first done-callback, if any).
     #[inline]
-    fn after_final(&self, prev: usize) {
+    fn after_final(&self, prev: usize, before_callbacks: impl FnOnce()) {
         if prev & HOOKED != 0 {
             let hook = self.hook.with_mut(|p| {
                 // SAFETY: our final transition saw HOOKED with Acquire, pairing with the
@@ -270,14 +281,14 @@ impl<T> Shared<T> {
             }
         }
         if prev & LISTENERS != 0 {
-            self.fire();
+            self.fire(before_callbacks);
         }
     }
 
     /// Takes the listeners (after the final transition) and fires them on this thread:
     /// waiters first, then the waker, then any extra hooks, then the callbacks in registration
     /// order.
-    fn fire(&self) {
+    fn fire(&self, before_callbacks: impl FnOnce()) {
         let Some(more) = self.listeners.lock().more.take() else {
             return;
         };
@@ -291,6 +302,9 @@ impl<T> Shared<T> {
         }
         for (queue, index) in mem::take(&mut more.hooks) {
             queue.push(index);
+        }
+        if !more.callbacks.is_empty() {
+            before_callbacks();
         }
         for f in more.callbacks {
             run_callback(f);

@@ -7,7 +7,7 @@ use std::{
 };
 
 use weft_sync::{
-    atomic::{AtomicUsize, Ordering},
+    atomic::{AtomicU64, Ordering},
     cell::UnsafeCell,
 };
 
@@ -48,7 +48,7 @@ use crate::raw::RawLock;
 pub struct RLock<T: ?Sized = ()> {
     raw: RawLock,
     /// The owning thread's id (see [`current_thread`]), 0 when nobody owns it.
-    owner: AtomicUsize,
+    owner: AtomicU64,
     /// How many guards the owner holds; read and written only by the owner.
     count: UnsafeCell<usize>,
     data: T,
@@ -91,17 +91,16 @@ const _: () = {
     sync::<RLockGuard<'static, ()>>();
 };
 
-/// A non-zero id for the calling thread, unique among live threads: the address of a
-/// thread-local byte. Cheap (no system call) so that reentry stays fast.
+/// A non-zero id for the calling thread that no other thread ever gets, not even after this one
+/// exits: drawn once per thread from a 64-bit counter ([`weft_sync::thread::thread_id`]) and
+/// then read from a thread-local, so that reentry stays one load and one increment.
+///
+/// (The address of a thread-local, used before, is unique only among *live* threads: a thread
+/// that exited while owning the lock left an id that a later thread could be given, and that
+/// thread then entered the lock as if it owned it.)
 #[inline]
-fn current_thread() -> usize {
-    // `const` initialisation makes the access a plain thread-pointer offset; loom's macro does
-    // not take that form.
-    #[cfg(not(weft_loom))]
-    weft_sync::thread::thread_local!(static KEY: u8 = const { 0 });
-    #[cfg(weft_loom)]
-    weft_sync::thread::thread_local!(static KEY: u8 = 0);
-    KEY.with(|k| std::ptr::from_ref(k) as usize)
+fn current_thread() -> u64 {
+    weft_sync::thread::thread_id()
 }
 
 impl<T> RLock<T> {
@@ -121,7 +120,7 @@ impl<T> RLock<T> {
     pub fn new(value: T) -> Self {
         Self {
             raw: RawLock::new(),
-            owner: AtomicUsize::new(0),
+            owner: AtomicU64::new(0),
             count: UnsafeCell::new(0),
             data: value,
         }
@@ -332,7 +331,7 @@ impl<T: ?Sized> RLock<T> {
 
     /// Enters once more if `me` owns the lock already.
     #[inline]
-    fn reenter(&self, me: usize) -> bool {
+    fn reenter(&self, me: u64) -> bool {
         // Relaxed: see `is_owned`.
         if self.owner.load(Ordering::Relaxed) != me {
             return false;
@@ -347,7 +346,7 @@ impl<T: ?Sized> RLock<T> {
 
     /// Records `me` as the owner after acquiring the raw lock.
     #[inline]
-    fn take(&self, me: usize) {
+    fn take(&self, me: u64) {
         // Relaxed: other threads only compare it with their own ids; the raw lock orders our
         // ownership after the previous owner's release.
         self.owner.store(me, Ordering::Relaxed);

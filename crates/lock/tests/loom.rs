@@ -344,3 +344,84 @@ fn rlock_contended_timed_and_try() {
         assert!([1, 11, 101, 111].contains(&n), "{n}");
     });
 }
+
+/// Issue 9: an owner that exits while holding the lock (its guard leaked) leaves it held, and
+/// no later thread is taken for that owner. An owner id that a later thread could be given (the
+/// address of a thread-local, freed with its thread) let the later threads "re-enter"; loom
+/// frees a thread's locals when it ends, so the next thread's usually land at the same address.
+#[test]
+fn rlock_owner_that_exited_is_never_impersonated() {
+    weft_sync::model(|| {
+        let lock = Arc::new(RLock::new(()));
+        {
+            let lock = lock.clone();
+            thread::spawn(move || {
+                let g = lock.acquire();
+                assert_eq!(lock.recursion_count(), 1);
+                // The thread ends while owning the lock.
+                std::mem::forget(g);
+            })
+            .join()
+            .unwrap();
+        }
+        for _ in 0..2 {
+            let lock = lock.clone();
+            thread::spawn(move || {
+                assert!(!lock.is_owned(), "a later thread owns a dead thread's lock");
+                assert_eq!(lock.recursion_count(), 0);
+                assert!(
+                    lock.try_acquire().is_none(),
+                    "a later thread entered a lock held by a dead thread"
+                );
+                assert!(lock.acquire_timeout(TIMEOUT).is_none());
+            })
+            .join()
+            .unwrap();
+        }
+        assert!(lock.locked() && !lock.is_owned());
+    });
+}
+
+/// Two contenders while the owner recurses: each enters only after the owner's last release
+/// and after the other contender's last release (the depth it reads is 0), re-enters once
+/// without waiting, and every write to the non-atomic cell is ordered by the lock.
+#[test]
+fn rlock_two_contenders_while_the_owner_recurses() {
+    weft_sync::model(|| {
+        let lock = Arc::new(RLock::new(UnsafeCell::new(0usize)));
+        let depth = Arc::new(AtomicUsize::new(0));
+        let outer = lock.acquire();
+        depth.store(1, Ordering::SeqCst);
+        let contenders: Vec<_> = [10, 100]
+            .into_iter()
+            .map(|add| {
+                let (lock, depth) = (lock.clone(), depth.clone());
+                thread::spawn(move || {
+                    let g = lock.acquire();
+                    assert_eq!(depth.swap(1, Ordering::SeqCst), 0, "entered while held");
+                    let again = lock.try_acquire().expect("reentry");
+                    assert_eq!(lock.recursion_count(), 2);
+                    // SAFETY: we hold the lock; the test writes the cell only under it.
+                    again.with_mut(|p| unsafe { *p += add });
+                    drop(again);
+                    depth.store(0, Ordering::SeqCst);
+                    drop(g);
+                    assert!(!lock.is_owned());
+                })
+            })
+            .collect();
+        let inner = lock.acquire();
+        // SAFETY: we hold the lock; the test writes the cell only under it.
+        inner.with_mut(|p| unsafe { *p += 1 });
+        drop(inner);
+        assert!(lock.is_owned());
+        depth.store(0, Ordering::SeqCst);
+        drop(outer);
+        for c in contenders {
+            c.join().unwrap();
+        }
+        let g = lock.try_acquire().expect("free at the end");
+        // SAFETY: we hold the lock.
+        assert_eq!(g.with(|p| unsafe { *p }), 111);
+    });
+}

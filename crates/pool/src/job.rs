@@ -6,7 +6,12 @@ use std::{
 };
 
 use weft_futures::{Promise, TaskError};
-use weft_sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use weft_sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
+
+use crate::shared::Shared;
 
 /// Why a queued job will never run.
 #[derive(Clone, Debug)]
@@ -38,44 +43,64 @@ impl Abort {
 /// The thread waiting on that future may submit again as soon as it wakes, before this worker
 /// is back at the queue; counting the worker as "finishing" lets that submit reuse it rather
 /// than start a new thread (Python's `test_idle_thread_reuse`).
+///
+/// The word holds only while completing the future runs no user code. Once the future's
+/// done-callbacks start, the worker is busy for as long as they take (a callback may even wait
+/// for a task submitted meanwhile), so it takes its word back ([`Finishing::withdraw`]) and
+/// starts the worker that a submit relying on it did not start: a worker counts as idle only
+/// once its task and that task's callbacks are over, as in Python.
 pub(crate) struct Finishing<'a> {
-    counter: &'a AtomicUsize,
-    /// Every worker the pool may have is started: no submit will decide to spawn, so there is
-    /// nothing to announce (saves two shared atomic writes per task in a busy pool).
-    full: &'a AtomicBool,
+    pool: &'a Arc<Shared>,
     announced: Cell<bool>,
 }
 
 impl<'a> Finishing<'a> {
-    pub(crate) fn new(counter: &'a AtomicUsize, full: &'a AtomicBool) -> Self {
+    pub(crate) fn new(pool: &'a Arc<Shared>) -> Self {
         Self {
-            counter,
-            full,
+            pool,
             announced: Cell::new(false),
         }
     }
 
     /// Counts this worker as finishing, once per job.
     pub(crate) fn announce(&self) {
+        // Every worker the pool may have is started: no submit will decide to spawn, so there
+        // is nothing to announce (saves two shared atomic writes per task in a busy pool).
         // Relaxed: seeing `full` late only costs an announcement nobody needs.
-        if self.full.load(Ordering::Relaxed) {
+        if self.pool.full.load(Ordering::Relaxed) {
             return;
         }
         if !self.announced.replace(true) {
             // Relaxed: a submitter that must see this sees it through the future's completion
             // (Release) and its own wait (Acquire), which come after.
-            self.counter.fetch_add(1, Ordering::Relaxed);
-            FINISHING.with(|f| f.set(std::ptr::from_ref(self.counter) as usize));
+            self.pool.finishing.fetch_add(1, Ordering::Relaxed);
+            FINISHING.with(|f| f.set(std::ptr::from_ref(&self.pool.finishing) as usize));
         }
     }
 
     /// Stops counting this worker as finishing; called under the pool's lock, after the
-    /// worker's idle state is recorded there.
+    /// worker's idle state is recorded there (or, from [`Finishing::withdraw`], before its
+    /// spawn decision is re-made there).
     pub(crate) fn settle(&self) {
         if self.announced.replace(false) {
-            self.counter.fetch_sub(1, Ordering::Relaxed);
+            self.pool.finishing.fetch_sub(1, Ordering::Relaxed);
             FINISHING.with(|f| f.set(0));
         }
+    }
+
+    /// The future's done-callbacks are about to run on this worker: stop counting it as
+    /// finishing and start a worker for any job queued meanwhile that counted on it.
+    pub(crate) fn withdraw(&self) {
+        if self.announced.get() {
+            Shared::withdraw_finishing(self.pool, self);
+        }
+    }
+
+    /// Completes `promise` with `outcome`, announcing this worker as finishing until the
+    /// future's done-callbacks (if any) start.
+    pub(crate) fn complete<T>(&self, promise: Promise<T>, outcome: Result<T, TaskError>) {
+        self.announce();
+        promise.complete_with(outcome, || self.withdraw());
     }
 }
 
@@ -127,8 +152,7 @@ where
         // done, and its task must not run.
         if promise.set_running() {
             let outcome = catch_unwind(AssertUnwindSafe(f)).map_err(TaskError::from_panic);
-            finishing.announce();
-            promise.complete(outcome);
+            finishing.complete(promise, outcome);
         }
     }
 

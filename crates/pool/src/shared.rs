@@ -76,10 +76,10 @@ pub(crate) struct Shared {
     closed: AtomicBool,
     /// Workers that are completing a future and will be back at the queue at once (see
     /// [`Finishing`]).
-    finishing: AtomicUsize,
+    pub(crate) finishing: AtomicUsize,
     /// Set (under the lock) once `max_workers` workers are started, so that workers stop
     /// announcing `finishing`, which only spawn decisions read; cleared if a spawn fails.
-    full: AtomicBool,
+    pub(crate) full: AtomicBool,
     max_workers: usize,
     prefix: String,
     initializer: Option<Initializer>,
@@ -168,33 +168,55 @@ impl Shared {
         } else {
             None
         };
-        let spawn = st.spawned < this.max_workers && queued > st.idle && {
-            // A worker completing a future comes back for this job at once; not if it is the
-            // thread submitting (from a done-callback), which is busy until it returns.
-            let mut finishing = this.finishing.load(Ordering::Relaxed);
-            if finishing > 0 && current_is_finishing(&this.finishing) {
-                finishing -= 1;
-            }
-            queued > st.idle + finishing
-        };
-        let index = st.spawned;
-        if spawn {
-            st.spawned += 1;
-            st.alive += 1;
-            // A new worker starts idle: it will take a job without being woken.
-            st.idle += 1;
-            if st.spawned == this.max_workers {
-                this.full.store(true, Ordering::Relaxed);
-            }
-        }
+        let spawn = this.reserve_worker(&mut st);
         drop(st);
         if let Some((notifier, ())) = wake {
             notifier.notify();
         }
-        if spawn {
+        if let Some(index) = spawn {
             Self::spawn_worker(this, index);
         }
         Ok(())
+    }
+
+    /// Whether the jobs queued need one more worker, and if so counts it as started (and idle:
+    /// it will take a job without being woken) and returns its number. Called under the lock.
+    fn reserve_worker(&self, st: &mut State) -> Option<usize> {
+        let queued = st.jobs.len();
+        let spawn = st.spawned < self.max_workers && queued > st.idle && {
+            // A worker completing a future comes back for this job at once; not if it is the
+            // thread submitting (from the future's waker), which is busy until it returns.
+            let mut finishing = self.finishing.load(Ordering::Relaxed);
+            if finishing > 0 && current_is_finishing(&self.finishing) {
+                finishing -= 1;
+            }
+            queued > st.idle + finishing
+        };
+        if !spawn {
+            return None;
+        }
+        let index = st.spawned;
+        st.spawned += 1;
+        st.alive += 1;
+        st.idle += 1;
+        if st.spawned == self.max_workers {
+            self.full.store(true, Ordering::Relaxed);
+        }
+        Some(index)
+    }
+
+    /// A finishing worker is about to run its future's done-callbacks ([`Finishing::withdraw`]):
+    /// it stops counting as finishing, and a job that a submit left queued for it gets a new
+    /// worker now, decided under the lock that the submit took (whichever came first, the job
+    /// is not left behind a callback that may wait for it).
+    pub(crate) fn withdraw_finishing(this: &Arc<Self>, finishing: &Finishing<'_>) {
+        let mut st = this.state.lock();
+        finishing.settle();
+        let spawn = this.reserve_worker(&mut st);
+        drop(st);
+        if let Some(index) = spawn {
+            Self::spawn_worker(this, index);
+        }
     }
 
     fn spawn_worker(this: &Arc<Self>, index: usize) {
@@ -227,31 +249,31 @@ impl Shared {
     }
 
     /// A worker thread's body.
-    fn work(&self) {
-        WORKER_OF.with(|w| w.set(self as *const Self as usize));
-        if let Some(init) = &self.initializer
+    fn work(this: &Arc<Self>) {
+        WORKER_OF.with(|w| w.set(std::ptr::from_ref::<Self>(this) as usize));
+        if let Some(init) = &this.initializer
             && let Err(payload) = catch_unwind(AssertUnwindSafe(init))
         {
             let why = match TaskError::from_panic(payload) {
                 TaskError::Panicked(msg) => msg,
                 other => other.to_string(),
             };
-            self.break_pool(format!(
+            this.break_pool(format!(
                 "a thread initializer panicked ({why}); the thread pool is not usable anymore"
             ));
-            self.exit(true);
+            this.exit(true);
             return;
         }
         let waiter = Waiter::new();
-        let finishing = Finishing::new(&self.finishing, &self.full);
+        let finishing = Finishing::new(this);
         let mut idle = true;
-        while let Some(job) = self.next_job(&waiter, &finishing, &mut idle) {
+        while let Some(job) = this.next_job(&waiter, &finishing, &mut idle) {
             // The task's own panic is caught inside `run` and fails its future; this catches
             // what could still escape (a captured value whose `Drop` panics when a cancelled
             // task is discarded), so that a worker never dies with the pool counting on it.
             let _ = catch_unwind(AssertUnwindSafe(|| job.run(&finishing)));
         }
-        self.exit(idle);
+        this.exit(idle);
     }
 
     /// The next job for a worker, or `None` once the pool is closed and its queue empty.
