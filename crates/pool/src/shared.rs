@@ -32,7 +32,7 @@ use std::{
 
 use weft_futures::TaskError;
 use weft_sync::{
-    Arc, Deadline, Mutex, WaitList,
+    Arc, Deadline, Mutex, SpinWait, WaitList,
     atomic::{AtomicBool, AtomicUsize, Ordering},
     park::Waiter,
     thread::{self, JoinHandle},
@@ -326,23 +326,9 @@ impl Shared {
     fn spin(&self) {
         let seen =
             || self.queued.load(Ordering::Relaxed) > 0 || self.closed.load(Ordering::Relaxed);
-        #[cfg(not(weft_loom))]
-        for round in 0..SPIN_ROUNDS {
-            if seen() {
-                return;
-            }
-            if round < SPIN_BUSY {
-                for _ in 0..(1u32 << round.min(6)) {
-                    thread::spin_loop();
-                }
-            } else {
-                thread::yield_now();
-            }
-        }
-        #[cfg(weft_loom)]
-        if !seen() {
-            thread::yield_now();
-        }
+        // The same budgeted spin under loom (where it is one yield) as in production.
+        let mut spin = SpinWait::with_limits(SPIN_BUSY, SPIN_ROUNDS);
+        while !seen() && spin.spin() {}
     }
 
     /// A worker leaves the pool.
@@ -436,9 +422,7 @@ impl Shared {
     }
 }
 
-#[cfg(not(weft_loom))]
 const SPIN_ROUNDS: u32 = 64;
-#[cfg(not(weft_loom))]
 const SPIN_BUSY: u32 = 10;
 
 fn notify_all(list: WaitList) {
