@@ -398,20 +398,33 @@ impl Celery {
             .push(task_id.to_owned());
         let revoke = protocol::revoke_broadcast(&[task_id]);
         let channel = protocol::pidbox_channel(self.inner.endpoint.db);
+        let meta_key = protocol::meta_key(task_id);
+        let revoked = protocol::meta(
+            task_id,
+            "REVOKED",
+            &protocol::exception("TaskRevokedError", Some("celery.exceptions"), "revoked"),
+            None,
+        );
         let mut conn = self.inner.producer.lock();
         // Best effort, as Celery's `revoke`, and one attempt only, so that `cancel()` does not
-        // block while Redis is down: the future is cancelled either way. `LREM` first: a
-        // message still queued is gone before any worker can take it, so it never runs; one a
-        // worker already took is skipped there on the revoke, unless it has started.
+        // block while Redis is down: the future is cancelled either way. A message still
+        // queued is taken off its queue, in one step with storing the `REVOKED` state a
+        // worker would have stored on meeting it (so that anyone else waiting on the task id
+        // learns of it): no worker can take it any more, so it never runs. One a worker
+        // already took is skipped there on the revoke broadcast, unless it has started.
         let _ = self
             .inner
             .endpoint
             .with_retry(&mut conn, Duration::ZERO, |c| {
                 redis::pipe()
-                    .cmd("LREM")
+                    .cmd("EVAL")
+                    .arg(DEQUEUE_REVOKED)
+                    .arg(2)
                     .arg(&queued.key)
-                    .arg(1)
+                    .arg(&meta_key)
                     .arg(&queued.message)
+                    .arg(crate::worker::RESULT_EXPIRES_SECS)
+                    .arg(&revoked)
                     .ignore()
                     .cmd("PUBLISH")
                     .arg(&channel)
@@ -421,6 +434,18 @@ impl Celery {
             });
     }
 }
+
+/// Takes a message (`ARGV[1]`) off its queue (`KEYS[1]`) and, if it was there, stores and
+/// publishes the task's `REVOKED` state (`ARGV[3]`, kept `ARGV[2]` seconds) under its result
+/// key (`KEYS[2]`), as Celery's Redis backend stores a state. Atomic: no worker takes the
+/// message in between.
+const DEQUEUE_REVOKED: &str = r"
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then
+    redis.call('SETEX', KEYS[2], ARGV[2], ARGV[3])
+    redis.call('PUBLISH', KEYS[2], ARGV[3])
+end
+return 0
+";
 
 /// Where a sent task's message waits for a worker: its queue's list and the message itself.
 struct Queued {

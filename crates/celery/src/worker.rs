@@ -30,7 +30,7 @@ use crate::{
 };
 
 /// Celery's `result_expires` default: results live one day.
-const RESULT_EXPIRES_SECS: u64 = 86_400;
+pub(crate) const RESULT_EXPIRES_SECS: u64 = 86_400;
 /// Celery's `REVOKES_MAX`: how many revoked ids a worker remembers.
 const REVOKES_MAX: usize = 50_000;
 /// kombu's `brpop_timeout`, in seconds: how long one `BRPOP` blocks.
