@@ -7,7 +7,10 @@ use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 use weft_condition::Condition;
 use weft_event::Event;
-use weft_futures::{Future, Promise, TaskError, promise};
+use weft_futures::{
+    Chunk, Executor, Future, Map, MapOptions, MapSubmit, Promise, Rejected, Submitted, Task,
+    TaskError, promise,
+};
 // The client and the worker are driven by the network, which loom cannot model; their
 // in-process hand-off is modelled on its own (`mailbox.rs`, `tests/loom.rs`). They need what
 // loom's `Arc` lacks (`Weak`, unsized coercion to trait objects), so they use std's.
@@ -36,6 +39,9 @@ const LISTEN_TICK: Duration = Duration::from_millis(500);
 const UNSUBSCRIBE_BATCH: usize = 512;
 /// The most keys read by one `MGET`.
 const MGET_CHUNK: usize = 512;
+/// How many tasks a [`CeleryExecutor`]'s `map` keeps submitted and not yet consumed when
+/// [`MapOptions::buffersize`] is not set.
+const DEFAULT_MAP_BUFFER: usize = 64;
 
 /// A Celery application bound to one Redis server, used as broker and result backend:
 /// Python's `Celery(broker=url, backend=url)`.
@@ -136,11 +142,7 @@ impl<R> Drop for Typed<R> {
         // that is not a local cancel, so no revoke goes out.
         self.settled.store(true, Ordering::SeqCst);
         self.promise = None;
-        let mut n = self.exec.outstanding.lock();
-        *n -= 1;
-        if *n == 0 {
-            n.notify_all();
-        }
+        self.exec.release();
     }
 }
 
@@ -148,6 +150,34 @@ impl<R> Drop for Typed<R> {
 pub(crate) struct ExecState {
     open: AtomicBool,
     outstanding: Condition<usize>,
+}
+
+impl ExecState {
+    /// Counts one more pending future, unless the executor is shut down. Under the lock that
+    /// `close` takes too, so a `shutdown(wait)` never misses a task admitted concurrently.
+    fn admit(&self) -> bool {
+        let mut n = self.outstanding.lock();
+        if !self.open.load(Ordering::SeqCst) {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    /// One pending future is done.
+    fn release(&self) {
+        let mut n = self.outstanding.lock();
+        *n -= 1;
+        if *n == 0 {
+            n.notify_all();
+        }
+    }
+
+    /// Stops admitting.
+    fn close(&self) {
+        let _n = self.outstanding.lock();
+        self.open.store(false, Ordering::SeqCst);
+    }
 }
 
 /// Configures a [`Celery`] app: Python's `Celery(...)` keyword arguments and
@@ -353,7 +383,9 @@ impl Celery {
         self.inner.results.pending.lock().len()
     }
 
-    fn cancelled_locally(&self, task_id: &str) {
+    /// A future of this app was cancelled by its holder: forget it, take its message off its
+    /// queue if no worker has taken it yet, and broadcast a revoke for a worker that has.
+    fn cancelled_locally(&self, task_id: &str, queued: &Queued) {
         let slot = self.inner.results.pending.lock().remove(task_id);
         if slot.is_none() {
             return;
@@ -364,10 +396,61 @@ impl Celery {
             .to_unsubscribe
             .lock()
             .push(task_id.to_owned());
+        let revoke = protocol::revoke_broadcast(&[task_id]);
+        let channel = protocol::pidbox_channel(self.inner.endpoint.db);
+        let meta_key = protocol::meta_key(task_id);
+        let revoked = protocol::meta(
+            task_id,
+            "REVOKED",
+            &protocol::exception("TaskRevokedError", Some("celery.exceptions"), "revoked"),
+            None,
+        );
+        let mut conn = self.inner.producer.lock();
         // Best effort, as Celery's `revoke`, and one attempt only, so that `cancel()` does not
-        // block while Redis is down: the future is cancelled either way.
-        let _ = self.broadcast_revoke(&[task_id], Duration::ZERO);
+        // block while Redis is down: the future is cancelled either way. A message still
+        // queued is taken off its queue, in one step with storing the `REVOKED` state a
+        // worker would have stored on meeting it (so that anyone else waiting on the task id
+        // learns of it): no worker can take it any more, so it never runs. One a worker
+        // already took is skipped there on the revoke broadcast, unless it has started.
+        let _ = self
+            .inner
+            .endpoint
+            .with_retry(&mut conn, Duration::ZERO, |c| {
+                redis::pipe()
+                    .cmd("EVAL")
+                    .arg(DEQUEUE_REVOKED)
+                    .arg(2)
+                    .arg(&queued.key)
+                    .arg(&meta_key)
+                    .arg(&queued.message)
+                    .arg(crate::worker::RESULT_EXPIRES_SECS)
+                    .arg(&revoked)
+                    .ignore()
+                    .cmd("PUBLISH")
+                    .arg(&channel)
+                    .arg(&revoke)
+                    .ignore()
+                    .query::<()>(c)
+            });
     }
+}
+
+/// Takes a message (`ARGV[1]`) off its queue (`KEYS[1]`) and, if it was there, stores and
+/// publishes the task's `REVOKED` state (`ARGV[3]`, kept `ARGV[2]` seconds) under its result
+/// key (`KEYS[2]`), as Celery's Redis backend stores a state. Atomic: no worker takes the
+/// message in between.
+const DEQUEUE_REVOKED: &str = r"
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then
+    redis.call('SETEX', KEYS[2], ARGV[2], ARGV[3])
+    redis.call('PUBLISH', KEYS[2], ARGV[3])
+end
+return 0
+";
+
+/// Where a sent task's message waits for a worker: its queue's list and the message itself.
+struct Queued {
+    key: String,
+    message: String,
 }
 
 impl fmt::Debug for Celery {
@@ -512,44 +595,33 @@ impl CeleryExecutor {
     where
         R: DeserializeOwned + Send + 'static,
     {
-        assert!(
-            self.state.open.load(Ordering::SeqCst),
-            "cannot schedule new futures after shutdown"
-        );
-        let (p, f) = promise::<R>();
-        let id = protocol::uuid4();
-        match serde_json::to_value(&args) {
-            Ok(v) => self.send(&id, name, protocol::args_list(v), p, &f),
-            Err(e) => p.set_error(TaskError::Failed(format!(
-                "the arguments of {name} cannot be serialized: {e}"
-            ))),
+        match self.try_apply(name, &args) {
+            Some(sent) => sent,
+            None => panic!("cannot schedule new futures after shutdown"),
         }
-        (id, f)
     }
 
-    /// Sends a task declared once by a type: its name and its argument and result types
-    /// come from `T` (see [`TaskSpec`](crate::TaskSpec)). The typed twin of [`CeleryExecutor::submit_named`].
-    ///
-    /// # Panics
-    /// After [`CeleryExecutor::shutdown`].
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// use weft_celery::{Celery, TaskSpec};
-    ///
-    /// struct Add;
-    /// impl TaskSpec for Add {
-    ///     const NAME: &'static str = "tasks.add";
-    ///     type Args = (i64, i64);
-    ///     type Output = i64;
-    /// }
-    /// let app = Celery::connect("redis://127.0.0.1:6379/0")?;
-    /// assert_eq!(app.executor().submit_task::<Add>((2, 3)).result()?, 5);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn submit_task<T: crate::TaskSpec>(&self, args: T::Args) -> Future<T::Output> {
-        self.submit_named::<T::Output>(T::NAME, args)
+    /// Sends task `name` with `args`, or returns `None` when this executor is shut down.
+    fn try_apply<R>(&self, name: &str, args: &impl Serialize) -> Option<(String, Future<R>)>
+    where
+        R: DeserializeOwned + Send + 'static,
+    {
+        let args = serde_json::to_value(args);
+        if !self.state.admit() {
+            return None;
+        }
+        let (p, f) = promise::<R>();
+        let id = protocol::uuid4();
+        match args {
+            Ok(v) => self.send(&id, name, protocol::args_list(v), p, &f),
+            Err(e) => {
+                p.set_error(TaskError::Failed(format!(
+                    "the arguments of {name} cannot be serialized: {e}"
+                )));
+                self.state.release();
+            }
+        }
+        Some((id, f))
     }
 
     /// Stops accepting tasks; with `cancel_futures`, cancels every future of this executor
@@ -567,7 +639,7 @@ impl CeleryExecutor {
     /// # Ok::<(), weft_celery::CeleryError>(())
     /// ```
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
-        self.state.open.store(false, Ordering::SeqCst);
+        self.state.close();
         if cancel_futures {
             let mine: Vec<(String, Box<dyn Slot>)> = {
                 let mut pending = self.app.inner.results.pending.lock();
@@ -602,6 +674,7 @@ impl CeleryExecutor {
         }
     }
 
+    /// Sends one admitted task: registers its slot, then pushes its message.
     fn send<R: DeserializeOwned + Send + 'static>(
         &self,
         id: &str,
@@ -613,29 +686,6 @@ impl CeleryExecutor {
         let inner = &self.app.inner;
         let results = &inner.results;
         let id = id.to_owned();
-        let settled = Arc::new(AtomicBool::new(false));
-        {
-            let settled = settled.clone();
-            let app = Arc::downgrade(&self.app.inner);
-            let id = id.clone();
-            f.add_done_callback(move || {
-                if !settled.load(Ordering::SeqCst)
-                    && let Some(inner) = app.upgrade()
-                {
-                    Celery { inner }.cancelled_locally(&id);
-                }
-            });
-        }
-        *self.state.outstanding.lock() += 1;
-        results.pending.lock().insert(
-            id.clone(),
-            Box::new(Typed {
-                promise: Some(p),
-                settled,
-                exec: self.state.clone(),
-            }),
-        );
-        let wake = results.to_subscribe.post(id.clone());
         let message = protocol::Outgoing {
             id: &id,
             name,
@@ -646,6 +696,32 @@ impl CeleryExecutor {
         }
         .encode();
         let key = protocol::queue_key(&self.queue, 0);
+        let settled = Arc::new(AtomicBool::new(false));
+        {
+            let settled = settled.clone();
+            let app = Arc::downgrade(&self.app.inner);
+            let id = id.clone();
+            let queued = Queued {
+                key: key.clone(),
+                message: message.clone(),
+            };
+            f.add_done_callback(move || {
+                if !settled.load(Ordering::SeqCst)
+                    && let Some(inner) = app.upgrade()
+                {
+                    Celery { inner }.cancelled_locally(&id, &queued);
+                }
+            });
+        }
+        results.pending.lock().insert(
+            id.clone(),
+            Box::new(Typed {
+                promise: Some(p),
+                settled,
+                exec: self.state.clone(),
+            }),
+        );
+        let wake = results.to_subscribe.post(id.clone());
         let sent = {
             let mut conn = inner.producer.lock();
             inner.endpoint.with_retry(&mut conn, SEND_BUDGET, |c| {
@@ -673,7 +749,168 @@ impl CeleryExecutor {
 
 impl Drop for CeleryExecutor {
     fn drop(&mut self) {
-        self.state.open.store(false, Ordering::SeqCst);
+        self.state.close();
+    }
+}
+
+/// The Celery app as a [`weft_futures::Executor`]: a [`Task`] declared once with
+/// [`task!`](weft_futures::task) is sent by its [`Task::NAME`] to whichever worker consumes
+/// the queue (a weft worker runs it with
+/// [`register_task::<T>()`](crate::WorkerBuilder::register_task); a Python worker runs the
+/// task of that name), and its result comes back decoded as `T::Output`.
+///
+/// * `submit` / `try_submit`: [`submit_named(T::NAME, args)`](CeleryExecutor::submit_named);
+///   after [`shutdown`](CeleryExecutor::shutdown), `submit` panics and `try_submit` hands the
+///   arguments back in [`Rejected`].
+/// * `map` / `map_with`: the shared [`Map`] (order, laziness, buffering, cancellation are the
+///   same as on the local pools). Every item is its own Celery task, so a failure fails its
+///   item alone and any worker may take any item; with `chunksize(k)`, items are submitted and
+///   buffered `k` at a time (at most `buffersize × k` items in flight). Without an explicit
+///   `buffersize`, 64 tasks are kept in flight. Dropping the iterator cancels every task not
+///   consumed: a task still queued is taken off its queue, one a worker already took is
+///   revoked (it may still run if it has started, as in Celery).
+/// * `shutdown(wait, cancel_futures)`: [`CeleryExecutor::shutdown`].
+///
+/// # Examples
+///
+/// ```no_run
+/// use weft_celery::Celery;
+/// use weft_futures::{Executor, task};
+///
+/// task! {
+///     pub struct Add = "tasks.add";
+///     fn run((a, b): (i64, i64)) -> i64 { a + b }
+/// }
+///
+/// let app = Celery::connect("redis://127.0.0.1:6379/0")?;
+/// let _worker = app.worker().register_task::<Add>().build()?.spawn();
+/// let ex = app.executor();
+/// assert_eq!(ex.submit::<Add>((2, 3)).result()?, 5);
+/// let sums: Vec<i64> = ex.map::<Add, _>([(1, 1), (2, 2)]).map(Result::unwrap).collect();
+/// assert_eq!(sums, [2, 4]);
+/// Executor::shutdown(&ex, true, false);
+/// assert_eq!(ex.try_submit::<Add>((1, 2)).unwrap_err().into_inner(), (1, 2));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl Executor for CeleryExecutor {
+    fn submit<T: Task>(&self, args: T::Args) -> Future<T::Output> {
+        self.submit_named::<T::Output>(T::NAME, args)
+    }
+
+    fn try_submit<T: Task>(&self, args: T::Args) -> Result<Future<T::Output>, Rejected<T::Args>> {
+        match self.try_apply::<T::Output>(T::NAME, &args) {
+            Some((_, f)) => Ok(f),
+            None => Err(Rejected(args)),
+        }
+    }
+
+    fn map_with<T: Task, I>(
+        &self,
+        items: I,
+        options: MapOptions,
+    ) -> Map<'_, T::Args, T::Output, I::IntoIter>
+    where
+        I: IntoIterator<Item = T::Args>,
+    {
+        let source = Remote::<T> {
+            ex: self,
+            task: std::marker::PhantomData,
+        };
+        Map::new(source, items, options, DEFAULT_MAP_BUFFER)
+    }
+
+    fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        CeleryExecutor::shutdown(self, wait, cancel_futures);
+    }
+}
+
+/// How a [`CeleryExecutor`]'s `map` submits: one Celery task per item.
+struct Remote<'a, T> {
+    ex: &'a CeleryExecutor,
+    task: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Task> MapSubmit<T::Args, T::Output> for Remote<'_, T> {
+    fn submit(&mut self, items: Vec<T::Args>) -> Submitted<T::Args, T::Output> {
+        let mut futures = Vec::with_capacity(items.len());
+        for item in &items {
+            match self.ex.try_apply::<T::Output>(T::NAME, item) {
+                Some((_, f)) => futures.push(f),
+                None => {
+                    // Shut down part-way through a chunk: the chunk is refused as a whole, so
+                    // the items already sent are cancelled (taken off the queue).
+                    for f in &futures {
+                        f.cancel();
+                    }
+                    return Submitted::Refused(TaskError::Cancelled);
+                }
+            }
+        }
+        if futures.len() == 1
+            && let Some(f) = futures.pop()
+        {
+            return Submitted::One(f);
+        }
+        Submitted::Chunk(gather(futures))
+    }
+}
+
+/// What the futures of one chunk share until the last of them is done.
+struct Gathering<X, R> {
+    /// The items' futures, in input order; empty once taken (to collect them, or to cancel
+    /// them when the chunk's future was cancelled).
+    futures: Vec<Future<R>>,
+    /// How many items are not done yet, plus one until `futures` is filled in.
+    left: usize,
+    promise: Option<Promise<Chunk<X, R>>>,
+}
+
+/// One future for the results of `futures`, in order, done when all of them are; cancelling
+/// it cancels those not done.
+fn gather<X, R>(futures: Vec<Future<R>>) -> Future<Chunk<X, R>>
+where
+    X: Send + 'static,
+    R: Send + 'static,
+{
+    let (p, chunk) = promise::<Chunk<X, R>>();
+    let state = Arc::new(Mutex::new(Gathering {
+        futures: Vec::new(),
+        left: futures.len() + 1,
+        promise: Some(p),
+    }));
+    for f in &futures {
+        let state = state.clone();
+        // Runs at once if `f` is already done: the extra count in `left` keeps the chunk open
+        // until `futures` is in place.
+        f.add_done_callback(move || one_done(&state));
+    }
+    state.lock().futures = futures;
+    one_done(&state);
+    let state2 = state;
+    chunk.add_done_callback(move || {
+        // Still there only if the chunk was cancelled (completing takes them first).
+        let orphans = std::mem::take(&mut state2.lock().futures);
+        for f in &orphans {
+            f.cancel();
+        }
+    });
+    chunk
+}
+
+/// One count of a [`Gathering`] is done; the last collects the results and completes the chunk.
+fn one_done<X, R>(state: &Mutex<Gathering<X, R>>) {
+    let (futures, promise) = {
+        let mut g = state.lock();
+        g.left -= 1;
+        if g.left > 0 {
+            return;
+        }
+        (std::mem::take(&mut g.futures), g.promise.take())
+    };
+    if let Some(p) = promise {
+        // Every future is done, so `result` does not block.
+        let results = futures.into_iter().map(Future::result).collect();
+        p.set_result(Chunk::new(results));
     }
 }
 

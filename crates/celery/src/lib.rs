@@ -9,25 +9,39 @@
 //! | `app.send_task(name, args)` / `task.apply_async(args, queue=q)` | [`CeleryExecutor::submit_named`], [`CeleryExecutor::queue`] |
 //! | `AsyncResult.get()` | [`weft_futures::Future::result`] |
 //! | `AsyncResult.revoke()` / `app.control.revoke(id)` | [`weft_futures::Future::cancel`] / [`Celery::revoke`] |
-//! | `@app.task(name=...)` + `celery worker -c n -Q q` | [`WorkerBuilder::register_fn`], [`WorkerBuilder::concurrency`], [`WorkerBuilder::queue`] |
+//! | `@app.task(name=...)` + `celery worker -c n -Q q` | [`WorkerBuilder::register_task`] (a [`weft_futures::Task`]) or [`WorkerBuilder::register_fn`], [`WorkerBuilder::concurrency`], [`WorkerBuilder::queue`] |
+//! | `add.delay(2, 3)` / `executor.map(add, items)` | [`weft_futures::Executor::submit`] / [`weft_futures::Executor::map`] on a [`CeleryExecutor`] |
 //! | `acks_late=True` | always (see [`Worker`]) |
 //!
 //! See `docs/celery.md` for the wire format and the delivery guarantees.
 //!
 //! # Examples
 //!
+//! A task declared once with [`weft_futures::task!`] runs unchanged on threads, on forked
+//! processes, or here on Celery workers:
+//!
 //! ```no_run
 //! use weft_celery::Celery;
-//! use weft_futures::as_completed;
+//! use weft_futures::{Executor, as_completed, task};
+//!
+//! task! {
+//!     pub struct Square = "weft.square";
+//!     fn run(x: u64) -> u64 { x * x }
+//! }
 //!
 //! let app = Celery::connect("redis://127.0.0.1:6379/0")?;
-//! let worker = app.worker().register_fn("weft.square", |x: u64| x * x).concurrency(4).build()?;
+//! let worker = app.worker().register_task::<Square>().concurrency(4).build()?;
 //! let handle = worker.spawn();
 //!
 //! let ex = app.executor();
-//! let futures: Vec<_> = (0..10u64).map(|x| ex.submit_named::<u64>("weft.square", x)).collect();
+//! let futures: Vec<_> = (0..10u64).map(|x| ex.submit::<Square>(x)).collect();
 //! let total: u64 = as_completed(futures).map(|f| f.result().unwrap()).sum();
 //! assert_eq!(total, 285);
+//! let squares: Vec<u64> = ex.map::<Square, _>(0..4).map(Result::unwrap).collect();
+//! assert_eq!(squares, [0, 1, 4, 9]);
+//!
+//! // Any task by name, e.g. one a Python worker defines.
+//! let sum = ex.submit_named::<i64>("tasks.add", (2, 3));
 //! handle.stop();
 //! # Ok::<(), weft_celery::CeleryError>(())
 //! ```
@@ -46,36 +60,6 @@ pub use crate::{
     error::CeleryError,
     worker::{Worker, WorkerBuilder, WorkerHandle},
 };
-
-/// A task declared once, by type: the name a Celery worker knows it by, and its serde
-/// argument and result types. Used by [`CeleryExecutor::submit_task`] and
-/// [`WorkerBuilder::register_task`].
-///
-/// This is the Celery-side subset of the `Task` trait that `weft-futures` shares between
-/// every executor (which also carries the body); a type implementing that trait can
-/// implement this one by forwarding its three items.
-///
-/// # Examples
-///
-/// ```
-/// use weft_celery::TaskSpec;
-///
-/// struct Add;
-/// impl TaskSpec for Add {
-///     const NAME: &'static str = "tasks.add";
-///     type Args = (i64, i64);
-///     type Output = i64;
-/// }
-/// assert_eq!(Add::NAME, "tasks.add");
-/// ```
-pub trait TaskSpec: 'static {
-    /// The task's name, as registered in the worker (Python: `@app.task(name=...)`).
-    const NAME: &'static str;
-    /// The positional arguments (a tuple for several).
-    type Args: serde::Serialize + serde::de::DeserializeOwned + Send + 'static;
-    /// The return value.
-    type Output: serde::Serialize + serde::de::DeserializeOwned + Send + 'static;
-}
 
 const _: () = {
     const fn send_sync<T: Send + Sync>() {}

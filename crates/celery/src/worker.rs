@@ -11,7 +11,7 @@ use std::{
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value};
 use weft_event::Event;
-use weft_futures::TaskError;
+use weft_futures::{Task, TaskError};
 use weft_pool::ThreadPoolExecutor;
 use weft_semaphore::Semaphore;
 // The worker is driven by the network, which loom cannot model, and needs what loom's `Arc`
@@ -30,7 +30,7 @@ use crate::{
 };
 
 /// Celery's `result_expires` default: results live one day.
-const RESULT_EXPIRES_SECS: u64 = 86_400;
+pub(crate) const RESULT_EXPIRES_SECS: u64 = 86_400;
 /// Celery's `REVOKES_MAX`: how many revoked ids a worker remembers.
 const REVOKES_MAX: usize = 50_000;
 /// kombu's `brpop_timeout`, in seconds: how long one `BRPOP` blocks.
@@ -142,29 +142,28 @@ impl WorkerBuilder {
         self
     }
 
-    /// Registers a task declared once by a type (see [`TaskSpec`](crate::TaskSpec)): its
-    /// name and types come from `T`, its body is `f`.
+    /// Registers a task declared once as a [`Task`] (with [`weft_futures::task!`], the same
+    /// declaration the local pools run): `T::run` runs under the name `T::NAME`, its
+    /// arguments decoded as `T::Args` as [`register_fn`](Self::register_fn) describes.
+    /// Python's `@app.task(name=...)`.
     ///
     /// # Examples
     ///
     /// ```no_run
-    /// use weft_celery::{Celery, TaskSpec};
+    /// use weft_celery::Celery;
+    /// use weft_futures::task;
     ///
-    /// struct Add;
-    /// impl TaskSpec for Add {
-    ///     const NAME: &'static str = "weft.add";
-    ///     type Args = (i64, i64);
-    ///     type Output = i64;
+    /// task! {
+    ///     pub struct Add = "weft.add";
+    ///     fn run((a, b): (i64, i64)) -> i64 { a + b }
     /// }
+    ///
     /// let app = Celery::connect("redis://127.0.0.1:6379/0")?;
-    /// let w = app.worker().register_task::<Add>(|(a, b)| a + b).build()?;
+    /// let w = app.worker().register_task::<Add>().build()?;
     /// # Ok::<(), weft_celery::CeleryError>(())
     /// ```
-    pub fn register_task<T: crate::TaskSpec>(
-        self,
-        f: impl Fn(T::Args) -> T::Output + Send + Sync + 'static,
-    ) -> Self {
-        self.register_fn::<T::Args, T::Output, _>(T::NAME, f)
+    pub fn register_task<T: Task>(self) -> Self {
+        self.register_fn::<T::Args, T::Output, _>(T::NAME, T::run)
     }
 
     /// How many tasks run at once: the size of the [`ThreadPoolExecutor`] underneath

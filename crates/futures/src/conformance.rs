@@ -34,14 +34,16 @@ task! {
     }
 
     /// Creates the file `dir/name` (a side effect another process can see), then, given
-    /// `Some(gate)`, waits until the file `dir/gate` exists: holds its worker until the caller
-    /// opens the gate.
+    /// `Some(gate)`, waits until the file `dir/gate` exists (or `dir` is gone): holds its
+    /// worker until the caller opens the gate. A remote task whose future was cancelled while
+    /// it ran is not waited for by `shutdown`, so it may still be waiting when the check
+    /// removes `dir`; it then ends instead of holding its worker forever.
     pub struct Mark = "weft.conformance.mark";
     fn run((dir, name, gate): (String, String, Option<String>)) -> () {
         let dir = Path::new(&dir);
         std::fs::write(dir.join(name), b"").expect("cannot create the marker file");
         if let Some(gate) = gate {
-            while !dir.join(&gate).exists() {
+            while dir.exists() && !dir.join(&gate).exists() {
                 std::thread::sleep(Duration::from_millis(2));
             }
         }

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use weft::barrier::{Barrier, BrokenBarrierError};
 use weft::celery::{
-    Celery, CeleryBuilder, CeleryError, CeleryExecutor, TaskSpec, Worker, WorkerBuilder,
-    WorkerHandle,
+    Celery, CeleryBuilder, CeleryError, CeleryExecutor, Worker, WorkerBuilder, WorkerHandle,
 };
 use weft::condition::{Condition, ConditionGuard};
 use weft::event::Event;
@@ -175,16 +174,22 @@ fn future_is_awaitable() {
 
 #[test]
 fn celery_is_reachable_through_the_facade() {
-    fn declared<T: TaskSpec>() -> &'static str {
+    fn declared<T: weft::futures::Task>() -> &'static str {
         T::NAME
     }
-    struct Add;
-    impl TaskSpec for Add {
-        const NAME: &'static str = "tasks.add";
-        type Args = (i64, i64);
-        type Output = i64;
+    weft::futures::task! {
+        struct Add = "tasks.add";
+        fn run((a, b): (i64, i64)) -> i64 { a + b }
     }
     assert_eq!(declared::<Add>(), "tasks.add");
+    // A task declared once registers on a Celery worker as it is.
+    fn registers<T: weft::futures::Task>(b: WorkerBuilder) -> WorkerBuilder {
+        b.register_task::<T>()
+    }
+    let _ = registers::<Add>;
+    // And the Celery executor is an `Executor`.
+    fn executor<E: weft::futures::Executor>() {}
+    executor::<CeleryExecutor>();
     let connect: fn(&str) -> Result<Celery, CeleryError> = Celery::connect;
     assert!(matches!(
         connect("http://nowhere"),
