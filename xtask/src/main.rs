@@ -11,6 +11,7 @@
 
 mod bench;
 mod demo;
+mod mutants;
 mod run;
 mod tidy;
 mod verify;
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
         "bench" => bench::main(rest),
         "demo" => demo::main(rest),
         "tidy" => tidy::main(),
+        "mutants" => mutants::main(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())

@@ -141,6 +141,8 @@ pub(crate) struct Outcome {
     pub(crate) elapsed: Duration,
     /// Everything it printed on stdout and stderr, interleaved line by line.
     pub(crate) output: String,
+    /// Whether it was killed for running past its time limit.
+    pub(crate) timed_out: bool,
 }
 
 /// Runs `cmd`, echoing its output line by line (indented) while capturing it.
@@ -152,6 +154,11 @@ pub(crate) fn run_streaming(cmd: &mut Command, echo: bool) -> Outcome {
 /// has passed, so a hung test cannot stall the run.
 pub(crate) fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Outcome {
     run_inner(cmd, true, Some(limit))
+}
+
+/// As [`run_with_timeout`], but without echoing the output (it is still captured).
+pub(crate) fn run_quiet_with_timeout(cmd: &mut Command, limit: Duration) -> Outcome {
+    run_inner(cmd, false, Some(limit))
 }
 
 fn run_inner(cmd: &mut Command, echo: bool, limit: Option<Duration>) -> Outcome {
@@ -169,6 +176,7 @@ fn run_inner(cmd: &mut Command, echo: bool, limit: Option<Duration>) -> Outcome 
                 ok: false,
                 elapsed: start.elapsed(),
                 output: format!("could not start: {e}"),
+                timed_out: false,
             };
         }
     };
@@ -185,9 +193,11 @@ fn run_inner(cmd: &mut Command, echo: bool, limit: Option<Duration>) -> Outcome 
     let t1 = pump(Box::new(child.stdout.take().expect("piped")), tx.clone());
     let t2 = pump(Box::new(child.stderr.take().expect("piped")), tx);
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let killed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let pid = child.id();
     if let Some(limit) = limit {
         let done = done.clone();
+        let killed = killed.clone();
         std::thread::spawn(move || {
             let until = Instant::now() + limit;
             while Instant::now() < until {
@@ -198,6 +208,7 @@ fn run_inner(cmd: &mut Command, echo: bool, limit: Option<Duration>) -> Outcome 
             }
             if !done.load(std::sync::atomic::Ordering::Relaxed) {
                 eprintln!("    timed out after {limit:?}: killing process group {pid}");
+                killed.store(true, std::sync::atomic::Ordering::Relaxed);
                 let _ = Command::new("kill")
                     .args(["-KILL", "--", &format!("-{pid}")])
                     .status();
@@ -219,6 +230,7 @@ fn run_inner(cmd: &mut Command, echo: bool, limit: Option<Duration>) -> Outcome 
         ok,
         elapsed: start.elapsed(),
         output,
+        timed_out: killed.load(std::sync::atomic::Ordering::Relaxed),
     }
 }
 

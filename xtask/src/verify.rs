@@ -10,7 +10,7 @@ const CHECKS: &[&str] = &[
 ];
 
 /// Default preemption bound for the loom run (`LOOM_MAX_PREEMPTIONS` overrides it).
-const LOOM_PREEMPTIONS: &str = "3";
+pub(crate) const LOOM_PREEMPTIONS: &str = "3";
 
 #[derive(Clone, Debug)]
 enum Cell {
@@ -99,7 +99,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
 }
 
 /// Crates selected by `--only` (by directory or package name).
-fn selected(only: Option<&str>) -> Result<Vec<Crate>, String> {
+pub(crate) fn selected(only: Option<&str>) -> Result<Vec<Crate>, String> {
     let all = run::crates();
     match only {
         None => Ok(all),
