@@ -14,6 +14,7 @@ mod demo;
 mod mutants;
 mod run;
 mod tidy;
+mod tsan;
 mod verify;
 
 use std::process::ExitCode;
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
         "demo" => demo::main(rest),
         "tidy" => tidy::main(),
         "mutants" => mutants::main(rest),
+        "tsan" => tsan::main(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())

@@ -416,7 +416,7 @@ fn run_checks(ws: &Path, scratch: &Path, c: &Crate, limit: Duration, nextest: bo
             }
             return Verdict {
                 caught: Some(
-                    failed.map_or_else(|| format!("{phase} (failed)"), |t| format!("{phase}: {t}")),
+                    failed.unwrap_or_else(|| format!("{phase} (failed, no test named)")),
                 ),
                 build_failed,
                 secs: start.elapsed().as_secs_f64(),

@@ -344,7 +344,7 @@ fn miri_available() -> bool {
 }
 
 /// The rustup proxy's `cargo +nightly`, without the variables the stable cargo set for us.
-fn nightly() -> Command {
+pub(crate) fn nightly() -> Command {
     let mut cmd = Command::new("cargo");
     cmd.arg("+nightly").current_dir(run::root());
     for v in [
