@@ -11,6 +11,7 @@
 
 mod bench;
 mod demo;
+mod fuzz;
 mod mutants;
 mod run;
 mod tidy;
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
         "tidy" => tidy::main(),
         "mutants" => mutants::main(rest),
         "tsan" => tsan::main(rest),
+        "fuzz" => fuzz::main(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())

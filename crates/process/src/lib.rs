@@ -43,6 +43,8 @@ mod map;
 mod wire;
 mod zygote;
 
+#[doc(hidden)]
+pub use crate::wire::fuzz_decode;
 pub use crate::{builder::Builder, error::Rejected, executor::ProcessPoolExecutor, map::Map};
 pub use weft_futures::{Future, MapOptions, TaskError};
 
