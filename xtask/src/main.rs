@@ -14,6 +14,7 @@ mod demo;
 mod fuzz;
 mod mutants;
 mod run;
+mod soak;
 mod tidy;
 mod tsan;
 mod verify;
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
         "mutants" => mutants::main(rest),
         "tsan" => tsan::main(rest),
         "fuzz" => fuzz::main(rest),
+        "soak" => soak::main(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())

@@ -29,8 +29,10 @@ use crate::run::{self, Crate};
 
 /// The catalogue file in each crate's directory.
 const CATALOGUE: &str = "mutants.txt";
-/// Default time limit for one mutant (both phases).
-const LIMIT: Duration = Duration::from_secs(600);
+/// Default time limit for one mutant (both phases); at least three times the clean run.
+const LIMIT: Duration = Duration::from_secs(300);
+/// Time limit for the clean run that opens each crate.
+const BASELINE_LIMIT: Duration = Duration::from_secs(3600);
 
 /// One planted bug.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -264,9 +266,10 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
         if mutants.is_empty() {
             continue;
         }
+        let mut limit = o.limit;
         if o.baseline {
             println!("\n==> mutants: {} baseline (no mutant: must pass)", c.package);
-            let r = run_checks(&ws, &scratch, c, o.limit, nextest);
+            let r = run_checks(&ws, &scratch, c, BASELINE_LIMIT, nextest);
             if r.caught.is_some() {
                 return Err(format!(
                     "{}: the unmutated crate fails ({}): fix that first",
@@ -274,6 +277,14 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
                     r.caught.unwrap_or_default()
                 ));
             }
+            // A mutant that runs three times as long as the clean crate is hanging; a shorter
+            // limit could pass off a slow survivor as a timeout.
+            limit = limit.max(Duration::from_secs_f64(3.0 * r.secs));
+            println!(
+                "    clean run {:.0}s: each mutant gets {:.0}s",
+                r.secs,
+                limit.as_secs_f64()
+            );
         }
         for m in mutants {
             println!("\n==> mutant {} ({}: {}): {}", m.name, c.dir, m.file, m.why);
@@ -282,7 +293,7 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
                 .map_err(|e| format!("reading {}: {e}", path.display()))?;
             let mutated = original.replacen(&m.find, &m.replace, 1);
             std::fs::write(&path, &mutated).map_err(|e| format!("{}: {e}", path.display()))?;
-            let r = run_checks(&ws, &scratch, c, o.limit, nextest);
+            let r = run_checks(&ws, &scratch, c, limit, nextest);
             std::fs::write(&path, &original)
                 .map_err(|e| format!("restoring {}: {e}", path.display()))?;
             let (caught_by, ok) = match r.caught {
@@ -471,7 +482,8 @@ fn sync_tree(from: &Path, to: &Path) -> std::io::Result<()> {
         let e = e?;
         let name = e.file_name();
         let name_s = name.to_string_lossy();
-        if name_s == "target" || name_s.starts_with('.') {
+        if name_s == "target" || name_s.starts_with('.') || (from == run::root() && name_s == "fuzz")
+        {
             continue;
         }
         let src = e.path();

@@ -94,6 +94,7 @@ pub(crate) fn order(dir: &str) -> usize {
         "pool",
         "process",
         "weft",
+        "soak",
         "bench",
     ];
     ORDER.iter().position(|d| *d == dir).unwrap_or(ORDER.len())
