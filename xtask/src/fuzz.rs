@@ -18,6 +18,15 @@ pub(crate) fn targets() -> Vec<String> {
     t
 }
 
+/// The crate a target exercises (its row in verify's table).
+pub(crate) fn crate_of(target: &str) -> &'static str {
+    match target {
+        "wire_decode" => "process",
+        t if t.starts_with("queue") => "queue",
+        _ => "weft",
+    }
+}
+
 /// Whether `cargo +nightly fuzz` works here.
 pub(crate) fn available() -> bool {
     crate::verify::nightly()
