@@ -53,7 +53,15 @@ pub(crate) fn one(target: &str, seconds: u64) -> Outcome {
     if o.ok {
         println!("    {target}: {runs} inputs, no crash, no hang");
     } else {
-        for l in o.output.lines().rev().take(40).collect::<Vec<_>>().iter().rev() {
+        for l in o
+            .output
+            .lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .iter()
+            .rev()
+        {
             println!("      {l}");
         }
         println!(

@@ -255,7 +255,10 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
 
     let scratch = run::root().join("target/mutants");
     let ws = scratch.join("ws");
-    println!("==> mutants: syncing the scratch workspace {}", ws.display());
+    println!(
+        "==> mutants: syncing the scratch workspace {}",
+        ws.display()
+    );
     sync_tree(&run::root(), &ws).map_err(|e| format!("copying the workspace: {e}"))?;
     let nextest = nextest_available();
     if !nextest {
@@ -268,7 +271,10 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
         }
         let mut limit = o.limit;
         if o.baseline {
-            println!("\n==> mutants: {} baseline (no mutant: must pass)", c.package);
+            println!(
+                "\n==> mutants: {} baseline (no mutant: must pass)",
+                c.package
+            );
             let r = run_checks(&ws, &scratch, c, BASELINE_LIMIT, nextest);
             if r.caught.is_some() {
                 return Err(format!(
@@ -297,7 +303,9 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
             std::fs::write(&path, &original)
                 .map_err(|e| format!("restoring {}: {e}", path.display()))?;
             let (caught_by, ok) = match r.caught {
-                Some(by) if r.build_failed => (format!("CATALOGUE ERROR: does not build ({by})"), false),
+                Some(by) if r.build_failed => {
+                    (format!("CATALOGUE ERROR: does not build ({by})"), false)
+                }
                 Some(by) => (by, true),
                 None => ("SURVIVED".to_string(), false),
             };
@@ -339,7 +347,12 @@ fn check_applies(crate_dir: &Path, m: &Mutant) -> Result<(), String> {
     let text = std::fs::read_to_string(&path).map_err(|e| format!("`{}`: {e}", m.file))?;
     match text.matches(&m.find).count() {
         1 => {}
-        0 => return Err(format!("`{}`: the find text of `{}` is not there", m.file, m.name)),
+        0 => {
+            return Err(format!(
+                "`{}`: the find text of `{}` is not there",
+                m.file, m.name
+            ));
+        }
         n => {
             return Err(format!(
                 "`{}`: the find text of `{}` occurs {n} times (must be once)",
@@ -378,7 +391,12 @@ fn run_checks(ws: &Path, scratch: &Path, c: &Crate, limit: Duration, nextest: bo
         let mut cmd = run::cargo();
         cmd.current_dir(ws);
         if nextest {
-            cmd.args(["nextest", "run", "--no-tests=warn", "--max-fail=1:immediate"]);
+            cmd.args([
+                "nextest",
+                "run",
+                "--no-tests=warn",
+                "--max-fail=1:immediate",
+            ]);
         } else {
             cmd.args(["test", "--no-fail-fast"]);
         }
@@ -420,15 +438,18 @@ fn run_checks(ws: &Path, scratch: &Path, c: &Crate, limit: Duration, nextest: bo
             let failed = first_failure(&o.output);
             let build_failed = !built && failed.is_none();
             if build_failed {
-                let tail: Vec<&str> = o.output.lines().filter(|l| l.contains("error")).take(5).collect();
+                let tail: Vec<&str> = o
+                    .output
+                    .lines()
+                    .filter(|l| l.contains("error"))
+                    .take(5)
+                    .collect();
                 for l in &tail {
                     println!("      {l}");
                 }
             }
             return Verdict {
-                caught: Some(
-                    failed.unwrap_or_else(|| format!("{phase} (failed, no test named)")),
-                ),
+                caught: Some(failed.unwrap_or_else(|| format!("{phase} (failed, no test named)"))),
                 build_failed,
                 secs: start.elapsed().as_secs_f64(),
             };
@@ -482,7 +503,9 @@ fn sync_tree(from: &Path, to: &Path) -> std::io::Result<()> {
         let e = e?;
         let name = e.file_name();
         let name_s = name.to_string_lossy();
-        if name_s == "target" || name_s.starts_with('.') || (from == run::root() && name_s == "fuzz")
+        if name_s == "target"
+            || name_s.starts_with('.')
+            || (from == run::root() && name_s == "fuzz")
         {
             continue;
         }
@@ -533,7 +556,7 @@ a
         assert_eq!(m[0].replace, "    y();");
         assert_eq!(m[1].find, "a");
         assert_eq!(m[1].replace, "");
-        assert_eq!(m[1].line, 12);
+        assert_eq!(m[1].line, 11);
     }
 
     #[test]
@@ -546,7 +569,10 @@ a
     #[test]
     fn names_the_first_failure() {
         let nextest = "    Starting 6 tests\n        PASS [   0.1s] (1/6) weft-event::loom a\n        FAIL [   0.2s] (2/6) weft-event::loom set_wakes_all\n";
-        assert_eq!(first_failure(nextest).as_deref(), Some("loom::set_wakes_all"));
+        assert_eq!(
+            first_failure(nextest).as_deref(),
+            Some("loom::set_wakes_all")
+        );
         let old = "        FAIL [   0.2s] weft-event::event waits\n";
         assert_eq!(first_failure(old).as_deref(), Some("event::waits"));
         let cargo = "test a ... ok\ntest b::c ... FAILED\n";

@@ -41,7 +41,9 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
     let limit = Duration::from_secs_f64(minutes * 60.0 + 300.0);
     let o = run::run_with_timeout(&mut cmd, limit);
     if o.timed_out {
-        return Err(format!("soak: still running {limit:?} after it began: a hang"));
+        return Err(format!(
+            "soak: still running {limit:?} after it began: a hang"
+        ));
     }
     if o.ok {
         Ok(())

@@ -94,7 +94,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 }
                 o.skip.push(c.clone());
             }
-            "--quick" => o.skip.extend(["loom", "miri", "tsan", "fuzz"].map(String::from)),
+            "--quick" => o
+                .skip
+                .extend(["loom", "miri", "tsan", "fuzz"].map(String::from)),
             other => return Err(format!("unknown option `{other}`")),
         }
     }

@@ -74,7 +74,9 @@ fn lock(r: &Round, _: &mut Rng) -> Tally {
             s.op();
             if let Some(mut g) = g {
                 let before = inside.fetch_add(1, Relaxed);
-                s.check(before == 0, || format!("Lock: {} holders at once", before + 1));
+                s.check(before == 0, || {
+                    format!("Lock: {} holders at once", before + 1)
+                });
                 s.check(lock.locked(), || "Lock: held but locked() is false".into());
                 *g += 1;
                 taken.fetch_add(1, Relaxed);
@@ -110,7 +112,9 @@ fn rlock(r: &Round, _: &mut Rng) -> Tally {
             s.op();
             let Some(g) = g else { continue };
             let before = inside.fetch_add(1, Relaxed);
-            s.check(before == 0, || format!("RLock: {} owners at once", before + 1));
+            s.check(before == 0, || {
+                format!("RLock: {} owners at once", before + 1)
+            });
             s.check(lock.is_owned(), || "RLock: held but not owned".into());
             // Re-enter up to twice: the owner always gets in at once.
             let depth = rng.range(0, 2);
@@ -124,7 +128,9 @@ fn rlock(r: &Round, _: &mut Rng) -> Tally {
             *g.borrow_mut() += 1;
             taken.fetch_add(1, Relaxed);
             drop(again);
-            s.check(lock.is_owned(), || "RLock: lost ownership while re-entered".into());
+            s.check(lock.is_owned(), || {
+                "RLock: lost ownership while re-entered".into()
+            });
             inside.fetch_sub(1, Relaxed);
             drop(g);
         }
@@ -166,13 +172,19 @@ macro_rules! semaphore_round {
                     // Keep the permit taken, then give it back by hand.
                     p.forget();
                     let ok = $release(&sem);
-                    s.check(ok, || format!("{}: releasing a forgotten permit failed", $name));
+                    s.check(ok, || {
+                        format!("{}: releasing a forgotten permit failed", $name)
+                    });
                 }
                 s.items(1);
             }
         });
         s.check(sem.available() == permits, || {
-            format!("{}: {} permits at the end, not {permits}", $name, sem.available())
+            format!(
+                "{}: {} permits at the end, not {permits}",
+                $name,
+                sem.available()
+            )
         });
         (s, sem)
     }};
@@ -250,10 +262,14 @@ fn event(r: &Round, rng: &mut Rng) -> Tally {
             released.fetch_add(1, Relaxed);
         });
         let n = released.load(Relaxed);
-        s.check(n == waiters, || format!("Event: {n} of {waiters} waiters released"));
+        s.check(n == waiters, || {
+            format!("Event: {n} of {waiters} waiters released")
+        });
         s.check(ev.is_set(), || "Event: not set after the set".into());
         ev.clear();
-        s.check(!ev.wait_timeout(Duration::ZERO), || "Event: set after clear".into());
+        s.check(!ev.wait_timeout(Duration::ZERO), || {
+            "Event: set after clear".into()
+        });
         s.items(n as u64);
     }
     s.tally()
@@ -271,11 +287,18 @@ fn exactly_once(s: &Shared, name: &str, mut sent: Vec<u64>, mut got: Vec<u64>, s
     got.sort_unstable();
     let dups = got.windows(2).filter(|w| w[0] == w[1]).count();
     s.lost(dups as u64);
-    s.check(dups == 0, || format!("{name}: {dups} item(s) received twice"));
+    s.check(dups == 0, || {
+        format!("{name}: {dups} item(s) received twice")
+    });
     got.dedup();
-    let foreign = got.iter().filter(|g| sent.binary_search(g).is_err()).count();
+    let foreign = got
+        .iter()
+        .filter(|g| sent.binary_search(g).is_err())
+        .count();
     s.lost(foreign as u64);
-    s.check(foreign == 0, || format!("{name}: {foreign} item(s) received but never sent"));
+    s.check(foreign == 0, || {
+        format!("{name}: {foreign} item(s) received but never sent")
+    });
     if !subset {
         let lost = sent.len().saturating_sub(got.len() - foreign);
         s.lost(lost as u64);
@@ -436,13 +459,20 @@ macro_rules! queue_round {
                 got.acquire().extend(mine);
             }
         });
-        s.check(q.is_empty(), || format!("{name}: items left after the drain"));
+        s.check(q.is_empty(), || {
+            format!("{name}: items left after the drain")
+        });
         s.check(q.unfinished_tasks() == 0, || {
-            format!("{name}: {} unfinished tasks at the end", q.unfinished_tasks())
+            format!(
+                "{name}: {} unfinished tasks at the end",
+                q.unfinished_tasks()
+            )
         });
         // Returns at once: nothing is unfinished (the watchdog catches a hang).
         q.join();
-        s.check(q.put(0).is_err(), || format!("{name}: a put after shutdown succeeded"));
+        s.check(q.put(0).is_err(), || {
+            format!("{name}: a put after shutdown succeeded")
+        });
         exactly_once(
             &s,
             name,
@@ -540,6 +570,9 @@ fn simple_queue(r: &Round, rng: &mut Rng) -> Tally {
     s.tally()
 }
 
+/// The promises one completer thread completes, with their indices.
+type Share = Lock<Vec<(usize, weft_futures::Promise<u64>)>>;
+
 fn futures(r: &Round, rng: &mut Rng) -> Tally {
     let s = Shared::default();
     while Instant::now() < r.until {
@@ -560,12 +593,13 @@ fn futures(r: &Round, rng: &mut Rng) -> Tally {
         // Cancel some before the completers start, others while they run.
         for f in &futures {
             if rng.one_in(8) {
-                s.check(f.cancel(), || "futures: cancelling a pending future failed".into());
+                s.check(f.cancel(), || {
+                    "futures: cancelling a pending future failed".into()
+                });
             }
         }
         let completers = r.threads.clamp(1, 8);
-        let shares: Vec<Lock<Vec<(usize, weft_futures::Promise<u64>)>>> =
-            (0..completers).map(|_| Lock::new(Vec::new())).collect();
+        let shares: Vec<Share> = (0..completers).map(|_| Lock::new(Vec::new())).collect();
         for (i, p) in promises.iter_mut().enumerate() {
             shares[i % completers]
                 .acquire()
@@ -634,7 +668,10 @@ fn futures(r: &Round, rng: &mut Rng) -> Tally {
         let mut want = ids.clone();
         want.sort_unstable();
         s.check(seen_ids == want, || {
-            format!("futures: {} of {n} futures yielded, or some twice", seen.len())
+            format!(
+                "futures: {} of {n} futures yielded, or some twice",
+                seen.len()
+            )
         });
         let mut cancelled = 0;
         for f in seen {
@@ -646,10 +683,12 @@ fn futures(r: &Round, rng: &mut Rng) -> Tally {
                 continue;
             }
             match f.result() {
-                Ok(v) => s.check(v as usize == at, || "futures: a result went to another future".into()),
-                Err(TaskError::Failed(m)) => {
-                    s.check(m == format!("planned {at}"), || "futures: an error went astray".into())
-                }
+                Ok(v) => s.check(v as usize == at, || {
+                    "futures: a result went to another future".into()
+                }),
+                Err(TaskError::Failed(m)) => s.check(m == format!("planned {at}"), || {
+                    "futures: an error went astray".into()
+                }),
                 Err(e) => s.violation(&format!("futures: unexpected outcome {e:?}")),
             }
         }
@@ -658,7 +697,9 @@ fn futures(r: &Round, rng: &mut Rng) -> Tally {
             format!("futures: {done} completed + {cancelled} cancelled of {n}")
         });
         let cb = callbacks.load(Relaxed);
-        s.check(cb == n, || format!("futures: {cb} callbacks ran for {n} futures"));
+        s.check(cb == n, || {
+            format!("futures: {cb} callbacks ran for {n} futures")
+        });
         s.items(n as u64);
     }
     s.tally()
@@ -715,10 +756,14 @@ fn thread_pool(r: &Round, rng: &mut Rng) -> Tally {
         f.wait();
         let count = ran[i].load(Relaxed);
         if f.cancelled() {
-            s.check(count == 0, || "ThreadPoolExecutor: a cancelled task ran".into());
+            s.check(count == 0, || {
+                "ThreadPoolExecutor: a cancelled task ran".into()
+            });
             continue;
         }
-        s.check(count == 1, || format!("ThreadPoolExecutor: task {i} ran {count} times"));
+        s.check(count == 1, || {
+            format!("ThreadPoolExecutor: task {i} ran {count} times")
+        });
         match f.result() {
             Ok(v) => s.check(v == i, || "ThreadPoolExecutor: a result went astray".into()),
             Err(TaskError::Panicked(msg)) => s.check(i % 13 == 0 && msg == PLANNED, || {
@@ -781,7 +826,9 @@ fn process_pool(r: &Round, rng: &mut Rng) -> Tally {
         s.ops(n);
         for (x, f) in fs {
             if rng.one_in(8) && f.cancel() {
-                s.check(f.cancelled(), || "ProcessPoolExecutor: cancel did not stick".into());
+                s.check(f.cancelled(), || {
+                    "ProcessPoolExecutor: cancel did not stick".into()
+                });
                 continue;
             }
             match f.result() {
