@@ -471,7 +471,13 @@ pub(crate) fn first_failure(output: &str) -> Option<String> {
             if let Some(rest) = l.strip_prefix(status)
                 && let Some((_, after)) = rest.split_once(']')
             {
-                let mut words = after.split_whitespace().filter(|w| !w.starts_with('('));
+                // Skip the progress counter, `(3/10)` or `( 3/10)`.
+                let after = after.trim_start();
+                let after = match after.strip_prefix('(') {
+                    Some(rest) => rest.split_once(')').map_or(rest, |(_, r)| r),
+                    None => after,
+                };
+                let mut words = after.split_whitespace();
                 let binary = words.next()?;
                 let name = words.next().unwrap_or("");
                 let binary = binary.split("::").nth(1).unwrap_or(binary);
@@ -572,6 +578,11 @@ a
         assert_eq!(
             first_failure(nextest).as_deref(),
             Some("loom::set_wakes_all")
+        );
+        let spaced = "        FAIL [   0.2s] ( 1/11) weft-futures::loom complete_vs_cancel\n";
+        assert_eq!(
+            first_failure(spaced).as_deref(),
+            Some("loom::complete_vs_cancel")
         );
         let old = "        FAIL [   0.2s] weft-event::event waits\n";
         assert_eq!(first_failure(old).as_deref(), Some("event::waits"));
