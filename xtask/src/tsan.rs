@@ -79,7 +79,8 @@ pub(crate) fn one(c: &Crate, targets: &[String]) -> Outcome {
     }
     cmd.arg("--target-dir")
         .arg(run::root().join("target/tsan"))
-        .env("RUSTFLAGS", "-Zsanitizer=thread")
+        // `weft_tsan` lets a stress test scale itself down under the sanitizer (as for Miri).
+        .env("RUSTFLAGS", "-Zsanitizer=thread --cfg weft_tsan")
         .env(
             "TSAN_OPTIONS",
             format!(
@@ -95,8 +96,9 @@ pub(crate) fn one(c: &Crate, targets: &[String]) -> Outcome {
     let (passed, failed, ignored) = run::test_counts(&o.output);
     let races = o.output.matches("WARNING: ThreadSanitizer").count();
     println!(
-        "    {}: {passed} passed, {failed} failed, {ignored} ignored under TSan; {races} report(s)",
-        c.package
+        "    {}: {passed} passed, {failed} failed, {ignored} ignored under TSan; {races} report(s) ({:.0} s)",
+        c.package,
+        o.elapsed.as_secs_f64()
     );
     o
 }
