@@ -22,6 +22,7 @@
 
 use std::{
     path::{Path, PathBuf},
+    process::Command,
     time::{Duration, Instant},
 };
 
@@ -379,17 +380,9 @@ fn run_checks(ws: &Path, scratch: &Path, c: &Crate, limit: Duration, nextest: bo
     let start = Instant::now();
     let bound = std::env::var("LOOM_MAX_PREEMPTIONS")
         .unwrap_or_else(|_| crate::verify::LOOM_PREEMPTIONS.to_string());
-    let phases: [(&str, PathBuf, bool); 2] = [
-        ("loom", scratch.join("target-loom"), true),
-        ("tests", scratch.join("target"), false),
-    ];
-    for (phase, target, loom) in phases {
-        if loom && !c.has_loom_models() {
-            continue;
-        }
-        let left = limit.saturating_sub(start.elapsed());
+    let runner = |target: PathBuf| {
         let mut cmd = run::cargo();
-        cmd.current_dir(ws);
+        cmd.current_dir(ws).env_remove("RUSTFLAGS");
         if nextest {
             cmd.args([
                 "nextest",
@@ -398,30 +391,42 @@ fn run_checks(ws: &Path, scratch: &Path, c: &Crate, limit: Duration, nextest: bo
                 "--max-fail=1:immediate",
             ]);
         } else {
-            cmd.args(["test", "--no-fail-fast"]);
+            cmd.arg("test");
         }
         cmd.args(["-p", &c.package, "--all-features", "--target-dir"])
-            .arg(&target);
-        if loom {
-            cmd.args(["--test", "loom", "--release"])
-                .env("RUSTFLAGS", "--cfg weft_loom -C debug-assertions")
-                .env("LOOM_MAX_PREEMPTIONS", &bound);
-        } else {
-            // The ordinary tests: the library's unit tests and every integration test but loom.
-            cmd.arg("--lib");
-            for t in run::rs_stems(&c.path().join("tests")) {
-                if t != "loom" {
-                    cmd.args(["--test", &t]);
-                }
-            }
-            cmd.env_remove("RUSTFLAGS");
+            .arg(target);
+        cmd
+    };
+    let mut phases: Vec<(&str, Command)> = Vec::new();
+    if c.has_loom_models() {
+        let mut cmd = runner(scratch.join("target-loom"));
+        cmd.args(["--test", "loom", "--release"])
+            .env("RUSTFLAGS", "--cfg weft_loom -C debug-assertions")
+            .env("LOOM_MAX_PREEMPTIONS", &bound);
+        phases.push(("loom", cmd));
+    }
+    // The ordinary tests: the library's unit tests and every integration test but loom. A test
+    // without the standard harness cannot be listed by nextest: plain cargo test runs it.
+    let plain = harnessless_tests(c);
+    let mut cmd = runner(scratch.join("target"));
+    cmd.arg("--lib");
+    for t in run::rs_stems(&c.path().join("tests")) {
+        if t != "loom" && !plain.contains(&t) {
+            cmd.args(["--test", &t]);
         }
-        if !nextest {
-            cmd.env_remove("RUSTFLAGS");
-            if loom {
-                cmd.env("RUSTFLAGS", "--cfg weft_loom -C debug-assertions");
-            }
-        }
+    }
+    phases.push(("tests", cmd));
+    for t in &plain {
+        let mut cmd = run::cargo();
+        cmd.current_dir(ws)
+            .env_remove("RUSTFLAGS")
+            .args(["test", "-p", &c.package, "--all-features", "--target-dir"])
+            .arg(scratch.join("target"))
+            .args(["--test", t]);
+        phases.push(("tests", cmd));
+    }
+    for (phase, mut cmd) in phases {
+        let left = limit.saturating_sub(start.elapsed());
         println!("    {phase}:");
         let o = run::run_quiet_with_timeout(&mut cmd, left);
         if o.timed_out {
@@ -484,14 +489,34 @@ pub(crate) fn first_failure(output: &str) -> Option<String> {
                 return Some(format!("{binary}::{name}"));
             }
         }
-        // cargo test: `test model_name ... FAILED`
+        // cargo test (and harness-less tests): `test model_name ... FAILED[: why]`
         if let Some(rest) = l.strip_prefix("test ")
-            && let Some(name) = rest.strip_suffix(" ... FAILED")
+            && let Some((name, _)) = rest.split_once(" ... FAILED")
         {
             return Some(name.to_string());
         }
     }
     None
+}
+
+/// The crate's integration tests declared with `harness = false` in its manifest.
+fn harnessless_tests(c: &Crate) -> Vec<String> {
+    let text = std::fs::read_to_string(c.path().join("Cargo.toml")).unwrap_or_default();
+    text.split("[[test]]")
+        .skip(1)
+        .filter_map(|section| {
+            let section = section.split("\n[").next().unwrap_or("");
+            let harnessless = section.lines().any(|l| {
+                l.split_once('=')
+                    .is_some_and(|(k, v)| k.trim() == "harness" && v.trim() == "false")
+            });
+            let name = section.lines().find_map(|l| {
+                let (k, v) = l.split_once('=')?;
+                (k.trim() == "name").then(|| v.trim().trim_matches('"').to_string())
+            })?;
+            harnessless.then_some(name)
+        })
+        .collect()
 }
 
 fn nextest_available() -> bool {
@@ -587,6 +612,8 @@ a
         let old = "        FAIL [   0.2s] weft-event::event waits\n";
         assert_eq!(first_failure(old).as_deref(), Some("event::waits"));
         let cargo = "test a ... ok\ntest b::c ... FAILED\n";
+        let plain = "test forks ... ok (3ms)\ntest dies ... FAILED: boom\n";
+        assert_eq!(first_failure(plain).as_deref(), Some("dies"));
         assert_eq!(first_failure(cargo).as_deref(), Some("b::c"));
     }
 
