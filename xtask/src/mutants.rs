@@ -397,13 +397,13 @@ fn run_checks(ws: &Path, scratch: &Path, c: &Crate, limit: Duration, nextest: bo
             .arg(target);
         cmd
     };
-    let mut phases: Vec<(&str, Command)> = Vec::new();
+    let mut phases: Vec<(&str, Command, String)> = Vec::new();
     if c.has_loom_models() {
         let mut cmd = runner(scratch.join("target-loom"));
         cmd.args(["--test", "loom", "--release"])
             .env("RUSTFLAGS", "--cfg weft_loom -C debug-assertions")
             .env("LOOM_MAX_PREEMPTIONS", &bound);
-        phases.push(("loom", cmd));
+        phases.push(("loom", cmd, String::new()));
     }
     // The ordinary tests: the library's unit tests and every integration test but loom. A test
     // without the standard harness cannot be listed by nextest: plain cargo test runs it.
@@ -415,7 +415,7 @@ fn run_checks(ws: &Path, scratch: &Path, c: &Crate, limit: Duration, nextest: bo
             cmd.args(["--test", &t]);
         }
     }
-    phases.push(("tests", cmd));
+    phases.push(("tests", cmd, String::new()));
     for t in &plain {
         let mut cmd = run::cargo();
         cmd.current_dir(ws)
@@ -423,9 +423,10 @@ fn run_checks(ws: &Path, scratch: &Path, c: &Crate, limit: Duration, nextest: bo
             .args(["test", "-p", &c.package, "--all-features", "--target-dir"])
             .arg(scratch.join("target"))
             .args(["--test", t]);
-        phases.push(("tests", cmd));
+        // Its failures name the test alone: prefix the binary, as nextest does.
+        phases.push(("tests", cmd, format!("{t}::")));
     }
-    for (phase, mut cmd) in phases {
+    for (phase, mut cmd, prefix) in phases {
         let left = limit.saturating_sub(start.elapsed());
         println!("    {phase}:");
         let o = run::run_quiet_with_timeout(&mut cmd, left);
@@ -440,7 +441,7 @@ fn run_checks(ws: &Path, scratch: &Path, c: &Crate, limit: Duration, nextest: bo
             let built = o.output.contains("Finished")
                 || o.output.contains("Starting")
                 || o.output.contains("Running");
-            let failed = first_failure(&o.output);
+            let failed = first_failure(&o.output).map(|t| format!("{prefix}{t}"));
             let build_failed = !built && failed.is_none();
             if build_failed {
                 let tail: Vec<&str> = o
