@@ -1,8 +1,12 @@
 //! weft's task runner: `cargo xtask <command>`.
 //!
 //! * `verify [--only CRATE] [--skip CHECK]...`: fmt, clippy, tests (with doc tests), docs,
-//!   tidy, loom, Miri, examples; a crate × check table at the end.
+//!   tidy, loom, Miri, ThreadSanitizer, fuzz, examples; a crate × check table at the end.
 //! * `loom [CRATE] [--preemptions N]`: the loom models, exhaustive, one crate at a time.
+//! * `mutants [CRATE] [--list] [--only NAME]`: the planted-bug catalogues, each mutant must be
+//!   caught by the loom models or the tests.
+//! * `tsan [CRATE]`, `fuzz [--seconds N] [TARGET]`, `soak [--minutes F]`: ThreadSanitizer, the
+//!   cargo-fuzz targets, the soak test.
 //! * `bench [--filter TEXT] [--json PATH] [--runs N] [--quick] [--report]`: weft beside its
 //!   peers; `--report` writes `docs/bench/` (tables and SVG charts).
 //! * `demo [--scenario NAME]`: the guide's scenarios, end to end, with timings.
@@ -11,8 +15,12 @@
 
 mod bench;
 mod demo;
+mod fuzz;
+mod mutants;
 mod run;
+mod soak;
 mod tidy;
+mod tsan;
 mod verify;
 
 use std::process::ExitCode;
@@ -21,9 +29,20 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
 commands:
-  verify [--only CRATE] [--skip CHECK]...   every check: fmt clippy test doc tidy loom miri examples
+  verify [--only CRATE] [--skip CHECK]...   every check: fmt clippy test doc tidy loom miri tsan
+                                            fuzz examples (--quick skips loom miri tsan fuzz)
   loom [CRATE] [--preemptions N]            loom models (exhaustive), one crate or all
   miri [CRATE]                              Miri over the crates that contain unsafe code
+  tsan [CRATE]                              integration and stress tests under ThreadSanitizer
+                                            (nightly + rust-src)
+  fuzz [--seconds N] [--list] [TARGET]      the cargo-fuzz targets in fuzz/, N seconds each
+                                            (default 60; nightly + cargo-fuzz)
+  mutants [CRATE] [--list] [--only NAME] [--no-baseline] [--limit SECONDS]
+                                            apply each planted bug of crates/*/mutants.txt alone
+                                            to a scratch copy; each must be caught (not in verify)
+  soak [--minutes F] [--seed N] [--only PRIMITIVE]
+                                            every primitive under randomised load, with a
+                                            watchdog (release build of crates/soak)
   bench [--filter TEXT] [--json PATH] [--runs N] [--quick] [--report]
                                             weft beside std, parking_lot, crossbeam, flume, rayon,
                                             threadpool and CPython, with ratios; --report writes
@@ -45,6 +64,10 @@ fn main() -> ExitCode {
         "bench" => bench::main(rest),
         "demo" => demo::main(rest),
         "tidy" => tidy::main(),
+        "mutants" => mutants::main(rest),
+        "tsan" => tsan::main(rest),
+        "fuzz" => fuzz::main(rest),
+        "soak" => soak::main(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())

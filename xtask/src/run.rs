@@ -94,6 +94,7 @@ pub(crate) fn order(dir: &str) -> usize {
         "pool",
         "process",
         "weft",
+        "soak",
         "bench",
     ];
     ORDER.iter().position(|d| *d == dir).unwrap_or(ORDER.len())
@@ -141,6 +142,8 @@ pub(crate) struct Outcome {
     pub(crate) elapsed: Duration,
     /// Everything it printed on stdout and stderr, interleaved line by line.
     pub(crate) output: String,
+    /// Whether it was killed for running past its time limit.
+    pub(crate) timed_out: bool,
 }
 
 /// Runs `cmd`, echoing its output line by line (indented) while capturing it.
@@ -152,6 +155,11 @@ pub(crate) fn run_streaming(cmd: &mut Command, echo: bool) -> Outcome {
 /// has passed, so a hung test cannot stall the run.
 pub(crate) fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Outcome {
     run_inner(cmd, true, Some(limit))
+}
+
+/// As [`run_with_timeout`], but without echoing the output (it is still captured).
+pub(crate) fn run_quiet_with_timeout(cmd: &mut Command, limit: Duration) -> Outcome {
+    run_inner(cmd, false, Some(limit))
 }
 
 fn run_inner(cmd: &mut Command, echo: bool, limit: Option<Duration>) -> Outcome {
@@ -169,6 +177,7 @@ fn run_inner(cmd: &mut Command, echo: bool, limit: Option<Duration>) -> Outcome 
                 ok: false,
                 elapsed: start.elapsed(),
                 output: format!("could not start: {e}"),
+                timed_out: false,
             };
         }
     };
@@ -185,9 +194,11 @@ fn run_inner(cmd: &mut Command, echo: bool, limit: Option<Duration>) -> Outcome 
     let t1 = pump(Box::new(child.stdout.take().expect("piped")), tx.clone());
     let t2 = pump(Box::new(child.stderr.take().expect("piped")), tx);
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let killed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let pid = child.id();
     if let Some(limit) = limit {
         let done = done.clone();
+        let killed = killed.clone();
         std::thread::spawn(move || {
             let until = Instant::now() + limit;
             while Instant::now() < until {
@@ -198,6 +209,7 @@ fn run_inner(cmd: &mut Command, echo: bool, limit: Option<Duration>) -> Outcome 
             }
             if !done.load(std::sync::atomic::Ordering::Relaxed) {
                 eprintln!("    timed out after {limit:?}: killing process group {pid}");
+                killed.store(true, std::sync::atomic::Ordering::Relaxed);
                 let _ = Command::new("kill")
                     .args(["-KILL", "--", &format!("-{pid}")])
                     .status();
@@ -219,6 +231,7 @@ fn run_inner(cmd: &mut Command, echo: bool, limit: Option<Duration>) -> Outcome 
         ok,
         elapsed: start.elapsed(),
         output,
+        timed_out: killed.load(std::sync::atomic::Ordering::Relaxed),
     }
 }
 

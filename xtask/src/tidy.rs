@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::run::{self, rust_files};
 
 /// Crates that are support rather than primitives: no loom models or doc page required.
-const SUPPORT: &[&str] = &["sync", "weft", "bench"];
+const SUPPORT: &[&str] = &["sync", "weft", "bench", "soak"];
 
 /// Only the benchmarks may depend on the rivals.
 const RIVALS: &[&str] = &[

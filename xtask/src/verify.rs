@@ -6,11 +6,14 @@ use crate::run::{self, Crate, Outcome};
 
 /// The checks, in the order they run.
 const CHECKS: &[&str] = &[
-    "fmt", "clippy", "test", "doc", "tidy", "loom", "miri", "examples",
+    "fmt", "clippy", "test", "doc", "tidy", "loom", "miri", "tsan", "fuzz", "examples",
 ];
 
+/// Seconds each fuzz target runs in `verify`.
+const FUZZ_SECONDS: u64 = 20;
+
 /// Default preemption bound for the loom run (`LOOM_MAX_PREEMPTIONS` overrides it).
-const LOOM_PREEMPTIONS: &str = "3";
+pub(crate) const LOOM_PREEMPTIONS: &str = "3";
 
 #[derive(Clone, Debug)]
 enum Cell {
@@ -91,7 +94,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 }
                 o.skip.push(c.clone());
             }
-            "--quick" => o.skip.extend(["loom".to_string(), "miri".to_string()]),
+            "--quick" => o
+                .skip
+                .extend(["loom", "miri", "tsan", "fuzz"].map(String::from)),
             other => return Err(format!("unknown option `{other}`")),
         }
     }
@@ -99,7 +104,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
 }
 
 /// Crates selected by `--only` (by directory or package name).
-fn selected(only: Option<&str>) -> Result<Vec<Crate>, String> {
+pub(crate) fn selected(only: Option<&str>) -> Result<Vec<Crate>, String> {
     let all = run::crates();
     match only {
         None => Ok(all),
@@ -257,6 +262,61 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
             }
         }
     }
+    if wants("tsan") {
+        let checked: Vec<(usize, &Crate, Vec<String>)> = rows
+            .iter()
+            .filter_map(|(i, c)| match crate::tsan::targets(c) {
+                Ok(t) => Some((*i, c, t)),
+                Err(why) => {
+                    if why == "fork" {
+                        table.set((*i, &c.dir), "tsan", Cell::Skip("fork"));
+                    }
+                    None
+                }
+            })
+            .collect();
+        if !checked.is_empty() {
+            if crate::tsan::available() {
+                for (i, c, t) in checked {
+                    table.set((i, &c.dir), "tsan", cell(&crate::tsan::one(c, &t)));
+                }
+            } else {
+                println!(
+                    "\n==> tsan: skipped: no nightly with rust-src here \
+                     (rustup component add --toolchain nightly rust-src)"
+                );
+                for (i, c, _) in checked {
+                    table.set((i, &c.dir), "tsan", Cell::Skip("none"));
+                }
+            }
+        }
+    }
+    if wants("fuzz") {
+        let targets: Vec<(usize, String, String)> = crate::fuzz::targets()
+            .into_iter()
+            .filter_map(|t| {
+                let dir = crate::fuzz::crate_of(&t);
+                let (i, c) = rows.iter().find(|(_, c)| c.dir == dir)?;
+                Some((*i, c.dir.clone(), t))
+            })
+            .collect();
+        if !targets.is_empty() {
+            if crate::fuzz::available() {
+                for (i, dir, t) in targets {
+                    let o = crate::fuzz::one(&t, FUZZ_SECONDS);
+                    table.set((i, &dir), "fuzz", cell(&o));
+                }
+            } else {
+                println!(
+                    "\n==> fuzz: skipped: no cargo-fuzz on a nightly toolchain here \
+                     (cargo install cargo-fuzz --locked)"
+                );
+                for (i, dir, _) in targets {
+                    table.set((i, &dir), "fuzz", Cell::Skip("none"));
+                }
+            }
+        }
+    }
     if wants("examples") && crates.iter().any(|c| c.dir == "weft") {
         step("examples", "every example of the weft crate, run");
         let start = std::time::Instant::now();
@@ -344,7 +404,7 @@ fn miri_available() -> bool {
 }
 
 /// The rustup proxy's `cargo +nightly`, without the variables the stable cargo set for us.
-fn nightly() -> Command {
+pub(crate) fn nightly() -> Command {
     let mut cmd = Command::new("cargo");
     cmd.arg("+nightly").current_dir(run::root());
     for v in [

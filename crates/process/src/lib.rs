@@ -44,6 +44,8 @@ mod wire;
 mod worker;
 mod zygote;
 
+#[doc(hidden)]
+pub use crate::wire::fuzz_decode;
 pub use crate::{builder::Builder, executor::ProcessPoolExecutor};
 pub use weft_futures::{Executor, Future, Map, MapOptions, Rejected, Task, TaskError};
 

@@ -251,6 +251,43 @@ pub(crate) fn parse_task(body: &[u8]) -> Result<TaskFrame<'_>, FrameError> {
     })
 }
 
+/// Decodes `bytes` as a stream of frames, as the two ends of a worker's socket read them:
+/// task frames as a worker reads them (every argument blob), reply and init frames as the
+/// dispatcher does. Returns how many whole frames it decoded, or why the stream is bad.
+///
+/// Not part of the API: the entry point of the fuzz target `wire_decode` (`fuzz/`), hidden
+/// from the documentation and free to change or go away in any release.
+///
+/// # Errors
+///
+/// The first bad or cut frame, as text.
+#[doc(hidden)]
+pub fn fuzz_decode(mut bytes: &[u8]) -> Result<usize, String> {
+    let mut frames = 0;
+    while !bytes.is_empty() {
+        if bytes.len() < HEADER {
+            return Err("malformed frame: truncated header".into());
+        }
+        let len = parse_header(&bytes[..HEADER]).map_err(|e| e.to_string())?;
+        let rest = &bytes[HEADER..];
+        if rest.len() < len {
+            return Err("malformed frame: truncated body".into());
+        }
+        let (body, after) = rest.split_at(len);
+        bytes = after;
+        if body.first() == Some(&KIND_TASK) {
+            let mut task = parse_task(body).map_err(|e| e.to_string())?;
+            for _ in 0..task.count {
+                task.args.blob().map_err(|e| e.to_string())?;
+            }
+        } else {
+            parse_from_worker(body).map_err(|e| e.to_string())?;
+        }
+        frames += 1;
+    }
+    Ok(frames)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,5 +330,21 @@ mod tests {
         assert!(parse_from_worker(&[KIND_REPLY, 255, 255, 255, 255]).is_err());
         assert!(parse_from_worker(&[9]).is_err());
         assert!(parse_task(&[KIND_TASK, 1, 2]).is_err());
+    }
+
+    #[test]
+    fn fuzz_decode_reads_a_stream() {
+        let mut out = Vec::new();
+        begin(&mut out, KIND_INIT_FAILED);
+        let at = len_slot(&mut out);
+        out.extend_from_slice(b"boom");
+        patch_len(&mut out, at).unwrap();
+        finish(&mut out).unwrap();
+        let mut two = out.clone();
+        two.extend_from_slice(&out);
+        assert_eq!(fuzz_decode(&two), Ok(2));
+        assert!(fuzz_decode(&two[..two.len() - 1]).is_err());
+        assert!(fuzz_decode(&[1, 2, 3]).is_err());
+        assert_eq!(fuzz_decode(&[]), Ok(0));
     }
 }

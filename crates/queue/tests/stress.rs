@@ -9,7 +9,14 @@ const PRODUCERS: usize = 4;
 const CONSUMERS: usize = 4;
 
 fn items() -> usize {
-    if cfg!(miri) { 400 } else { 2_000_000 }
+    // ThreadSanitizer (`cargo xtask tsan`) watches every access: a twentieth of the items.
+    if cfg!(miri) {
+        400
+    } else if cfg!(weft_tsan) {
+        100_000
+    } else {
+        2_000_000
+    }
 }
 
 /// Producers put `0..total` split in ranges; consumers get until `get` says stop; after the
