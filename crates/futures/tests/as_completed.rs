@@ -263,12 +263,14 @@ fn wait_first_exception_ignores_cancel_and_success() {
     ps.next().unwrap().set_result(1); // f1 ok
     let p2 = ps.next().unwrap();
     let p3 = ps.next().unwrap();
+    // Taken before the spawn: the error comes at least SHORT after it, so a wait that returned
+    // on the cancel or the success would show up as a shorter wait.
+    let start = Instant::now();
     let t = thread::spawn(move || {
         thread::sleep(SHORT);
         p2.set_error(TaskError::Panicked("boom".into()));
         p3
     });
-    let start = Instant::now();
     let w = wait(
         fs,
         Some(Duration::from_secs(30)),
