@@ -108,10 +108,40 @@ fn fresh(position: &AtomicUsize) -> usize {
     position.fetch_add(0, Ordering::Relaxed)
 }
 
+/// Waiting for another thread's step that is already under way (a push between its claim and
+/// its publish, a pop between its claim and its release): spin briefly, then yield (under loom:
+/// yield each time, so that the other thread runs).
+struct InFlight(SpinWait);
+
+impl InFlight {
+    fn new() -> Self {
+        Self(SpinWait::new())
+    }
+
+    fn wait(&mut self) {
+        if !self.0.spin() {
+            weft_sync::thread::yield_now();
+        }
+    }
+}
+
 /// What one attempt at a pop found.
 enum Pop<T> {
     Item(T),
+    /// No push has claimed the head position.
     Empty,
+    /// A push has claimed the head position and not yet published its item.
+    Busy,
+}
+
+/// What one attempt at a push found; every failure hands the item back.
+enum Push<T> {
+    Done,
+    /// The head is a whole lap behind the tail.
+    Full(T),
+    /// A pop has claimed the slot we need and not yet released it.
+    Busy(T),
+    ShutDown(T),
 }
 
 impl<T> Ring<T> {
@@ -141,15 +171,17 @@ impl<T> Ring<T> {
         self.cap
     }
 
-    /// One push attempt: `Err(Full)` or `Err(ShutDown)` hand the item back.
+    /// One push attempt.
     ///
-    /// Never waits for another thread: a slot whose pop is still under way counts as full (the
-    /// pop wakes a parked putter once it has emptied the slot).
-    fn try_push(&self, item: T) -> Result<(), PutError<T>> {
+    /// `Full` only when the head is a whole lap behind the tail. When the slot we need was
+    /// claimed by a pop that has not released it yet: with `wait`, wait for that release (the
+    /// pop is past its claim and finishes without waiting for anyone); without, report `Busy`.
+    fn try_push(&self, item: T, wait: bool) -> Push<T> {
+        let mut in_flight = InFlight::new();
         let mut tail = self.tail.pos.load(Ordering::Relaxed);
         loop {
             if tail & self.mark_bit != 0 {
-                return Err(PutError::ShutDown(item));
+                return Push::ShutDown(item);
             }
             let index = tail & (self.mark_bit - 1);
             let lap = tail & !(self.one_lap - 1);
@@ -180,13 +212,27 @@ impl<T> Ring<T> {
                         });
                         // Release: publishes the item to the pop that Acquire-loads the stamp.
                         slot.stamp.store(tail + 1, Ordering::Release);
-                        return Ok(());
+                        return Push::Done;
                     }
                     Err(now) => tail = now,
                 }
-            } else if stamp.wrapping_add(self.one_lap) == tail + 1 {
-                // The slot still holds last lap's item (or its pop is under way): full.
-                return Err(PutError::Full(item));
+                continue;
+            }
+            // Full only if the head is a whole lap behind us (latest value; our `tail` cannot be
+            // out of date then, since the tail is never more than a lap ahead of the head).
+            if fresh(&self.head.pos).wrapping_add(self.one_lap) == tail {
+                return Push::Full(item);
+            }
+            if stamp.wrapping_add(self.one_lap) == tail + 1 {
+                // The slot still holds last lap's item, whose pop has claimed it (the head is
+                // past it) and not yet released it.
+                if !wait {
+                    return Push::Busy(item);
+                }
+                // That pop finishes without waiting for anyone: a few instructions, unless
+                // its thread was preempted.
+                in_flight.wait();
+                tail = fresh(&self.tail.pos);
             } else {
                 // Our `tail` (or the stamp we read) is behind: others moved on. Pause (under
                 // loom: yield, so that the next read sees newer values), then read again.
@@ -198,9 +244,11 @@ impl<T> Ring<T> {
 
     /// One pop attempt.
     ///
-    /// Never waits for another thread: a slot whose push is still under way counts as empty
-    /// (the push wakes a parked getter once it has published the item).
-    fn try_pop(&self) -> Pop<T> {
+    /// `Empty` only when no push has claimed the head position. When one has and not yet
+    /// published: with `wait`, wait for that publish (the push is past its claim and finishes
+    /// without waiting for anyone); without, report `Busy`.
+    fn try_pop(&self, wait: bool) -> Pop<T> {
+        let mut in_flight = InFlight::new();
         let mut head = self.head.pos.load(Ordering::Relaxed);
         loop {
             let index = head & (self.mark_bit - 1);
@@ -234,9 +282,24 @@ impl<T> Ring<T> {
                     }
                     Err(now) => head = now,
                 }
-            } else if stamp == head {
-                // Nothing published at the head (empty, or a push is under way).
+                continue;
+            }
+            // Nothing published at our head. Empty only if no push has claimed it. SeqCst: a
+            // push whose claim comes first in the total order (every push that returned before
+            // this call began, at least) is seen. Our `head` cannot be out of date then, since
+            // the head never passes the tail.
+            if self.tail.pos.load(Ordering::SeqCst) & !self.mark_bit == head {
                 return Pop::Empty;
+            }
+            if stamp == head {
+                // A push has claimed this position and not yet published.
+                if !wait {
+                    return Pop::Busy;
+                }
+                // That push finishes without waiting for anyone: a few instructions, unless its
+                // thread was preempted.
+                in_flight.wait();
+                head = fresh(&self.head.pos);
             } else {
                 // Our `head` (or the stamp we read) is behind: others moved on. Pause (under
                 // loom: yield, so that the next read sees newer values), then read again.
@@ -256,7 +319,8 @@ impl<T> Ring<T> {
     }
 
     /// For a parked getter's re-check: an item is published at the head, or the queue is shut
-    /// down with nothing left or on its way.
+    /// down with nothing left or on its way. (A push under way at the head wakes a getter when
+    /// it publishes.)
     fn get_ready(&self) -> bool {
         let head = fresh(&self.head.pos);
         let stamp = self.buffer[head & (self.mark_bit - 1)]
@@ -266,6 +330,7 @@ impl<T> Ring<T> {
     }
 
     /// For a parked putter's re-check: the slot at the tail is free, or the queue is shut down.
+    /// (A pop under way at that slot wakes a putter when it releases it.)
     fn put_ready(&self) -> bool {
         let tail = fresh(&self.tail.pos);
         if tail & self.mark_bit != 0 {
@@ -275,6 +340,36 @@ impl<T> Ring<T> {
             .stamp
             .load(Ordering::Acquire)
             == tail
+    }
+
+    /// Passes a wake-up on, for a getter that was woken and is leaving with an item or with
+    /// `ShutDown`: if getters are parked and more items are claimed (published or on their way),
+    /// or the queue is shut down, wake the next one. Each wake-up thus ends either with a getter
+    /// that found nothing at all (nothing claimed, not shut down), or passes on.
+    #[cold]
+    fn pass_on_getter(&self) {
+        // The waker's half of the handshake, as in `wake_getter`.
+        if self.tail.waiting.fetch_add(0, Ordering::Release) != 0 {
+            let head = fresh(&self.head.pos);
+            // Differs from `head` when items are claimed, or when the shutdown mark is set.
+            if fresh(&self.tail.pos) != head {
+                self.wake_one(|l| &mut l.getters, &self.tail.waiting);
+            }
+        }
+    }
+
+    /// Passes a wake-up on, for a putter that was woken and is leaving with its item in: if
+    /// putters are parked and a slot is free (or being freed), wake the next one.
+    #[cold]
+    fn pass_on_putter(&self) {
+        if self.head.waiting.fetch_add(0, Ordering::Release) != 0 {
+            let tail = fresh(&self.tail.pos);
+            if tail & self.mark_bit == 0
+                && fresh(&self.head.pos).wrapping_add(self.one_lap) != tail
+            {
+                self.wake_one(|l| &mut l.putters, &self.head.waiting);
+            }
+        }
     }
 
     /// After a push: wake one parked getter, if any.
@@ -313,7 +408,8 @@ impl<T> Ring<T> {
     }
 
     /// Registers `w` in a list, re-checks `ready` after the fence, and sleeps unless it is
-    /// ready. Returns whether the caller should give up (timed out, nobody woke it).
+    /// ready. Returns whether the caller should give up (timed out, nobody woke it), and
+    /// whether it holds a wake-up (which it must honour or pass on).
     #[cold]
     fn sleep(
         &self,
@@ -322,7 +418,7 @@ impl<T> Ring<T> {
         list: fn(&mut Lists) -> &mut WaitList,
         count: &AtomicUsize,
         ready: impl Fn() -> bool,
-    ) -> bool {
+    ) -> (bool, bool) {
         {
             let mut lists = self.lists.lock();
             let l = list(&mut lists);
@@ -337,8 +433,8 @@ impl<T> Ring<T> {
         } else {
             (w.wait(deadline), true)
         };
-        let gave_up = match parked {
-            Parked::Woken => false,
+        let outcome = match parked {
+            Parked::Woken => (false, true),
             Parked::TimedOut => {
                 let mut lists = self.lists.lock();
                 let l = list(&mut lists);
@@ -346,42 +442,51 @@ impl<T> Ring<T> {
                     count.fetch_sub(1, Ordering::Relaxed);
                     // Nobody woke us: give up if the deadline really passed (the caller still
                     // re-checks once).
-                    slept
+                    (slept, false)
                 } else {
                     // A waker took us as we gave up: the wake-up is ours. Collect it; the
-                    // caller re-checks, which honours it.
+                    // caller re-checks, which honours it (or passes it on).
                     drop(lists);
                     let _ = w.wait_notified();
-                    false
+                    (false, true)
                 }
             }
         };
         w.rearm();
-        gave_up
+        outcome
     }
 
     pub(crate) fn put(&self, mut item: T, block: Block) -> Result<(), PutError<T>> {
         let mut waiter: Option<Waiter> = None;
         let mut spin = SpinWait::new();
         let mut gave_up = false;
+        let mut woken = false;
         loop {
-            match self.try_push(item) {
-                Ok(()) => {
+            let deadline = match block {
+                Block::Until(d) if !gave_up && !d.has_passed() => Some(d),
+                _ => None,
+            };
+            // A call that may not wait any longer waits for a pop under way instead: `Full`
+            // only when the ring really is full.
+            match self.try_push(item, deadline.is_none()) {
+                Push::Done => {
                     self.wake_getter();
+                    if woken {
+                        self.pass_on_putter();
+                    }
                     return Ok(());
                 }
-                Err(PutError::Full(back)) => item = back,
-                Err(e) => return Err(e),
+                Push::ShutDown(back) => return Err(PutError::ShutDown(back)),
+                Push::Full(back) | Push::Busy(back) => item = back,
             }
-            let deadline = match block {
-                Block::Until(d) if !gave_up && !d.has_passed() => d,
-                _ => return Err(PutError::Full(item)),
+            let Some(deadline) = deadline else {
+                return Err(PutError::Full(item));
             };
             if spin.spin() {
                 continue;
             }
             let w = waiter.get_or_insert_with(Waiter::new);
-            gave_up = self.sleep(
+            (gave_up, woken) = self.sleep(
                 w,
                 deadline,
                 |l| &mut l.putters,
@@ -396,23 +501,40 @@ impl<T> Ring<T> {
         let mut waiter: Option<Waiter> = None;
         let mut spin = SpinWait::new();
         let mut gave_up = false;
+        let mut woken = false;
         loop {
-            if let Pop::Item(item) = self.try_pop() {
-                self.wake_putter();
-                return Ok(item);
-            }
-            if self.is_shut() && self.nothing_claimed() {
-                return Err(GetError::ShutDown);
-            }
             let deadline = match block {
-                Block::Until(d) if !gave_up && !d.has_passed() => d,
-                _ => return Err(GetError::Empty),
+                Block::Until(d) if !gave_up && !d.has_passed() => Some(d),
+                _ => None,
+            };
+            // A call that may not wait any longer waits for a push under way instead: `Empty`
+            // only when nothing is claimed.
+            match self.try_pop(deadline.is_none()) {
+                Pop::Item(item) => {
+                    self.wake_putter();
+                    if woken {
+                        self.pass_on_getter();
+                    }
+                    return Ok(item);
+                }
+                // `ShutDown` only once no push is under way: every item accepted before the
+                // shutdown has been handed out.
+                Pop::Empty if self.is_shut() && self.nothing_claimed() => {
+                    if woken {
+                        self.pass_on_getter();
+                    }
+                    return Err(GetError::ShutDown);
+                }
+                Pop::Empty | Pop::Busy => {}
+            }
+            let Some(deadline) = deadline else {
+                return Err(GetError::Empty);
             };
             if spin.spin() {
                 continue;
             }
             let w = waiter.get_or_insert_with(Waiter::new);
-            gave_up = self.sleep(
+            (gave_up, woken) = self.sleep(
                 w,
                 deadline,
                 |l| &mut l.getters,
@@ -482,7 +604,7 @@ impl<T> Ring<T> {
         self.tail.pos.fetch_or(self.mark_bit, Ordering::SeqCst);
         let mut dropped = Vec::new();
         if immediate {
-            while let Pop::Item(item) = self.try_pop() {
+            while let Pop::Item(item) = self.try_pop(true) {
                 dropped.push(item);
             }
             self.tasks.settle(dropped.len(), || self.pushed_now());
@@ -513,7 +635,7 @@ impl<T> Ring<T> {
 impl<T> Drop for Ring<T> {
     fn drop(&mut self) {
         // `&mut self`: no other thread is here; drop what is left, head to tail.
-        while let Pop::Item(item) = self.try_pop() {
+        while let Pop::Item(item) = self.try_pop(true) {
             drop(item);
         }
     }
