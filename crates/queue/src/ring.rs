@@ -17,8 +17,41 @@
 //!   number of unfinished tasks is `pushed(tail) - finished`: a push pays no extra atomic for
 //!   `task_done` bookkeeping.
 //!
-//! No operation ever waits for another thread to finish a step: a slot whose push (pop) is
-//! still under way counts as empty (full), and that push (pop) wakes a parked thread when done.
+//! # Slots claimed but not yet published (or released)
+//!
+//! A push claims its position (compare-exchange on `tail`) and then writes the item and
+//! publishes it (stamp store); a pop claims (`head`) and then reads the item out and releases
+//! the slot. Between the two steps another thread can meet the slot: a pop finds the head slot
+//! claimed by a push that has not published, a push finds the slot it needs claimed by a pop
+//! that has not released it. Neither counts as empty or full: `try_pop` reports `Empty` only
+//! when no push has claimed the head position (`tail == head`), `try_push` reports `Full` only
+//! when the head is a whole lap behind the tail, as crossbeam's `ArrayQueue` does. Otherwise the
+//! caller either waits for the other thread's step, or parks:
+//!
+//! * A call that may not block any longer (`try_get`/`try_put`, a timed call whose deadline
+//!   passed, the drain of an immediate shutdown) waits for that step: the other thread is past
+//!   its claim and finishes without waiting for anyone, so this is a bounded wait (a few
+//!   instructions, unless that thread was preempted). So `try_get` never reports `Empty` while a
+//!   push that returned before it is in the queue, and an immediate shutdown removes every item
+//!   whose push claimed a slot before it, then settles their task counts.
+//! * A blocking call spins briefly, then parks (below). It does not spin unboundedly: several
+//!   threads spinning on one slot would only steal the processor from the thread they wait for.
+//!
+//! A parked thread that is woken and finds the slot still in flight parks again; the push
+//! (pop) under way wakes a thread when it finishes. So that no wake-up dies there, a woken
+//! thread **passes its wake-up on** when it leaves: a woken getter that takes an item (or hears
+//! `ShutDown`) wakes the next parked getter if more items are claimed or the queue is shut
+//! down; a woken putter that got in wakes the next parked putter if a slot is free. Without
+//! this, capacity 2 with two parked getters stranded an item: push A claims slot p and stalls,
+//! push B publishes p + 1 and wakes getter 1, which finds p unpublished and parks again; A then
+//! wakes getter 2, which takes p, and p + 1 stayed queued while getter 1 slept. Now getter 2
+//! passes the wake-up on and getter 1 takes p + 1. After `shutdown`, getters that find an item
+//! on its way park until it is published; the getter that takes it (or that then hears
+//! `ShutDown`) wakes the next, and so each hears `ShutDown` in turn.
+//!
+//! A get answers `ShutDown` only when the queue is shut down and nothing is claimed: every
+//! item accepted before the shutdown has been handed out. The pass-on costs nothing on the fast
+//! path: only a thread that slept does it.
 //!
 //! # Sleeping without losing a wake-up
 //!
@@ -30,7 +63,9 @@
 //! and synchronises with it, so the re-check sees the item; if the registration comes first,
 //! the push reads a count above zero and wakes the oldest parked getter. Putters mirror this
 //! with `head.waiting`. A woken thread re-checks and may find its item taken by a thread that
-//! never slept; then it sleeps again, since that item was used.
+//! never slept; then it sleeps again, since that item was used. A parked getter's re-check
+//! (`get_ready`) asks whether an item is *published* at the head (a push under way wakes it when
+//! it publishes), or the queue is shut down with nothing claimed.
 //!
 //! (A `SeqCst` fence on each side would do as well on paper; the read-modify-write form costs
 //! about the same on x86-64 and is what loom models exactly.)
