@@ -253,9 +253,17 @@ impl<T> Ring<T> {
                 }
                 continue;
             }
-            // Full only if the head is a whole lap behind us (latest value; our `tail` cannot be
-            // out of date then, since the tail is never more than a lap ahead of the head).
-            if fresh(&self.head.pos).wrapping_add(self.one_lap) == tail {
+            // Full only if the head is a whole lap behind us. SeqCst: a pop whose claim comes
+            // first in the total order (every pop that returned before this call began, at
+            // least) is seen; a plain load, no locked instruction on the head's cache line. Our
+            // `tail` cannot be out of date then: the tail is never more than a lap ahead.
+            if self
+                .head
+                .pos
+                .load(Ordering::SeqCst)
+                .wrapping_add(self.one_lap)
+                == tail
+            {
                 return Push::Full(item);
             }
             if stamp.wrapping_add(self.one_lap) == tail + 1 {
@@ -399,8 +407,7 @@ impl<T> Ring<T> {
     fn pass_on_putter(&self) {
         if self.head.waiting.fetch_add(0, Ordering::Release) != 0 {
             let tail = fresh(&self.tail.pos);
-            if tail & self.mark_bit == 0
-                && fresh(&self.head.pos).wrapping_add(self.one_lap) != tail
+            if tail & self.mark_bit == 0 && fresh(&self.head.pos).wrapping_add(self.one_lap) != tail
             {
                 self.wake_one(|l| &mut l.putters, &self.head.waiting);
             }

@@ -30,7 +30,10 @@ struct Big {
 const PAD: usize = 262_143;
 
 fn big(id: u64) -> Big {
-    Big { id, _pad: [id; PAD] }
+    Big {
+        id,
+        _pad: [id; PAD],
+    }
 }
 
 /// An 8 MiB item, for a publish that takes a few milliseconds of page faults.
@@ -79,7 +82,9 @@ fn within<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static)
 /// went to the other getter.)
 #[test]
 fn two_parked_getters_receive_both_items_of_two_concurrent_puts() {
-    spawn(two_parked_getters_receive_both_items_of_two_concurrent_puts_body).join().unwrap();
+    spawn(two_parked_getters_receive_both_items_of_two_concurrent_puts_body)
+        .join()
+        .unwrap();
 }
 
 fn two_parked_getters_receive_both_items_of_two_concurrent_puts_body() {
@@ -127,7 +132,9 @@ fn two_parked_getters_receive_both_items_of_two_concurrent_puts_body() {
 /// released, it found the slot it needed still being read by the other get, and parked again.)
 #[test]
 fn two_parked_putters_get_in_after_two_concurrent_gets() {
-    spawn(two_parked_putters_get_in_after_two_concurrent_gets_body).join().unwrap();
+    spawn(two_parked_putters_get_in_after_two_concurrent_gets_body)
+        .join()
+        .unwrap();
 }
 
 fn two_parked_putters_get_in_after_two_concurrent_gets_body() {
@@ -146,9 +153,15 @@ fn two_parked_putters_get_in_after_two_concurrent_gets_body() {
         thread::sleep(SETTLE);
         let start = Arc::new(Barrier::new(2));
         let getters: Vec<_> = (0..2)
-            .map(|_| {
+            .map(|g| {
                 let (q, start) = (Arc::clone(&q), Arc::clone(&start));
                 spawn(move || {
+                    if g == 0 {
+                        // Touch this thread's stack where the item will land: its read is fast,
+                        // the other getter's (page faults on a fresh stack) slow. Whichever
+                        // claims first, one pop is still reading when the other released.
+                        std::hint::black_box(big(9));
+                    }
                     start.wait();
                     q.get().map(|b| b.id).ok()
                 })
@@ -178,7 +191,9 @@ fn two_parked_putters_get_in_after_two_concurrent_gets_body() {
 /// other never heard `ShutDown`.)
 #[test]
 fn shutdown_with_a_put_in_flight_releases_every_getter() {
-    spawn(shutdown_with_a_put_in_flight_releases_every_getter_body).join().unwrap();
+    spawn(shutdown_with_a_put_in_flight_releases_every_getter_body)
+        .join()
+        .unwrap();
 }
 
 fn shutdown_with_a_put_in_flight_releases_every_getter_body() {
@@ -226,7 +241,9 @@ fn shutdown_with_a_put_in_flight_releases_every_getter_body() {
 /// hung.)
 #[test]
 fn immediate_shutdown_with_puts_in_flight_leaves_nothing_behind() {
-    spawn(immediate_shutdown_with_puts_in_flight_leaves_nothing_behind_body).join().unwrap();
+    spawn(immediate_shutdown_with_puts_in_flight_leaves_nothing_behind_body)
+        .join()
+        .unwrap();
 }
 
 fn immediate_shutdown_with_puts_in_flight_leaves_nothing_behind_body() {

@@ -534,7 +534,11 @@ fn immediate_shutdown_with_puts_in_flight<Q: Api>(cap: usize) {
     for p in putters {
         let _ = p.join().unwrap();
     }
-    assert_eq!(q.try_get(), Err(GetError::ShutDown), "nothing arrives later");
+    assert_eq!(
+        q.try_get(),
+        Err(GetError::ShutDown),
+        "nothing arrives later"
+    );
     assert_eq!(q.unfinished_tasks(), 0);
     q.join();
 }
@@ -563,7 +567,11 @@ fn sole_consumer_gets_every_accepted_item<Q: Api>(cap: usize) {
         .filter_map(|p| p.join().unwrap())
         .collect();
     s.join().unwrap();
-    assert_eq!(sorted(got), sorted(accepted), "ShutDown only after every accepted item");
+    assert_eq!(
+        sorted(got),
+        sorted(accepted),
+        "ShutDown only after every accepted item"
+    );
 }
 
 /// A timed getter and an untimed one racing two puts: the timed one may give up, but never
@@ -638,7 +646,11 @@ fn join_after_two_items<Q: Api>(cap: usize) {
     q.put(2).unwrap();
     p.join().unwrap();
     q.join();
-    assert_eq!(done.load(Ordering::Relaxed), 2, "join waited for both task_done");
+    assert_eq!(
+        done.load(Ordering::Relaxed),
+        2,
+        "join waited for both task_done"
+    );
     assert!(q.task_done().is_err());
     w.join().unwrap();
 }
