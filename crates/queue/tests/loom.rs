@@ -1,8 +1,9 @@
 //! loom models of the queue family: one invariant per model.
 //!
-//! Run exhaustively with
-//! `RUSTFLAGS="--cfg weft_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p weft-queue --test loom --release`;
-//! without `weft_loom` each model runs once on real threads.
+//! Run with
+//! `RUSTFLAGS="--cfg weft_loom -C debug-assertions" cargo test -p weft-queue --test loom --release --target-dir target/loom`:
+//! each model declares its preemption bound (`weft_sync::model_with_preemptions`). Without
+//! `weft_loom` each model runs once on real threads. `-- --ignored` adds the two deep models.
 
 use std::time::Duration;
 
