@@ -253,6 +253,11 @@ impl<T> Ring<T> {
                 }
                 continue;
             }
+            if !wait && stamp.wrapping_add(self.one_lap) == tail + 1 {
+                // Full, or last lap's pop still under way: a blocking caller treats both alike
+                // (it parks on the slot's stamp), so the head's cache line is left alone.
+                return Push::Full(item);
+            }
             // Full only if the head is a whole lap behind us. SeqCst: a pop whose claim comes
             // first in the total order (every pop that returned before this call began, at
             // least) is seen; a plain load, no locked instruction on the head's cache line. Our
@@ -327,6 +332,11 @@ impl<T> Ring<T> {
                 }
                 continue;
             }
+            if !wait && stamp == head {
+                // Nothing published here: empty, or a push under way. A blocking caller treats
+                // both alike (it parks on the slot's stamp), so the tail is left alone.
+                return Pop::Busy;
+            }
             // Nothing published at our head. Empty only if no push has claimed it. SeqCst: a
             // push whose claim comes first in the total order (every push that returned before
             // this call began, at least) is seen. Our `head` cannot be out of date then, since
@@ -356,6 +366,12 @@ impl<T> Ring<T> {
         self.tail.pos.load(Ordering::SeqCst) & self.mark_bit != 0
     }
 
+    /// Shut down, and no push under way: a get may answer `ShutDown`, since every item accepted
+    /// before the shutdown has been handed out.
+    fn shut_and_drained(&self) -> bool {
+        self.is_shut() && self.nothing_claimed()
+    }
+
     /// Whether no push has claimed a slot that no pop has claimed yet (latest values).
     fn nothing_claimed(&self) -> bool {
         fresh(&self.tail.pos) & !self.mark_bit == fresh(&self.head.pos)
@@ -369,7 +385,7 @@ impl<T> Ring<T> {
         let stamp = self.buffer[head & (self.mark_bit - 1)]
             .stamp
             .load(Ordering::Acquire);
-        stamp == head + 1 || (self.is_shut() && self.nothing_claimed())
+        stamp == head + 1 || self.shut_and_drained()
     }
 
     /// For a parked putter's re-check: the slot at the tail is free, or the queue is shut down.
@@ -498,31 +514,52 @@ impl<T> Ring<T> {
         outcome
     }
 
+    /// After a push: wake a parked getter; a putter that was woken passes its wake-up on.
+    #[inline]
+    fn after_push(&self, woken: bool) {
+        self.wake_getter();
+        if woken {
+            self.pass_on_putter();
+        }
+    }
+
+    /// After a pop: wake a parked putter; a getter that was woken passes its wake-up on.
+    #[inline]
+    fn after_pop(&self, woken: bool) {
+        self.wake_putter();
+        if woken {
+            self.pass_on_getter();
+        }
+    }
+
     pub(crate) fn put(&self, mut item: T, block: Block) -> Result<(), PutError<T>> {
         let mut waiter: Option<Waiter> = None;
         let mut spin = SpinWait::new();
         let mut gave_up = false;
         let mut woken = false;
         loop {
-            let deadline = match block {
-                Block::Until(d) if !gave_up && !d.has_passed() => Some(d),
-                _ => None,
-            };
-            // A call that may not wait any longer waits for a pop under way instead: `Full`
-            // only when the ring really is full.
-            match self.try_push(item, deadline.is_none()) {
+            match self.try_push(item, false) {
                 Push::Done => {
-                    self.wake_getter();
-                    if woken {
-                        self.pass_on_putter();
-                    }
+                    self.after_push(woken);
                     return Ok(());
                 }
                 Push::ShutDown(back) => return Err(PutError::ShutDown(back)),
                 Push::Full(back) | Push::Busy(back) => item = back,
             }
-            let Some(deadline) = deadline else {
-                return Err(PutError::Full(item));
+            let deadline = match block {
+                Block::Until(d) if !gave_up && !d.has_passed() => d,
+                // The last attempt waits for a pop under way: `Full` only when the ring really
+                // is full.
+                _ => {
+                    return match self.try_push(item, true) {
+                        Push::Done => {
+                            self.after_push(woken);
+                            Ok(())
+                        }
+                        Push::ShutDown(back) => Err(PutError::ShutDown(back)),
+                        Push::Full(back) | Push::Busy(back) => Err(PutError::Full(back)),
+                    };
+                }
             };
             if spin.spin() {
                 continue;
@@ -545,32 +582,35 @@ impl<T> Ring<T> {
         let mut gave_up = false;
         let mut woken = false;
         loop {
-            let deadline = match block {
-                Block::Until(d) if !gave_up && !d.has_passed() => Some(d),
-                _ => None,
-            };
-            // A call that may not wait any longer waits for a push under way instead: `Empty`
-            // only when nothing is claimed.
-            match self.try_pop(deadline.is_none()) {
-                Pop::Item(item) => {
-                    self.wake_putter();
-                    if woken {
-                        self.pass_on_getter();
-                    }
-                    return Ok(item);
-                }
-                // `ShutDown` only once no push is under way: every item accepted before the
-                // shutdown has been handed out.
-                Pop::Empty if self.is_shut() && self.nothing_claimed() => {
-                    if woken {
-                        self.pass_on_getter();
-                    }
-                    return Err(GetError::ShutDown);
-                }
-                Pop::Empty | Pop::Busy => {}
+            if let Pop::Item(item) = self.try_pop(false) {
+                self.after_pop(woken);
+                return Ok(item);
             }
-            let Some(deadline) = deadline else {
-                return Err(GetError::Empty);
+            // `ShutDown` only once no push is under way: every item accepted before the
+            // shutdown has been handed out.
+            if self.shut_and_drained() {
+                if woken {
+                    self.pass_on_getter();
+                }
+                return Err(GetError::ShutDown);
+            }
+            let deadline = match block {
+                Block::Until(d) if !gave_up && !d.has_passed() => d,
+                // The last attempt waits for a push under way: `Empty` only when nothing is
+                // claimed.
+                _ => {
+                    if let Pop::Item(item) = self.try_pop(true) {
+                        self.after_pop(woken);
+                        return Ok(item);
+                    }
+                    if self.shut_and_drained() {
+                        if woken {
+                            self.pass_on_getter();
+                        }
+                        return Err(GetError::ShutDown);
+                    }
+                    return Err(GetError::Empty);
+                }
             };
             if spin.spin() {
                 continue;
