@@ -34,7 +34,9 @@
 //!   instructions, unless that thread was preempted). So `try_get` never reports `Empty` while a
 //!   push that returned before it is in the queue, and an immediate shutdown removes every item
 //!   whose push claimed a slot before it, then settles their task counts.
-//! * A blocking call spins briefly, then parks (below). It does not spin unboundedly: several
+//! * A blocking call's attempts read only the slot's stamp (they do not tell "in flight" from
+//!   empty or full, and leave the other end's cache line alone); it spins briefly, then parks
+//!   (below). It does not spin unboundedly: several
 //!   threads spinning on one slot would only steal the processor from the thread they wait for.
 //!
 //! A parked thread that is woken and finds the slot still in flight parks again; the push
