@@ -17,8 +17,43 @@
 //!   number of unfinished tasks is `pushed(tail) - finished`: a push pays no extra atomic for
 //!   `task_done` bookkeeping.
 //!
-//! No operation ever waits for another thread to finish a step: a slot whose push (pop) is
-//! still under way counts as empty (full), and that push (pop) wakes a parked thread when done.
+//! # Slots claimed but not yet published (or released)
+//!
+//! A push claims its position (compare-exchange on `tail`) and then writes the item and
+//! publishes it (stamp store); a pop claims (`head`) and then reads the item out and releases
+//! the slot. Between the two steps another thread can meet the slot: a pop finds the head slot
+//! claimed by a push that has not published, a push finds the slot it needs claimed by a pop
+//! that has not released it. Neither counts as empty or full: `try_pop` reports `Empty` only
+//! when no push has claimed the head position (`tail == head`), `try_push` reports `Full` only
+//! when the head is a whole lap behind the tail, as crossbeam's `ArrayQueue` does. Otherwise the
+//! caller either waits for the other thread's step, or parks:
+//!
+//! * A call that may not block any longer (`try_get`/`try_put`, a timed call whose deadline
+//!   passed, the drain of an immediate shutdown) waits for that step: the other thread is past
+//!   its claim and finishes without waiting for anyone, so this is a bounded wait (a few
+//!   instructions, unless that thread was preempted). So `try_get` never reports `Empty` while a
+//!   push that returned before it is in the queue, and an immediate shutdown removes every item
+//!   whose push claimed a slot before it, then settles their task counts.
+//! * A blocking call's attempts read only the slot's stamp (they do not tell "in flight" from
+//!   empty or full, and leave the other end's cache line alone); it spins briefly, then parks
+//!   (below). It does not spin unboundedly: several
+//!   threads spinning on one slot would only steal the processor from the thread they wait for.
+//!
+//! A parked thread that is woken and finds the slot still in flight parks again; the push
+//! (pop) under way wakes a thread when it finishes. So that no wake-up dies there, a woken
+//! thread **passes its wake-up on** when it leaves: a woken getter that takes an item (or hears
+//! `ShutDown`) wakes the next parked getter if more items are claimed or the queue is shut
+//! down; a woken putter that got in wakes the next parked putter if a slot is free. Without
+//! this, capacity 2 with two parked getters stranded an item: push A claims slot p and stalls,
+//! push B publishes p + 1 and wakes getter 1, which finds p unpublished and parks again; A then
+//! wakes getter 2, which takes p, and p + 1 stayed queued while getter 1 slept. Now getter 2
+//! passes the wake-up on and getter 1 takes p + 1. After `shutdown`, getters that find an item
+//! on its way park until it is published; the getter that takes it (or that then hears
+//! `ShutDown`) wakes the next, and so each hears `ShutDown` in turn.
+//!
+//! A get answers `ShutDown` only when the queue is shut down and nothing is claimed: every
+//! item accepted before the shutdown has been handed out. The pass-on costs nothing on the fast
+//! path: only a thread that slept does it.
 //!
 //! # Sleeping without losing a wake-up
 //!
@@ -30,7 +65,9 @@
 //! and synchronises with it, so the re-check sees the item; if the registration comes first,
 //! the push reads a count above zero and wakes the oldest parked getter. Putters mirror this
 //! with `head.waiting`. A woken thread re-checks and may find its item taken by a thread that
-//! never slept; then it sleeps again, since that item was used.
+//! never slept; then it sleeps again, since that item was used. A parked getter's re-check
+//! (`get_ready`) asks whether an item is *published* at the head (a push under way wakes it when
+//! it publishes), or the queue is shut down with nothing claimed.
 //!
 //! (A `SeqCst` fence on each side would do as well on paper; the read-modify-write form costs
 //! about the same on x86-64 and is what loom models exactly.)
@@ -108,10 +145,40 @@ fn fresh(position: &AtomicUsize) -> usize {
     position.fetch_add(0, Ordering::Relaxed)
 }
 
+/// Waiting for another thread's step that is already under way (a push between its claim and
+/// its publish, a pop between its claim and its release): spin briefly, then yield (under loom:
+/// yield each time, so that the other thread runs).
+struct InFlight(SpinWait);
+
+impl InFlight {
+    fn new() -> Self {
+        Self(SpinWait::new())
+    }
+
+    fn wait(&mut self) {
+        if !self.0.spin() {
+            weft_sync::thread::yield_now();
+        }
+    }
+}
+
 /// What one attempt at a pop found.
 enum Pop<T> {
     Item(T),
+    /// No push has claimed the head position.
     Empty,
+    /// A push has claimed the head position and not yet published its item.
+    Busy,
+}
+
+/// What one attempt at a push found; every failure hands the item back.
+enum Push<T> {
+    Done,
+    /// The head is a whole lap behind the tail.
+    Full(T),
+    /// A pop has claimed the slot we need and not yet released it.
+    Busy(T),
+    ShutDown(T),
 }
 
 impl<T> Ring<T> {
@@ -141,15 +208,17 @@ impl<T> Ring<T> {
         self.cap
     }
 
-    /// One push attempt: `Err(Full)` or `Err(ShutDown)` hand the item back.
+    /// One push attempt.
     ///
-    /// Never waits for another thread: a slot whose pop is still under way counts as full (the
-    /// pop wakes a parked putter once it has emptied the slot).
-    fn try_push(&self, item: T) -> Result<(), PutError<T>> {
+    /// `Full` only when the head is a whole lap behind the tail. When the slot we need was
+    /// claimed by a pop that has not released it yet: with `wait`, wait for that release (the
+    /// pop is past its claim and finishes without waiting for anyone); without, report `Busy`.
+    fn try_push(&self, item: T, wait: bool) -> Push<T> {
+        let mut in_flight = InFlight::new();
         let mut tail = self.tail.pos.load(Ordering::Relaxed);
         loop {
             if tail & self.mark_bit != 0 {
-                return Err(PutError::ShutDown(item));
+                return Push::ShutDown(item);
             }
             let index = tail & (self.mark_bit - 1);
             let lap = tail & !(self.one_lap - 1);
@@ -180,13 +249,40 @@ impl<T> Ring<T> {
                         });
                         // Release: publishes the item to the pop that Acquire-loads the stamp.
                         slot.stamp.store(tail + 1, Ordering::Release);
-                        return Ok(());
+                        return Push::Done;
                     }
                     Err(now) => tail = now,
                 }
-            } else if stamp.wrapping_add(self.one_lap) == tail + 1 {
-                // The slot still holds last lap's item (or its pop is under way): full.
-                return Err(PutError::Full(item));
+                continue;
+            }
+            if !wait && stamp.wrapping_add(self.one_lap) == tail + 1 {
+                // Full, or last lap's pop still under way: a blocking caller treats both alike
+                // (it parks on the slot's stamp), so the head's cache line is left alone.
+                return Push::Full(item);
+            }
+            // Full only if the head is a whole lap behind us. SeqCst: a pop whose claim comes
+            // first in the total order (every pop that returned before this call began, at
+            // least) is seen; a plain load, no locked instruction on the head's cache line. Our
+            // `tail` cannot be out of date then: the tail is never more than a lap ahead.
+            if self
+                .head
+                .pos
+                .load(Ordering::SeqCst)
+                .wrapping_add(self.one_lap)
+                == tail
+            {
+                return Push::Full(item);
+            }
+            if stamp.wrapping_add(self.one_lap) == tail + 1 {
+                // The slot still holds last lap's item, whose pop has claimed it (the head is
+                // past it) and not yet released it.
+                if !wait {
+                    return Push::Busy(item);
+                }
+                // That pop finishes without waiting for anyone: a few instructions, unless
+                // its thread was preempted.
+                in_flight.wait();
+                tail = fresh(&self.tail.pos);
             } else {
                 // Our `tail` (or the stamp we read) is behind: others moved on. Pause (under
                 // loom: yield, so that the next read sees newer values), then read again.
@@ -198,9 +294,11 @@ impl<T> Ring<T> {
 
     /// One pop attempt.
     ///
-    /// Never waits for another thread: a slot whose push is still under way counts as empty
-    /// (the push wakes a parked getter once it has published the item).
-    fn try_pop(&self) -> Pop<T> {
+    /// `Empty` only when no push has claimed the head position. When one has and not yet
+    /// published: with `wait`, wait for that publish (the push is past its claim and finishes
+    /// without waiting for anyone); without, report `Busy`.
+    fn try_pop(&self, wait: bool) -> Pop<T> {
+        let mut in_flight = InFlight::new();
         let mut head = self.head.pos.load(Ordering::Relaxed);
         loop {
             let index = head & (self.mark_bit - 1);
@@ -234,9 +332,29 @@ impl<T> Ring<T> {
                     }
                     Err(now) => head = now,
                 }
-            } else if stamp == head {
-                // Nothing published at the head (empty, or a push is under way).
+                continue;
+            }
+            if !wait && stamp == head {
+                // Nothing published here: empty, or a push under way. A blocking caller treats
+                // both alike (it parks on the slot's stamp), so the tail is left alone.
+                return Pop::Busy;
+            }
+            // Nothing published at our head. Empty only if no push has claimed it. SeqCst: a
+            // push whose claim comes first in the total order (every push that returned before
+            // this call began, at least) is seen. Our `head` cannot be out of date then, since
+            // the head never passes the tail.
+            if self.tail.pos.load(Ordering::SeqCst) & !self.mark_bit == head {
                 return Pop::Empty;
+            }
+            if stamp == head {
+                // A push has claimed this position and not yet published.
+                if !wait {
+                    return Pop::Busy;
+                }
+                // That push finishes without waiting for anyone: a few instructions, unless its
+                // thread was preempted.
+                in_flight.wait();
+                head = fresh(&self.head.pos);
             } else {
                 // Our `head` (or the stamp we read) is behind: others moved on. Pause (under
                 // loom: yield, so that the next read sees newer values), then read again.
@@ -250,22 +368,30 @@ impl<T> Ring<T> {
         self.tail.pos.load(Ordering::SeqCst) & self.mark_bit != 0
     }
 
+    /// Shut down, and no push under way: a get may answer `ShutDown`, since every item accepted
+    /// before the shutdown has been handed out.
+    fn shut_and_drained(&self) -> bool {
+        self.is_shut() && self.nothing_claimed()
+    }
+
     /// Whether no push has claimed a slot that no pop has claimed yet (latest values).
     fn nothing_claimed(&self) -> bool {
         fresh(&self.tail.pos) & !self.mark_bit == fresh(&self.head.pos)
     }
 
     /// For a parked getter's re-check: an item is published at the head, or the queue is shut
-    /// down with nothing left or on its way.
+    /// down with nothing left or on its way. (A push under way at the head wakes a getter when
+    /// it publishes.)
     fn get_ready(&self) -> bool {
         let head = fresh(&self.head.pos);
         let stamp = self.buffer[head & (self.mark_bit - 1)]
             .stamp
             .load(Ordering::Acquire);
-        stamp == head + 1 || (self.is_shut() && self.nothing_claimed())
+        stamp == head + 1 || self.shut_and_drained()
     }
 
     /// For a parked putter's re-check: the slot at the tail is free, or the queue is shut down.
+    /// (A pop under way at that slot wakes a putter when it releases it.)
     fn put_ready(&self) -> bool {
         let tail = fresh(&self.tail.pos);
         if tail & self.mark_bit != 0 {
@@ -275,6 +401,35 @@ impl<T> Ring<T> {
             .stamp
             .load(Ordering::Acquire)
             == tail
+    }
+
+    /// Passes a wake-up on, for a getter that was woken and is leaving with an item or with
+    /// `ShutDown`: if getters are parked and more items are claimed (published or on their way),
+    /// or the queue is shut down, wake the next one. Each wake-up thus ends either with a getter
+    /// that found nothing at all (nothing claimed, not shut down), or passes on.
+    #[cold]
+    fn pass_on_getter(&self) {
+        // The waker's half of the handshake, as in `wake_getter`.
+        if self.tail.waiting.fetch_add(0, Ordering::Release) != 0 {
+            let head = fresh(&self.head.pos);
+            // Differs from `head` when items are claimed, or when the shutdown mark is set.
+            if fresh(&self.tail.pos) != head {
+                self.wake_one(|l| &mut l.getters, &self.tail.waiting);
+            }
+        }
+    }
+
+    /// Passes a wake-up on, for a putter that was woken and is leaving with its item in: if
+    /// putters are parked and a slot is free (or being freed), wake the next one.
+    #[cold]
+    fn pass_on_putter(&self) {
+        if self.head.waiting.fetch_add(0, Ordering::Release) != 0 {
+            let tail = fresh(&self.tail.pos);
+            if tail & self.mark_bit == 0 && fresh(&self.head.pos).wrapping_add(self.one_lap) != tail
+            {
+                self.wake_one(|l| &mut l.putters, &self.head.waiting);
+            }
+        }
     }
 
     /// After a push: wake one parked getter, if any.
@@ -313,7 +468,8 @@ impl<T> Ring<T> {
     }
 
     /// Registers `w` in a list, re-checks `ready` after the fence, and sleeps unless it is
-    /// ready. Returns whether the caller should give up (timed out, nobody woke it).
+    /// ready. Returns whether the caller should give up (timed out, nobody woke it), and
+    /// whether it holds a wake-up (which it must honour or pass on).
     #[cold]
     fn sleep(
         &self,
@@ -322,7 +478,7 @@ impl<T> Ring<T> {
         list: fn(&mut Lists) -> &mut WaitList,
         count: &AtomicUsize,
         ready: impl Fn() -> bool,
-    ) -> bool {
+    ) -> (bool, bool) {
         {
             let mut lists = self.lists.lock();
             let l = list(&mut lists);
@@ -337,8 +493,8 @@ impl<T> Ring<T> {
         } else {
             (w.wait(deadline), true)
         };
-        let gave_up = match parked {
-            Parked::Woken => false,
+        let outcome = match parked {
+            Parked::Woken => (false, true),
             Parked::TimedOut => {
                 let mut lists = self.lists.lock();
                 let l = list(&mut lists);
@@ -346,42 +502,72 @@ impl<T> Ring<T> {
                     count.fetch_sub(1, Ordering::Relaxed);
                     // Nobody woke us: give up if the deadline really passed (the caller still
                     // re-checks once).
-                    slept
+                    (slept, false)
                 } else {
                     // A waker took us as we gave up: the wake-up is ours. Collect it; the
-                    // caller re-checks, which honours it.
+                    // caller re-checks, which honours it (or passes it on).
                     drop(lists);
                     let _ = w.wait_notified();
-                    false
+                    (false, true)
                 }
             }
         };
         w.rearm();
-        gave_up
+        outcome
+    }
+
+    /// After a push: wake a parked getter; a putter that was woken passes its wake-up on.
+    #[inline]
+    fn after_push(&self, woken: bool) {
+        self.wake_getter();
+        if woken {
+            self.pass_on_putter();
+        }
+    }
+
+    /// After a pop: wake a parked putter; a getter that was woken passes its wake-up on.
+    #[inline]
+    fn after_pop(&self, woken: bool) {
+        self.wake_putter();
+        if woken {
+            self.pass_on_getter();
+        }
     }
 
     pub(crate) fn put(&self, mut item: T, block: Block) -> Result<(), PutError<T>> {
         let mut waiter: Option<Waiter> = None;
         let mut spin = SpinWait::new();
         let mut gave_up = false;
+        let mut woken = false;
         loop {
-            match self.try_push(item) {
-                Ok(()) => {
-                    self.wake_getter();
+            match self.try_push(item, false) {
+                Push::Done => {
+                    self.after_push(woken);
                     return Ok(());
                 }
-                Err(PutError::Full(back)) => item = back,
-                Err(e) => return Err(e),
+                Push::ShutDown(back) => return Err(PutError::ShutDown(back)),
+                Push::Full(back) | Push::Busy(back) => item = back,
             }
             let deadline = match block {
                 Block::Until(d) if !gave_up && !d.has_passed() => d,
-                _ => return Err(PutError::Full(item)),
+                // The last attempt waits for a pop under way: `Full` only when the ring really
+                // is full.
+                _ => {
+                    return match self.try_push(item, true) {
+                        Push::Done => {
+                            self.after_push(woken);
+                            Ok(())
+                        }
+                        Push::ShutDown(back) => Err(PutError::ShutDown(back)),
+                        Push::Full(back) | Push::Busy(back) => Err(PutError::Full(back)),
+                    };
+                }
             };
             if spin.spin() {
                 continue;
             }
             let w = waiter.get_or_insert_with(Waiter::new);
-            gave_up = self.sleep(
+            (gave_up, woken) = self.sleep(
                 w,
                 deadline,
                 |l| &mut l.putters,
@@ -396,23 +582,43 @@ impl<T> Ring<T> {
         let mut waiter: Option<Waiter> = None;
         let mut spin = SpinWait::new();
         let mut gave_up = false;
+        let mut woken = false;
         loop {
-            if let Pop::Item(item) = self.try_pop() {
-                self.wake_putter();
+            if let Pop::Item(item) = self.try_pop(false) {
+                self.after_pop(woken);
                 return Ok(item);
             }
-            if self.is_shut() && self.nothing_claimed() {
+            // `ShutDown` only once no push is under way: every item accepted before the
+            // shutdown has been handed out.
+            if self.shut_and_drained() {
+                if woken {
+                    self.pass_on_getter();
+                }
                 return Err(GetError::ShutDown);
             }
             let deadline = match block {
                 Block::Until(d) if !gave_up && !d.has_passed() => d,
-                _ => return Err(GetError::Empty),
+                // The last attempt waits for a push under way: `Empty` only when nothing is
+                // claimed.
+                _ => {
+                    if let Pop::Item(item) = self.try_pop(true) {
+                        self.after_pop(woken);
+                        return Ok(item);
+                    }
+                    if self.shut_and_drained() {
+                        if woken {
+                            self.pass_on_getter();
+                        }
+                        return Err(GetError::ShutDown);
+                    }
+                    return Err(GetError::Empty);
+                }
             };
             if spin.spin() {
                 continue;
             }
             let w = waiter.get_or_insert_with(Waiter::new);
-            gave_up = self.sleep(
+            (gave_up, woken) = self.sleep(
                 w,
                 deadline,
                 |l| &mut l.getters,
@@ -482,7 +688,7 @@ impl<T> Ring<T> {
         self.tail.pos.fetch_or(self.mark_bit, Ordering::SeqCst);
         let mut dropped = Vec::new();
         if immediate {
-            while let Pop::Item(item) = self.try_pop() {
+            while let Pop::Item(item) = self.try_pop(true) {
                 dropped.push(item);
             }
             self.tasks.settle(dropped.len(), || self.pushed_now());
@@ -513,7 +719,7 @@ impl<T> Ring<T> {
 impl<T> Drop for Ring<T> {
     fn drop(&mut self) {
         // `&mut self`: no other thread is here; drop what is left, head to tail.
-        while let Pop::Item(item) = self.try_pop() {
+        while let Pop::Item(item) = self.try_pop(true) {
             drop(item);
         }
     }
