@@ -43,6 +43,10 @@ pub(crate) struct Mutant {
     pub(crate) why: String,
     pub(crate) find: String,
     pub(crate) replace: String,
+    /// `deep:` loom models (often `#[ignore]`d for the time an exhaustive pass takes) that find
+    /// this bug quickly: tried first, under [`DEEP_LIMIT`]; a failure counts as caught, running
+    /// out of time does not.
+    pub(crate) deep: Vec<String>,
     /// The line of its `===` header in the catalogue.
     pub(crate) line: usize,
 }
@@ -106,6 +110,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Mutant>, String> {
                     why: String::new(),
                     find: String::new(),
                     replace: String::new(),
+                    deep: Vec::new(),
                     line: n + 1,
                 },
                 Part::Header,
@@ -125,6 +130,12 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Mutant>, String> {
                     m.file = f.trim().to_string();
                 } else if let Some(w) = l.strip_prefix("why:") {
                     m.why = w.trim().to_string();
+                } else if let Some(d) = l.strip_prefix("deep:") {
+                    m.deep = d
+                        .split(',')
+                        .map(|t| t.trim().to_string())
+                        .filter(|t| !t.is_empty())
+                        .collect();
                 } else if !l.trim().is_empty() {
                     return Err(format!(
                         "line {}: unexpected `{l}` in the header of mutant `{}`",
@@ -300,7 +311,10 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
                 .map_err(|e| format!("reading {}: {e}", path.display()))?;
             let mutated = original.replacen(&m.find, &m.replace, 1);
             std::fs::write(&path, &mutated).map_err(|e| format!("{}: {e}", path.display()))?;
-            let r = run_checks(&ws, &scratch, c, limit, nextest);
+            let r = match run_deep(&ws, &scratch, c, &m.deep) {
+                Some(r) => r,
+                None => run_checks(&ws, &scratch, c, limit, nextest),
+            };
             std::fs::write(&path, &original)
                 .map_err(|e| format!("restoring {}: {e}", path.display()))?;
             let (caught_by, ok) = match r.caught {
@@ -364,7 +378,49 @@ fn check_applies(crate_dir: &Path, m: &Mutant) -> Result<(), String> {
     if m.find == m.replace {
         return Err(format!("`{}`: replace equals find", m.name));
     }
+    if !m.deep.is_empty() {
+        let models = std::fs::read_to_string(crate_dir.join("tests/loom.rs")).unwrap_or_default();
+        for name in &m.deep {
+            if !models.contains(&format!("fn {name}(")) {
+                return Err(format!("`{}`: no loom model `{name}`", m.name));
+            }
+        }
+    }
     Ok(())
+}
+
+/// How long the `deep:` models of a mutant may run before the ordinary checks take over.
+const DEEP_LIMIT: Duration = Duration::from_secs(300);
+
+/// Runs a mutant's `deep:` loom models (ignored or not) one by one; `Some` once one fails.
+fn run_deep(ws: &Path, scratch: &Path, c: &Crate, deep: &[String]) -> Option<Verdict> {
+    let start = Instant::now();
+    for name in deep {
+        println!("    deep: {name}");
+        let mut cmd = run::cargo();
+        cmd.current_dir(ws)
+            .env("RUSTFLAGS", "--cfg weft_loom -C debug-assertions")
+            .args(["test", "-p", &c.package, "--all-features", "--target-dir"])
+            .arg(scratch.join("target-loom"))
+            .args([
+                "--test",
+                "loom",
+                "--release",
+                "--",
+                "--include-ignored",
+                "--exact",
+            ])
+            .arg(name);
+        let o = run::run_quiet_with_timeout(&mut cmd, DEEP_LIMIT);
+        if !o.ok && !o.timed_out && first_failure(&o.output).is_some() {
+            return Some(Verdict {
+                caught: Some(format!("loom::{name} (deep)")),
+                build_failed: false,
+                secs: start.elapsed().as_secs_f64(),
+            });
+        }
+    }
+    None
 }
 
 struct Verdict {
