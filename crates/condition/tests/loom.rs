@@ -306,3 +306,37 @@ fn notify_one_wakes_exactly_one_of_a_task_and_a_thread() {
         assert_eq!(*cond.lock(), 2);
     });
 }
+
+/// As `timed_out_waiter_never_swallows_a_notification`, with the notify in Python's shape
+/// (holding the lock): the oldest waiter, the timed one, is marked for the lock and may time
+/// out while marked, or after the unlock woke it. Either way it counts as notified, or the
+/// untimed one gets the notification.
+#[test]
+fn timed_out_marked_waiter_never_swallows_a_notification() {
+    weft_sync::model_with_preemptions(2, || {
+        let cond = Arc::new(Condition::new(()));
+        let ready = Arc::new(Condition::new(0usize));
+        let (c, r) = (Arc::clone(&cond), Arc::clone(&ready));
+        let timed = thread::spawn(move || {
+            let mut g = c.lock();
+            announce(&r);
+            g.wait_timeout(std::time::Duration::from_secs(1))
+        });
+        // The timed waiter is queued first (the oldest).
+        until_queued(&ready, &cond, 1);
+        let (c, r) = (Arc::clone(&cond), Arc::clone(&ready));
+        let untimed = thread::spawn(move || {
+            let mut g = c.lock();
+            announce(&r);
+            g.wait();
+        });
+        until_queued(&ready, &cond, 2);
+        let g = cond.lock();
+        assert_eq!(g.notify(1), 1);
+        drop(g);
+        if timed.join().unwrap() {
+            assert_eq!(cond.notify(1), 1);
+        }
+        untimed.join().unwrap();
+    });
+}

@@ -25,8 +25,9 @@ use crate::{
 /// # Cost
 ///
 /// Acquiring a free permit and releasing one with nobody waiting are one compare-exchange
-/// each, with no lock. A waiter spins briefly, then parks on its own notification in a FIFO
-/// list; a release touches that list only when someone is parked.
+/// each, with no lock. A waiter spins briefly, then parks in weft-sync's waiting core (one FIFO
+/// of threads and tasks, see [`acquire_async`](Semaphore::acquire_async)); a release touches
+/// it only when someone is parked.
 ///
 /// # Examples
 ///
