@@ -1,8 +1,17 @@
-use std::{fmt, time::Duration};
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+    time::Duration,
+};
 
 use weft_sync::cell::UnsafeCell;
 
-use crate::{ConditionGuard, raw::Raw};
+use crate::{
+    ConditionGuard,
+    raw::{LockWait, Raw},
+};
 
 /// A condition variable that owns the data it guards: Python's `threading.Condition`.
 ///
@@ -94,6 +103,37 @@ impl<T> Condition<T> {
     pub fn lock(&self) -> ConditionGuard<'_, T> {
         self.raw.lock();
         ConditionGuard::new(self)
+    }
+
+    /// Locks the condition's mutex as an async task, waiting while another thread or task
+    /// holds it.
+    ///
+    /// Tasks and threads queue for the lock in one FIFO. The returned guard is `Send` for
+    /// `T: Send`, so a task may hold it across `.await`. Runtime-agnostic (plain `Waker`s); for
+    /// a timeout, wrap it in the runtime's (`tokio::time::timeout`).
+    ///
+    /// Cancellation is safe at any point: a future dropped after an unlock woke it (even
+    /// before it was polled again) passes the wake-up on to the next waiter. See
+    /// [`ConditionLock`].
+    ///
+    /// Python: `async with cond:` on an `asyncio.Condition`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cond = weft_condition::Condition::new(1);
+    /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// rt.block_on(async {
+    ///     *cond.lock_async().await += 1;
+    /// });
+    /// assert_eq!(*cond.lock(), 2);
+    /// ```
+    pub fn lock_async(&self) -> ConditionLock<'_, T> {
+        ConditionLock {
+            cond: self,
+            wait: LockWait::default(),
+            done: false,
+        }
     }
 
     /// Locks the condition's mutex if it is free at once.
@@ -217,5 +257,47 @@ impl<T: fmt::Debug> fmt::Debug for Condition<T> {
             None => d.field("data", &format_args!("<locked>")),
         };
         d.finish_non_exhaustive()
+    }
+}
+
+/// The future of [`Condition::lock_async`]: resolves to a [`ConditionGuard`].
+///
+/// `Send` for `T: Send`; its `poll` never blocks, and a queued task is polled again only once
+/// an unlock woke it. Dropping it is always safe: still queued, it leaves; already woken, it
+/// passes the wake-up on (it takes the lock if it is free and releases it at once, which wakes
+/// the next waiter).
+#[must_use = "futures do nothing unless polled"]
+pub struct ConditionLock<'a, T> {
+    cond: &'a Condition<T>,
+    wait: LockWait,
+    done: bool,
+}
+
+impl<'a, T> Future for ConditionLock<'a, T> {
+    type Output = ConditionGuard<'a, T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<ConditionGuard<'a, T>> {
+        let this = &mut *self;
+        assert!(!this.done, "ConditionLock polled after completion");
+        if this.cond.raw.poll_lock(&mut this.wait, cx) {
+            this.done = true;
+            Poll::Ready(ConditionGuard::new(this.cond))
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl<T> Drop for ConditionLock<'_, T> {
+    fn drop(&mut self) {
+        self.cond.raw.cancel_lock(&mut self.wait);
+    }
+}
+
+impl<T> fmt::Debug for ConditionLock<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConditionLock")
+            .field("queued", &self.wait.is_queued())
+            .finish_non_exhaustive()
     }
 }

@@ -1,22 +1,28 @@
 use std::{
     fmt,
-    marker::PhantomData,
+    future::Future,
     ops::{Deref, DerefMut},
+    pin::Pin,
+    task::{Context, Poll},
     time::Duration,
 };
 
-use crate::Condition;
+use weft_sync::waitq::Ticket;
+
+use crate::{Condition, raw::LockWait};
 
 /// The lock of a [`Condition`], held: derefs to the data, and waits and notifies.
 ///
 /// Dropping the guard releases the lock (Python: leaving `with cond:`). A panic that unwinds
 /// through a guard releases it too; there is no poisoning.
 ///
-/// The guard is not `Send`: it is released on the thread that took it.
+/// The guard is `Send` for `T: Send`: it may be released on another thread than the one that
+/// took it, so an async task may hold it across `.await` (as in [`wait_async`]).
+///
+/// [`wait_async`]: ConditionGuard::wait_async
 #[must_use = "dropping the guard releases the lock at once"]
 pub struct ConditionGuard<'a, T> {
     cond: &'a Condition<T>,
-    _not_send: PhantomData<*const ()>,
 }
 
 /// `T: Sync` is enough to share a guard: through `&ConditionGuard` one only reads the data.
@@ -25,10 +31,7 @@ unsafe impl<T: Sync> Sync for ConditionGuard<'_, T> {}
 
 impl<'a, T> ConditionGuard<'a, T> {
     pub(crate) fn new(cond: &'a Condition<T>) -> Self {
-        Self {
-            cond,
-            _not_send: PhantomData,
-        }
+        Self { cond }
     }
 
     /// Releases the lock, sleeps until notified, and takes the lock again before returning.
@@ -137,6 +140,94 @@ impl<'a, T> ConditionGuard<'a, T> {
         }
     }
 
+    /// Releases the lock and waits, as an async task, until notified; the lock is held again
+    /// when the future completes.
+    ///
+    /// The task waits in the same FIFO as threads in [`wait`](Self::wait), and is moved to the
+    /// lock's queue by a notify while the lock is held (it is not woken only to find the lock
+    /// taken). Runtime-agnostic (plain `Waker`s); the future is `Send` for `T: Send`. For a
+    /// timeout, wrap it in the runtime's (`tokio::time::timeout`).
+    ///
+    /// # Cancellation
+    ///
+    /// The future borrows the guard mutably. Dropping it (a timeout, a lost `select!` branch)
+    /// leaves the guard holding the lock again, exactly as after
+    /// [`wait_timeout`](Self::wait_timeout): its `Drop` re-acquires the lock, **blocking the
+    /// thread** until the lock is free. A notification it had already received is passed on to
+    /// the next waiter (as `asyncio.Condition` does), so cancelling never loses one. Because the
+    /// drop may block, do not drop a waiting future while the same thread (for instance a
+    /// current-thread runtime) runs another task that holds this condition's lock across an
+    /// `.await`.
+    ///
+    /// Python: `await cond.wait()` on an `asyncio.Condition`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use weft_condition::Condition;
+    ///
+    /// let cond = Arc::new(Condition::new(false));
+    /// let c = Arc::clone(&cond);
+    /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// rt.block_on(async {
+    ///     let mut ready = cond.lock_async().await;
+    ///     let t = std::thread::spawn(move || {
+    ///         let mut r = c.lock();
+    ///         *r = true;
+    ///         r.notify_all();
+    ///     });
+    ///     while !*ready {
+    ///         ready.wait_async().await;
+    ///     }
+    ///     # drop(ready); t.join().unwrap();
+    /// });
+    /// ```
+    pub fn wait_async(&mut self) -> ConditionWait<'_, 'a, T> {
+        ConditionWait {
+            guard: self,
+            step: Step::Start,
+        }
+    }
+
+    /// Waits, as an async task, until `predicate` holds on the data; resolves at once if it
+    /// already does. The predicate runs with the lock held, before each wait and after each
+    /// wake-up.
+    ///
+    /// Cancellation is as for [`wait_async`](Self::wait_async): dropped at any point, the guard
+    /// holds the lock again and no notification is lost. The future is `Send` when `T` and the
+    /// predicate are.
+    ///
+    /// Python: `await cond.wait_for(predicate)` on an `asyncio.Condition`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use weft_condition::Condition;
+    ///
+    /// let jobs = Arc::new(Condition::new(Vec::<u32>::new()));
+    /// let j = Arc::clone(&jobs);
+    /// let producer = std::thread::spawn(move || {
+    ///     let mut g = j.lock();
+    ///     g.push(7);
+    ///     g.notify(1);
+    /// });
+    /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// let job = rt.block_on(async {
+    ///     let mut g = jobs.lock_async().await;
+    ///     g.wait_for_async(|v| !v.is_empty()).await;
+    ///     g.pop().unwrap()
+    /// });
+    /// assert_eq!(job, 7);
+    /// producer.join().unwrap();
+    /// ```
+    pub async fn wait_for_async(&mut self, mut predicate: impl FnMut(&T) -> bool) {
+        while !predicate(&**self) {
+            self.wait_async().await;
+        }
+    }
+
     /// Wakes up to `n` waiters, oldest first; returns how many (`min(n, waiting)`).
     ///
     /// They run once this guard is dropped (or waits): each is moved to the lock's queue, so
@@ -199,5 +290,101 @@ impl<T: fmt::Debug> fmt::Debug for ConditionGuard<'_, T> {
 impl<T: fmt::Display> fmt::Display for ConditionGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&**self, f)
+    }
+}
+
+/// Where a [`ConditionWait`] is.
+enum Step {
+    /// Not polled yet: the guard holds the lock.
+    Start,
+    /// Queued on the condition; the lock is released.
+    Waiting(Ticket),
+    /// Notified; taking the lock again.
+    Relocking(LockWait),
+    /// Completed: the guard holds the lock.
+    Done,
+}
+
+/// The future of [`ConditionGuard::wait_async`]: resolves once notified, with the guard holding
+/// the lock again.
+///
+/// `Send` for `T: Send`; its `poll` never blocks. Dropping it re-acquires the lock (blocking)
+/// and passes on a notification it already received; see
+/// [`wait_async`](ConditionGuard::wait_async).
+#[must_use = "futures do nothing unless polled"]
+pub struct ConditionWait<'g, 'a, T> {
+    guard: &'g mut ConditionGuard<'a, T>,
+    step: Step,
+}
+
+impl<T> Future for ConditionWait<'_, '_, T> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let raw = &this.guard.cond.raw;
+        loop {
+            match &mut this.step {
+                Step::Start => {
+                    // We hold the lock (the guard's): register, then release it.
+                    this.step = Step::Waiting(raw.register_cond_task(cx));
+                    return Poll::Pending;
+                }
+                Step::Waiting(ticket) => {
+                    if !raw.poll_cond(ticket, cx) {
+                        return Poll::Pending;
+                    }
+                    // Notified: take the lock again.
+                    this.step = Step::Relocking(LockWait::default());
+                }
+                Step::Relocking(wait) => {
+                    if !raw.poll_lock(wait, cx) {
+                        return Poll::Pending;
+                    }
+                    this.step = Step::Done;
+                    return Poll::Ready(());
+                }
+                Step::Done => panic!("ConditionWait polled after completion"),
+            }
+        }
+    }
+}
+
+impl<T> Drop for ConditionWait<'_, '_, T> {
+    fn drop(&mut self) {
+        let raw = &self.guard.cond.raw;
+        match std::mem::replace(&mut self.step, Step::Done) {
+            Step::Start | Step::Done => {}
+            Step::Waiting(ticket) => {
+                let notified = raw.leave_cond(&ticket);
+                // The guard holds the lock again, as after a timed-out `wait_timeout`.
+                raw.lock();
+                if notified {
+                    // The notification was spent on us: pass it on to the next waiter (with
+                    // the lock held, it is moved to the lock's queue, not woken at once).
+                    raw.notify(1);
+                }
+            }
+            Step::Relocking(mut wait) => {
+                // Leave the lock's queue (a wake-up received meanwhile is passed on), then
+                // take the lock, blocking.
+                raw.cancel_lock(&mut wait);
+                raw.lock();
+            }
+        }
+    }
+}
+
+impl<T> fmt::Debug for ConditionWait<'_, '_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let step = match self.step {
+            Step::Start => "start",
+            Step::Waiting(_) => "waiting",
+            Step::Relocking(_) => "relocking",
+            Step::Done => "done",
+        };
+        f.debug_struct("ConditionWait")
+            .field("step", &step)
+            .finish_non_exhaustive()
     }
 }

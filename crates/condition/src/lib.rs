@@ -8,6 +8,8 @@
 //! | `cond.wait()` / `cond.wait(t)` | `g.wait()` / `g.wait_timeout(t)` (`false` on timeout) |
 //! | `cond.wait_for(p)` / `cond.wait_for(p, t)` | `g.wait_for(p)` / `g.wait_for_timeout(p, t)` |
 //! | `cond.notify(n)` / `cond.notify_all()` | `g.notify(n)` / `g.notify_all()`, or on `cond` without the lock |
+//! | `async with cond:` (`asyncio.Condition`) | `let mut g = cond.lock_async().await;` (the same object threads use) |
+//! | `await cond.wait()` / `await cond.wait_for(p)` | `g.wait_async().await` / `g.wait_for_async(p).await` |
 //!
 //! Waiters are notified oldest first; a notification with nobody waiting costs one load; a
 //! notified waiter is requeued onto the mutex instead of waking to block on it.
@@ -40,11 +42,16 @@ mod guard;
 #[allow(clippy::disallowed_types)]
 mod raw;
 
-pub use crate::{condition::Condition, guard::ConditionGuard};
+pub use crate::{
+    condition::{Condition, ConditionLock},
+    guard::{ConditionGuard, ConditionWait},
+};
 
 const _: () = {
     const fn send_sync<T: Send + Sync>() {}
-    const fn sync<T: Sync>() {}
     send_sync::<Condition<Vec<u8>>>();
-    sync::<ConditionGuard<'static, Vec<u8>>>();
+    // Guards and futures held across `.await` in a spawned task must be `Send`.
+    send_sync::<ConditionGuard<'static, Vec<u8>>>();
+    send_sync::<ConditionLock<'static, Vec<u8>>>();
+    send_sync::<ConditionWait<'static, 'static, Vec<u8>>>();
 };

@@ -152,3 +152,191 @@ fn timed_out_waiter_never_swallows_a_notification() {
         untimed.join().unwrap();
     });
 }
+
+/// A task (`lock_async` under `block_on`), a thread and the main thread increment the data
+/// under the lock: loom's `UnsafeCell` tracking finds no overlap, nobody is stranded in the
+/// lock's queue, and all three increments land.
+#[test]
+fn a_task_and_threads_contend_for_the_lock() {
+    weft_sync::model_with_preemptions(2, || {
+        let cond = Arc::new(Condition::new(0usize));
+        let c = Arc::clone(&cond);
+        let t = thread::spawn(move || *c.lock() += 1);
+        let c = Arc::clone(&cond);
+        let task = thread::spawn(move || weft_sync::block_on(async { *c.lock_async().await += 1 }));
+        *cond.lock() += 1;
+        t.join().unwrap();
+        task.join().unwrap();
+        assert_eq!(*cond.lock(), 3);
+    });
+}
+
+/// A task checks its predicate and waits (`wait_for_async`) while a thread sets it under the
+/// lock and notifies: the task always completes, holding the lock.
+#[test]
+fn a_task_waiting_is_never_missed_by_a_notify() {
+    weft_sync::model(|| {
+        let cond = Arc::new(Condition::new(false));
+        let c = Arc::clone(&cond);
+        let task = thread::spawn(move || {
+            weft_sync::block_on(async {
+                let mut g = c.lock_async().await;
+                g.wait_for_async(|ready| *ready).await;
+                assert!(*g);
+            });
+        });
+        let mut g = cond.lock();
+        *g = true;
+        g.notify(1);
+        drop(g);
+        task.join().unwrap();
+    });
+}
+
+/// A `wait_async` future, the oldest waiter, is dropped while a notifier sets a flag and calls
+/// `notify(1)` and a thread waits for the flag behind it. Dropped before the notification, it
+/// just leaves; dropped after it (marked for the lock, or woken, never polled again), it passes
+/// it on. Either way the thread returns (a swallowed notification is a deadlock), and the
+/// dropped future's guard holds the lock again. `under_lock`: the notifier notifies holding the
+/// lock (Python's shape: the future is marked for the lock, then woken by the unlock), or after
+/// releasing it (woken directly).
+fn dropped_wait_async_passes_its_notification_on(under_lock: bool) {
+    use std::{
+        future::Future,
+        task::{Context, Waker},
+    };
+    weft_sync::model_with_preemptions(2, move || {
+        let cond = Arc::new(Condition::new(false));
+        let mut g = cond.lock();
+        let mut fut = Box::pin(g.wait_async());
+        assert!(
+            fut.as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_pending()
+        );
+        let c = Arc::clone(&cond);
+        let waiter = thread::spawn(move || c.lock().wait_for(|go| *go));
+        let c = Arc::clone(&cond);
+        let notifier = thread::spawn(move || {
+            let mut g = c.lock();
+            *g = true;
+            if under_lock {
+                g.notify(1);
+                drop(g);
+            } else {
+                drop(g);
+                c.notify(1);
+            }
+        });
+        drop(fut);
+        assert!(cond.locked(), "the guard holds the lock again");
+        drop(g);
+        notifier.join().unwrap();
+        waiter.join().unwrap();
+    });
+}
+
+#[test]
+fn a_dropped_wait_async_passes_its_notification_on() {
+    dropped_wait_async_passes_its_notification_on(false);
+}
+
+#[test]
+fn a_dropped_wait_async_passes_a_notification_under_the_lock_on() {
+    dropped_wait_async_passes_its_notification_on(true);
+}
+
+/// A queued `lock_async` future is dropped after the unlock woke it (never polled again)
+/// while a thread waits for the lock behind it: the wake-up is passed on, the thread gets
+/// the lock.
+#[test]
+fn a_dropped_lock_async_passes_its_wake_up_on() {
+    use std::{
+        future::Future,
+        task::{Context, Waker},
+    };
+    weft_sync::model(|| {
+        let cond = Arc::new(Condition::new(0usize));
+        let held = cond.lock();
+        let mut fut = Box::pin(cond.lock_async());
+        assert!(
+            fut.as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_pending()
+        );
+        let c = Arc::clone(&cond);
+        let t = thread::spawn(move || *c.lock() += 1);
+        drop(held);
+        drop(fut);
+        t.join().unwrap();
+        assert_eq!(*cond.lock(), 1);
+        assert!(!cond.locked());
+    });
+}
+
+/// `notify(1)` with a task and a thread queued (each announced itself while holding the lock,
+/// so both are queued): exactly one wakes per notify, whichever kind it is.
+#[test]
+fn notify_one_wakes_exactly_one_of_a_task_and_a_thread() {
+    weft_sync::model_with_preemptions(2, || {
+        let cond = Arc::new(Condition::new(0usize));
+        let ready = Arc::new(Condition::new(0usize));
+        let (c, r) = (Arc::clone(&cond), Arc::clone(&ready));
+        let thread_waiter = thread::spawn(move || {
+            let mut g = c.lock();
+            announce(&r);
+            g.wait();
+            *g += 1;
+        });
+        let (c, r) = (Arc::clone(&cond), Arc::clone(&ready));
+        let task = thread::spawn(move || {
+            weft_sync::block_on(async {
+                let mut g = c.lock_async().await;
+                announce(&r);
+                g.wait_async().await;
+                *g += 1;
+            });
+        });
+        until_queued(&ready, &cond, 2);
+        assert_eq!(cond.notify(1), 1);
+        assert_eq!(cond.notify(1), 1);
+        assert_eq!(cond.notify(1), 0);
+        thread_waiter.join().unwrap();
+        task.join().unwrap();
+        assert_eq!(*cond.lock(), 2);
+    });
+}
+
+/// As `timed_out_waiter_never_swallows_a_notification`, with the notify in Python's shape
+/// (holding the lock): the oldest waiter, the timed one, is marked for the lock and may time
+/// out while marked, or after the unlock woke it. Either way it counts as notified, or the
+/// untimed one gets the notification.
+#[test]
+fn timed_out_marked_waiter_never_swallows_a_notification() {
+    weft_sync::model_with_preemptions(2, || {
+        let cond = Arc::new(Condition::new(()));
+        let ready = Arc::new(Condition::new(0usize));
+        let (c, r) = (Arc::clone(&cond), Arc::clone(&ready));
+        let timed = thread::spawn(move || {
+            let mut g = c.lock();
+            announce(&r);
+            g.wait_timeout(std::time::Duration::from_secs(1))
+        });
+        // The timed waiter is queued first (the oldest).
+        until_queued(&ready, &cond, 1);
+        let (c, r) = (Arc::clone(&cond), Arc::clone(&ready));
+        let untimed = thread::spawn(move || {
+            let mut g = c.lock();
+            announce(&r);
+            g.wait();
+        });
+        until_queued(&ready, &cond, 2);
+        let g = cond.lock();
+        assert_eq!(g.notify(1), 1);
+        drop(g);
+        if timed.join().unwrap() {
+            assert_eq!(cond.notify(1), 1);
+        }
+        untimed.join().unwrap();
+    });
+}

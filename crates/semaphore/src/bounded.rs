@@ -4,7 +4,7 @@ use weft_sync::Deadline;
 
 use crate::{
     error::BoundedSemaphoreError,
-    permit::Permit,
+    permit::{Acquire, Permit},
     raw::{MAX_PERMITS, Overflow, Raw},
 };
 
@@ -118,6 +118,38 @@ impl BoundedSemaphore {
         self.raw
             .acquire(Deadline::after(timeout))
             .then(|| Permit::new(&self.raw, self.initial))
+    }
+
+    /// Takes a permit as an async task, waiting until one is free.
+    ///
+    /// The task waits in the same FIFO as blocked threads, so a thread and a task can share
+    /// one semaphore and neither starves the other. Runtime-agnostic (plain `Waker`s); for a
+    /// timeout, wrap it in the runtime's (`tokio::time::timeout`). The returned [`Permit`] is
+    /// `Send`, so it may be held across `.await` in a spawned task.
+    ///
+    /// Cancellation is safe at any point: a future dropped after a release woke it (even
+    /// before it was polled again) passes the permit on to the next waiter. See [`Acquire`].
+    ///
+    /// Python: `async with sem:` / `await sem.acquire()` on an `asyncio.BoundedSemaphore`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_semaphore::BoundedSemaphore;
+    ///
+    /// let sem = BoundedSemaphore::new(1);
+    /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// std::thread::scope(|s| {
+    ///     let held = sem.acquire();
+    ///     s.spawn(move || drop(held)); // a thread gives the permit back...
+    ///     let permit = rt.block_on(sem.acquire_async()); // ...and a task takes it
+    ///     assert_eq!(sem.available(), 0);
+    ///     drop(permit);
+    /// });
+    /// assert_eq!(sem.available(), 1);
+    /// ```
+    pub fn acquire_async(&self) -> Acquire<'_> {
+        Acquire::new(&self.raw, self.initial)
     }
 
     /// Gives back `n` permits taken earlier (and [`forget`](Permit::forget)-ten), waking up to

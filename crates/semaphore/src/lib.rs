@@ -15,6 +15,7 @@
 //! | `sem.acquire()` ... `sem.release()` | `sem.acquire().forget()` ... `sem.release(1)` |
 //! | `sem.release(n)` | `sem.release(n)` |
 //! | `BoundedSemaphore(2).release()` → `ValueError` | `Err(BoundedSemaphoreError)` |
+//! | `async with asyncio_sem:` | `let _permit = sem.acquire_async().await;` (the same object threads use) |
 //!
 //! # Examples
 //!
@@ -42,7 +43,10 @@ mod raw;
 mod semaphore;
 
 pub use crate::{
-    bounded::BoundedSemaphore, error::BoundedSemaphoreError, permit::Permit, semaphore::Semaphore,
+    bounded::BoundedSemaphore,
+    error::BoundedSemaphoreError,
+    permit::{Acquire, Permit},
+    semaphore::Semaphore,
 };
 
 const _: () = {
@@ -51,4 +55,5 @@ const _: () = {
     send_sync::<BoundedSemaphore>();
     send_sync::<Permit<'static>>();
     send_sync::<BoundedSemaphoreError>();
+    send_sync::<Acquire<'static>>();
 };

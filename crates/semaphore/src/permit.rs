@@ -1,6 +1,11 @@
-use std::fmt;
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+};
 
-use crate::raw::{Overflow, Raw};
+use crate::raw::{Overflow, Raw, TaskWait};
 
 /// A permit taken from a [`Semaphore`] or a [`BoundedSemaphore`]; dropping it gives it back.
 ///
@@ -70,5 +75,73 @@ impl Drop for Permit<'_> {
 impl fmt::Debug for Permit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Permit").finish_non_exhaustive()
+    }
+}
+
+/// The future of [`Semaphore::acquire_async`] and [`BoundedSemaphore::acquire_async`]:
+/// resolves to a [`Permit`].
+///
+/// The task waits in the same FIFO as blocked threads. `Send` and `Sync`; its `poll` never
+/// blocks, and a queued task is polled again only once a release woke it.
+///
+/// # Cancellation
+///
+/// Dropping the future is always safe and loses nothing. Not yet queued, or still queued, it
+/// simply leaves. Already woken (even if never polled since): a permit handed to it is
+/// released at once, which wakes the next waiter; a plain wake-up ("a permit is in the count")
+/// is passed on the same way, by taking that permit (unless a barging thread took it, whose own
+/// release then wakes the next waiter) and releasing it.
+///
+/// [`Semaphore::acquire_async`]: crate::Semaphore::acquire_async
+/// [`BoundedSemaphore::acquire_async`]: crate::BoundedSemaphore::acquire_async
+#[must_use = "futures do nothing unless polled"]
+pub struct Acquire<'a> {
+    raw: &'a Raw,
+    /// The bound a permit made here releases up to (see [`Permit`]).
+    max: usize,
+    wait: TaskWait,
+    done: bool,
+}
+
+impl<'a> Acquire<'a> {
+    pub(crate) fn new(raw: &'a Raw, max: usize) -> Self {
+        Self {
+            raw,
+            max,
+            wait: TaskWait::default(),
+            done: false,
+        }
+    }
+}
+
+impl<'a> Future for Acquire<'a> {
+    type Output = Permit<'a>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Permit<'a>> {
+        let this = &mut *self;
+        assert!(!this.done, "Acquire polled after completion");
+        if this.raw.poll_acquire(&mut this.wait, cx) {
+            this.done = true;
+            Poll::Ready(Permit::new(this.raw, this.max))
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl Drop for Acquire<'_> {
+    fn drop(&mut self) {
+        if self.raw.cancel(&mut self.wait) {
+            // Pass the permit on: its release wakes the next waiter, thread or task.
+            drop(Permit::new(self.raw, self.max));
+        }
+    }
+}
+
+impl fmt::Debug for Acquire<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Acquire")
+            .field("queued", &self.wait.is_queued())
+            .finish_non_exhaustive()
     }
 }

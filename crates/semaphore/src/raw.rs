@@ -1,26 +1,21 @@
-//! The counting semaphore both public types are built on.
+//! The counting semaphore both public types are built on, on weft-sync's waiting core.
 
-use std::num::NonZeroUsize;
+use std::task::Context;
 
 use weft_sync::{
-    Deadline, Mutex, SpinWait, WaitList,
+    Deadline, Mutex, SpinWait,
     atomic::{AtomicUsize, Ordering},
-    park::{Notifier, Parked, Waiter},
+    waitq::{Left, Ticket, Token, WaitQueue, Wakeup, Wakeups},
 };
 
-/// Bit 0 of the state word: at least one waiter is queued in the wait list, so a release must
-/// take the lock and wake one.
+/// Bit 0 of the state word: at least one waiter is queued, so a release must take the lock and
+/// wake one.
 const PARKED: usize = 1;
 /// One permit in the state word (the count lives in the bits above [`PARKED`]).
 const ONE: usize = 2;
 
 /// The largest number of permits a semaphore can hold: `usize::MAX / 2`.
 pub(crate) const MAX_PERMITS: usize = usize::MAX >> 1;
-
-/// The token of a plain wake-up: "permits were released, try again".
-const WAKE: NonZeroUsize = NonZeroUsize::MIN;
-/// The token of a hand-off: "a permit was handed to you; it is yours".
-const HANDOFF: NonZeroUsize = NonZeroUsize::new(2).unwrap();
 
 /// The least time between two hand-offs on one semaphore: a waiter that lost its permit to a
 /// barging thread gets the next permit handed to it directly once this long has passed since
@@ -29,29 +24,41 @@ const HANDOFF: NonZeroUsize = NonZeroUsize::new(2).unwrap();
 /// throughput does not suffer.
 const FAIR_INTERVAL: std::time::Duration = std::time::Duration::from_millis(1);
 
-/// What the wait list remembers of each waiter.
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    /// The waiter was woken before and lost the freed permit to a barging thread; it is queued
-    /// at the front and is due a hand-off.
-    bumped: bool,
-}
-
-/// What the lock protects.
+/// What the lock protects: two FIFOs of waiting threads and tasks (weft-sync's core) and the
+/// hand-off throttle.
+///
+/// A waker delivers one of two tokens: [`Token::RETRY`] ("a permit was added to the count:
+/// race for it") or [`Token::HANDOFF`] ("a permit was handed to you: it is yours").
 #[derive(Debug)]
 struct Waiters {
-    list: WaitList<Entry>,
+    /// Waiters in arrival order.
+    queue: WaitQueue,
+    /// Waiters that were woken, lost the freed permit to a barging thread, and wait again. They
+    /// are served before `queue` (so later arrivals do not overtake them) and are due a
+    /// hand-off.
+    bumped: WaitQueue,
     /// When the next hand-off may happen (the fairness throttle).
     next_handoff: Deadline,
 }
 
 impl Waiters {
-    /// Whether to hand a permit straight to the waiter `entry` rather than let threads race
-    /// for it.
-    fn hand_off(&mut self, entry: Entry) -> bool {
-        if !entry.bumped {
-            return false;
+    /// Whether nobody waits in either queue.
+    fn is_empty(&self) -> bool {
+        self.queue.is_empty() && self.bumped.is_empty()
+    }
+
+    /// The queue a waiter registers in (and leaves from).
+    fn queue(&mut self, bumped: bool) -> &mut WaitQueue {
+        if bumped {
+            &mut self.bumped
+        } else {
+            &mut self.queue
         }
+    }
+
+    /// Whether to hand a permit straight to a bumped waiter rather than let threads race for
+    /// it.
+    fn hand_off(&mut self) -> bool {
         // The throttle reads weft-sync's clock: under loom a logical one, so the models explore
         // both "hand off now" and "not yet" for a bumped waiter.
         if !self.next_handoff.has_passed() {
@@ -59,6 +66,21 @@ impl Waiters {
         }
         self.next_handoff = Deadline::after(FAIR_INTERVAL);
         true
+    }
+
+    /// Pops the next waiter (bumped ones first) and delivers its token under the lock: returns
+    /// the wake-up to perform after unlocking and whether a permit was handed to it.
+    fn wake_next(&mut self) -> Option<(Wakeup, bool)> {
+        if !self.bumped.is_empty() {
+            let handoff = self.hand_off();
+            let token = if handoff {
+                Token::HANDOFF
+            } else {
+                Token::RETRY
+            };
+            return self.bumped.wake_one(token).map(|(w, ())| (w, handoff));
+        }
+        self.queue.wake_one(Token::RETRY).map(|(w, ())| (w, false))
     }
 }
 
@@ -71,41 +93,22 @@ pub(crate) enum Overflow {
     Clamp,
 }
 
-/// Wake-ups to deliver after the lock is released.
-struct Wakes {
-    first: Option<(Notifier, bool)>,
-    rest: Vec<(Notifier, bool)>,
+/// Where an async acquire is: not queued, or queued with a ticket (in `bumped` or not).
+#[derive(Debug, Default)]
+pub(crate) struct TaskWait {
+    ticket: Option<Ticket>,
+    bumped: bool,
 }
 
-impl Wakes {
-    fn new() -> Self {
-        Self {
-            first: None,
-            rest: Vec::new(),
-        }
-    }
-
-    fn len(&self) -> usize {
-        usize::from(self.first.is_some()) + self.rest.len()
-    }
-
-    fn push(&mut self, n: Notifier, handoff: bool) {
-        if self.first.is_none() {
-            self.first = Some((n, handoff));
-        } else {
-            self.rest.push((n, handoff));
-        }
-    }
-
-    fn deliver(self) {
-        for (n, handoff) in self.first.into_iter().chain(self.rest) {
-            n.notify_with(if handoff { HANDOFF } else { WAKE });
-        }
+impl TaskWait {
+    /// Whether the task is queued.
+    pub(crate) fn is_queued(&self) -> bool {
+        self.ticket.is_some()
     }
 }
 
-/// A counting semaphore: the permits and a "someone is parked" bit in one atomic word, and a
-/// FIFO wait list under a lock.
+/// A counting semaphore: the permits and a "someone is parked" bit in one atomic word, and the
+/// waiting threads and tasks in weft-sync's core under a lock.
 ///
 /// The word is `permits << 1 | PARKED`. Transitions:
 ///
@@ -113,13 +116,14 @@ impl Wakes {
 /// * release with `PARKED` clear (lock-free): `count → count + n` (Release).
 /// * a waiter, under the lock: `0 → 0 | PARKED` only when `count == 0`, then it queues itself.
 /// * release with `PARKED` set, under the lock: pops up to `n` waiters, hands some permits
-///   over directly (fairness), adds the rest to the count, and clears `PARKED` if the list is
-///   now empty.
-/// * a timed-out waiter removing itself, under the lock: clears `PARKED` if it was the last.
+///   over directly (fairness), adds the rest to the count, and clears `PARKED` if both queues
+///   are now empty.
+/// * a timed-out waiter or a dropped future removing itself, under the lock: clears `PARKED`
+///   if it was the last.
 ///
-/// So `PARKED` is set and cleared only under the lock, and set only with the list about to
-/// be non-empty: a release that sees it clear may add its permits without the lock, because
-/// any waiter that registers afterwards sees those permits when its CAS fails.
+/// So `PARKED` is set and cleared only under the lock, and set only with a queue about to be
+/// non-empty: a release that sees it clear may add its permits without the lock, because any
+/// waiter that registers afterwards sees those permits when its CAS fails.
 #[derive(Debug)]
 pub(crate) struct Raw {
     state: AtomicUsize,
@@ -133,7 +137,8 @@ impl Raw {
         Self {
             state: AtomicUsize::new(permits << 1),
             waiters: Mutex::new(Waiters {
-                list: WaitList::new(),
+                queue: WaitQueue::new(),
+                bumped: WaitQueue::new(),
                 next_handoff: Deadline::after(std::time::Duration::ZERO),
             }),
         }
@@ -162,6 +167,41 @@ impl Raw {
         false
     }
 
+    /// Under the lock, before registering: takes a permit if one is in the count (`true`), or
+    /// sets `PARKED` so that the next release takes the lock and finds the waiter (`false`).
+    fn take_or_mark_parked(&self) -> bool {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if s >= ONE {
+                // Acquire: as in `try_acquire`.
+                match self.state.compare_exchange_weak(
+                    s,
+                    s - ONE,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return true,
+                    Err(actual) => s = actual,
+                }
+            } else if s & PARKED != 0 {
+                return false;
+            } else {
+                // Relaxed: a release that reads this bit takes the lock next, which orders it
+                // after the registration that follows. The CAS fails if a lock-free release
+                // added permits meanwhile, and then we take one instead.
+                match self.state.compare_exchange_weak(
+                    s,
+                    s | PARKED,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return false,
+                    Err(actual) => s = actual,
+                }
+            }
+        }
+    }
+
     /// Takes a permit, waiting until `deadline`; `false` once the deadline passed without one.
     #[inline]
     pub(crate) fn acquire(&self, deadline: Deadline) -> bool {
@@ -186,87 +226,114 @@ impl Raw {
             }
         }
 
-        let waiter = Waiter::new();
         let mut bumped = false;
         loop {
-            {
+            let ticket = {
                 let mut w = self.waiters.lock();
-                let mut s = self.state.load(Ordering::Relaxed);
-                loop {
-                    if s >= ONE {
-                        match self.state.compare_exchange_weak(
-                            s,
-                            s - ONE,
-                            Ordering::Acquire,
-                            Ordering::Relaxed,
-                        ) {
-                            Ok(_) => return true,
-                            Err(actual) => s = actual,
-                        }
-                    } else if s & PARKED != 0 {
-                        break;
-                    } else {
-                        // Relaxed: a release that reads this bit takes the lock next, which
-                        // orders it after our push below. The CAS fails if a lock-free
-                        // release added permits meanwhile, and then we take one instead.
-                        match self.state.compare_exchange_weak(
-                            s,
-                            s | PARKED,
-                            Ordering::Relaxed,
-                            Ordering::Relaxed,
-                        ) {
-                            Ok(_) => break,
-                            Err(actual) => s = actual,
-                        }
-                    }
+                if self.take_or_mark_parked() {
+                    return true;
                 }
-                // A waiter that was woken and lost its permit goes back to the front: it is
-                // not overtaken by the waiters that came after it.
-                if bumped {
-                    w.list.push_front(&waiter, Entry { bumped });
-                } else {
-                    w.list.push_back(&waiter, Entry { bumped });
-                }
-            }
-
-            let timed_out = match waiter.wait(deadline) {
-                Parked::Woken => false,
-                Parked::TimedOut => {
-                    let mut w = self.waiters.lock();
-                    if w.list.remove(&waiter).is_some() {
-                        if w.list.is_empty() {
-                            // Relaxed: only lock holders touch this bit.
-                            self.state.fetch_and(!PARKED, Ordering::Relaxed);
-                        }
-                        drop(w);
-                        // As CPython, look once more after the wait: a permit that is free
-                        // now is taken even though the deadline has passed.
-                        return self.try_acquire();
-                    }
-                    // A release took our entry at the moment we timed out: its wake-up (or
-                    // hand-off) is on its way and is ours. Collect it and honour it below.
-                    drop(w);
-                    let _ = waiter.wait_notified();
-                    true
-                }
+                // A waiter that was woken and lost its permit queues with the bumped ones,
+                // served first: it is not overtaken by the waiters that came after it.
+                w.queue(bumped).register_thread(())
             };
 
-            // Acquire (inside `token`): pairs with the Release of `notify_with`, so a handed-off
-            // permit comes with the releaser's writes.
-            if waiter.token() == Some(HANDOFF) {
-                return true;
+            match ticket.park(deadline) {
+                // Acquire (inside `park`): pairs with the Release of the delivery, so a
+                // handed-off permit comes with the releaser's writes.
+                Some(Token::HANDOFF) => return true,
+                // A plain wake-up: permits were added to the count; race for one below.
+                Some(_) => {}
+                None => {
+                    return match self.leave(&ticket, bumped) {
+                        // Still queued: the timeout stands. As CPython, look once more: a
+                        // permit that is free now is taken even though the deadline passed.
+                        Left::Removed(()) => self.try_acquire(),
+                        // A release handed us a permit at the moment we timed out: ours.
+                        Left::Received(Token::HANDOFF) => true,
+                        // A release woke us at that moment: answer with one CAS. If a barging
+                        // thread took the permit, its own release wakes the next waiter.
+                        Left::Received(_) => self.try_acquire(),
+                    };
+                }
             }
-            // A plain wake-up: permits were added to the count; race for one.
             if self.try_acquire() {
                 return true;
             }
             // A barging thread took it. The wake-up was not lost: that thread's release will
             // see PARKED (if anyone still waits) and wake again.
-            if timed_out || deadline.has_passed() {
+            if deadline.has_passed() {
                 return false;
             }
-            waiter.rearm();
             bumped = true;
+        }
+    }
+
+    /// A waiter stops waiting (timeout, dropped future): leaves its queue under the lock,
+    /// clearing `PARKED` if it was the last. A received token is the caller's to honour or
+    /// pass on.
+    fn leave(&self, ticket: &Ticket, bumped: bool) -> Left<()> {
+        let mut w = self.waiters.lock();
+        let left = w.queue(bumped).leave(ticket);
+        if left == Left::Removed(()) && w.is_empty() {
+            // Relaxed: only lock holders touch this bit.
+            self.state.fetch_and(!PARKED, Ordering::Relaxed);
+        }
+        left
+    }
+
+    /// One poll of an async acquire: `true` once the task holds a permit.
+    ///
+    /// Queued, the task only looks at its own token: it never takes a permit from the count
+    /// out of turn (the count's permits belong to the waiter that was woken for them, or to a
+    /// barging newcomer, as for threads).
+    pub(crate) fn poll_acquire(&self, wait: &mut TaskWait, cx: &Context<'_>) -> bool {
+        if let Some(ticket) = &wait.ticket {
+            let token = match ticket.token() {
+                Some(token) => token,
+                None => {
+                    let mut w = self.waiters.lock();
+                    if w.queue(wait.bumped).update_waker(ticket, cx.waker()) {
+                        return false;
+                    }
+                    // No longer queued: a release delivered the token under this lock.
+                    ticket
+                        .token()
+                        .expect("a ticket that left its queue holds a token")
+                }
+            };
+            wait.ticket = None;
+            // A hand-off is ours; a plain wake-up races for the permit it announced.
+            if token == Token::HANDOFF || self.try_acquire() {
+                return true;
+            }
+            // A barging thread took it: queue again with the bumped waiters, served first.
+            wait.bumped = true;
+        } else if self.try_acquire() {
+            return true;
+        }
+        let mut w = self.waiters.lock();
+        if self.take_or_mark_parked() {
+            return true;
+        }
+        wait.ticket = Some(w.queue(wait.bumped).register_task(cx.waker(), ()));
+        false
+    }
+
+    /// A queued async acquire is dropped: leaves its queue, and passes on what it was handed.
+    /// Returns `true` when it holds a permit that the caller must release (a hand-off, or the
+    /// permit a plain wake-up announced, taken here so that its release wakes the next waiter).
+    pub(crate) fn cancel(&self, wait: &mut TaskWait) -> bool {
+        let Some(ticket) = wait.ticket.take() else {
+            return false;
+        };
+        match self.leave(&ticket, wait.bumped) {
+            Left::Removed(()) => false,
+            Left::Received(Token::HANDOFF) => true,
+            // Woken for a permit in the count: the next waiter still sleeps, and nobody else
+            // would wake it. Take the permit (if no barging thread did) so that giving it back
+            // wakes the next waiter, exactly as a release does.
+            Left::Received(_) => self.try_acquire(),
         }
     }
 
@@ -300,7 +367,7 @@ impl Raw {
 
     #[cold]
     fn release_slow(&self, n: usize, max: usize, overflow: Overflow) -> Result<(), ()> {
-        let mut wakes = Wakes::new();
+        let mut wakeups = Wakeups::new();
         {
             let mut w = self.waiters.lock();
             let mut s = self.state.load(Ordering::Relaxed);
@@ -315,18 +382,18 @@ impl Raw {
             // bound checked here still holds when we add.
             let add = allowed(s >> 1, n, max, overflow)?;
             let mut handed = 0;
-            while wakes.len() < add {
-                let Some((notifier, entry)) = w.list.pop_front() else {
+            while wakeups.len() < add {
+                // The token is delivered here, under the lock.
+                let Some((wakeup, handoff)) = w.wake_next() else {
                     break;
                 };
-                let handoff = w.hand_off(entry);
                 handed += usize::from(handoff);
-                wakes.push(notifier, handoff);
+                wakeups.push(wakeup);
             }
-            let clear = if w.list.is_empty() { PARKED } else { 0 };
+            let clear = if w.is_empty() { PARKED } else { 0 };
             loop {
                 // Release: as in `release`. The handed-off permits never enter the count:
-                // they go straight to their waiters (published by `notify_with`).
+                // they go straight to their waiters (published by the token's delivery).
                 let new = (s + (add - handed) * ONE) & !clear;
                 match self
                     .state
@@ -338,7 +405,7 @@ impl Raw {
             }
         }
         // Wake after unlocking, so the woken threads do not block on our lock.
-        wakes.deliver();
+        wakeups.wake();
         Ok(())
     }
 }

@@ -3,7 +3,7 @@ use std::{fmt, time::Duration};
 use weft_sync::Deadline;
 
 use crate::{
-    permit::Permit,
+    permit::{Acquire, Permit},
     raw::{MAX_PERMITS, Overflow, Raw},
 };
 
@@ -25,8 +25,9 @@ use crate::{
 /// # Cost
 ///
 /// Acquiring a free permit and releasing one with nobody waiting are one compare-exchange
-/// each, with no lock. A waiter spins briefly, then parks on its own notification in a FIFO
-/// list; a release touches that list only when someone is parked.
+/// each, with no lock. A waiter spins briefly, then parks in weft-sync's waiting core (one FIFO
+/// of threads and tasks, see [`acquire_async`](Semaphore::acquire_async)); a release touches
+/// it only when someone is parked.
 ///
 /// # Examples
 ///
@@ -143,6 +144,38 @@ impl Semaphore {
         self.raw
             .acquire(Deadline::after(timeout))
             .then(|| Permit::new(&self.raw, MAX_PERMITS))
+    }
+
+    /// Takes a permit as an async task, waiting until one is free.
+    ///
+    /// The task waits in the same FIFO as blocked threads, so a thread and a task can share
+    /// one semaphore and neither starves the other. Runtime-agnostic (plain `Waker`s); for a
+    /// timeout, wrap it in the runtime's (`tokio::time::timeout`). The returned [`Permit`] is
+    /// `Send`, so it may be held across `.await` in a spawned task.
+    ///
+    /// Cancellation is safe at any point: a future dropped after a release woke it (even
+    /// before it was polled again) passes the permit on to the next waiter. See [`Acquire`].
+    ///
+    /// Python: `async with sem:` / `await sem.acquire()` on an `asyncio.Semaphore`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_semaphore::Semaphore;
+    ///
+    /// let sem = Semaphore::new(1);
+    /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// std::thread::scope(|s| {
+    ///     let held = sem.acquire();
+    ///     s.spawn(move || drop(held)); // a thread gives the permit back...
+    ///     let permit = rt.block_on(sem.acquire_async()); // ...and a task takes it
+    ///     assert_eq!(sem.available(), 0);
+    ///     drop(permit);
+    /// });
+    /// assert_eq!(sem.available(), 1);
+    /// ```
+    pub fn acquire_async(&self) -> Acquire<'_> {
+        Acquire::new(&self.raw, MAX_PERMITS)
     }
 
     /// Adds `n` permits and wakes up to `n` waiters.

@@ -231,3 +231,156 @@ fn two_waiters_two_releasers_lose_nothing() {
         assert_eq!(sem.available(), 2, "a permit was lost");
     });
 }
+
+/// A task (`acquire_async` under `block_on`) and a thread contend for one permit with the main
+/// thread holding it at first: never two holders, and the permit comes back.
+#[test]
+fn a_task_and_a_thread_contending_exclude_each_other() {
+    weft_sync::model(|| {
+        let sem = Arc::new(Semaphore::new(1));
+        let holders = Arc::new(AtomicUsize::new(0));
+        let held = sem.try_acquire().unwrap();
+        let enter = |h: &AtomicUsize| {
+            assert_eq!(h.fetch_add(1, Ordering::SeqCst), 0, "two holders");
+            h.fetch_sub(1, Ordering::SeqCst);
+        };
+        let (s, h) = (Arc::clone(&sem), Arc::clone(&holders));
+        let thread_waiter = thread::spawn(move || {
+            let _p = s.acquire();
+            enter(&h);
+        });
+        let (s, h) = (Arc::clone(&sem), Arc::clone(&holders));
+        let task = thread::spawn(move || {
+            weft_sync::block_on(async {
+                let _p = s.acquire_async().await;
+                enter(&h);
+            });
+        });
+        drop(held);
+        thread_waiter.join().unwrap();
+        task.join().unwrap();
+        assert_eq!(sem.available(), 1, "a permit was lost");
+    });
+}
+
+/// A queued `acquire_async` future is dropped while a release runs and a thread waits behind
+/// it: dropped before the wake-up it just leaves; dropped after it (never polled again) it
+/// passes the permit on. Either way the thread gets in (else deadlock) and nothing is lost.
+#[test]
+fn a_future_dropped_around_its_wake_passes_the_permit_on() {
+    use std::{
+        future::Future,
+        task::{Context, Waker},
+    };
+    weft_sync::model(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let mut fut = Box::pin(sem.acquire_async());
+        assert!(
+            fut.as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_pending()
+        );
+        let s = Arc::clone(&sem);
+        let thread_waiter = thread::spawn(move || s.acquire().forget());
+        let s = Arc::clone(&sem);
+        let releaser = thread::spawn(move || s.release(1));
+        drop(fut);
+        releaser.join().unwrap();
+        thread_waiter.join().unwrap();
+        assert_eq!(sem.available(), 0, "a permit was duplicated or lost");
+    });
+}
+
+/// The hand-off path for a task: woken, it loses the permit to a barging thread and queues
+/// again as a bumped waiter; the barger's release may hand the permit straight to it (the
+/// throttle reads the logical clock, both answers explored) while the future is dropped. The
+/// hand-off (or the plain wake-up) is passed on: the thread queued behind it gets in.
+#[test]
+fn a_dropped_future_passes_a_hand_off_on() {
+    use std::{
+        future::Future,
+        task::{Context, Waker},
+    };
+    weft_sync::model(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let mut fut = Box::pin(sem.acquire_async());
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        sem.release(1);
+        // Barge: the permit is in the count, and the woken task has not run yet.
+        let barged = sem
+            .try_acquire()
+            .expect("the released permit is in the count");
+        assert!(fut.as_mut().poll(&mut cx).is_pending(), "lost it: bumped");
+        let s = Arc::clone(&sem);
+        let thread_waiter = thread::spawn(move || s.acquire().forget());
+        let releaser = {
+            let s = Arc::clone(&sem);
+            // The barger gives the permit back: to the bumped task first.
+            thread::spawn(move || {
+                let p = s.try_acquire();
+                drop(p);
+            })
+        };
+        drop(barged);
+        drop(fut);
+        releaser.join().unwrap();
+        thread_waiter.join().unwrap();
+        assert_eq!(sem.available(), 0, "a permit was duplicated or lost");
+    });
+}
+
+/// Three waiters of every kind: a queued future (dropped by the main thread between its two
+/// releases, so before or after its wake-up), a timed and an untimed thread waiter. The
+/// untimed waiter always gets in, and every permit not held comes back.
+#[test]
+fn a_dropped_future_and_a_timed_out_thread_strand_nobody() {
+    use std::{
+        future::Future,
+        task::{Context, Waker},
+    };
+    weft_sync::model_with_preemptions(2, || {
+        let sem = Arc::new(Semaphore::new(0));
+        let mut fut = Box::pin(sem.acquire_async());
+        assert!(
+            fut.as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_pending()
+        );
+        let s = Arc::clone(&sem);
+        let timed = thread::spawn(move || s.acquire_timeout(SHORT).is_some());
+        let s = Arc::clone(&sem);
+        let untimed = thread::spawn(move || s.acquire().forget());
+        sem.release(1);
+        drop(fut);
+        sem.release(1);
+        untimed.join().unwrap();
+        let _ = timed.join().unwrap();
+        assert_eq!(sem.available(), 1, "a permit was lost");
+    });
+}
+
+/// Two tasks and two releasers of one permit each: both tasks get in (a release that reached
+/// neither would deadlock one), whatever order they registered and polled in.
+#[test]
+fn two_tasks_two_releasers() {
+    weft_sync::model_with_preemptions(2, || {
+        let sem = Arc::new(BoundedSemaphore::new(2));
+        sem.try_acquire().unwrap().forget();
+        sem.try_acquire().unwrap().forget();
+        let tasks: Vec<_> = (0..2)
+            .map(|_| {
+                let s = Arc::clone(&sem);
+                thread::spawn(move || weft_sync::block_on(s.acquire_async()).forget())
+            })
+            .collect();
+        let s = Arc::clone(&sem);
+        let releaser = thread::spawn(move || s.release(1).unwrap());
+        sem.release(1).unwrap();
+        releaser.join().unwrap();
+        for t in tasks {
+            t.join().unwrap();
+        }
+        assert_eq!(sem.available(), 0);
+    });
+}

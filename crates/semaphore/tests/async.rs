@@ -1,0 +1,387 @@
+//! `acquire_async` on tokio's current-thread and multi-thread runtimes, with threads and tasks
+//! sharing one semaphore.
+
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    task::{Context, Poll, Wake, Waker},
+    time::{Duration, Instant},
+};
+
+use weft_semaphore::{BoundedSemaphore, Permit, Semaphore};
+
+/// Every async wait in these tests is bounded by this (a hang fails instead of blocking).
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+fn multi_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+fn eventually(mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < LIMIT, "condition never held");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A waker that counts its wake-ups.
+struct Count(AtomicUsize);
+
+impl Wake for Count {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn counting_waker() -> (Arc<Count>, Waker) {
+    let c = Arc::new(Count(AtomicUsize::new(0)));
+    (Arc::clone(&c), Waker::from(c))
+}
+
+#[test]
+fn ready_at_once_with_a_free_permit() {
+    let sem = Semaphore::new(1);
+    let mut fut = Box::pin(sem.acquire_async());
+    let mut cx = Context::from_waker(Waker::noop());
+    let Poll::Ready(p) = fut.as_mut().poll(&mut cx) else {
+        panic!("a free permit must be taken at once")
+    };
+    assert_eq!(sem.available(), 0);
+    drop(p);
+    drop(fut);
+    assert_eq!(sem.available(), 1);
+}
+
+#[test]
+fn the_future_and_the_permit_are_send() {
+    fn send<T: Send>(_: &T) {}
+    let sem: &'static Semaphore = Box::leak(Box::new(Semaphore::new(1)));
+    let b: &'static BoundedSemaphore = Box::leak(Box::new(BoundedSemaphore::new(1)));
+    send(&sem.acquire_async());
+    send(&b.acquire_async());
+    let rt = multi_thread();
+    rt.block_on(async {
+        // A permit held across an `.await` inside a spawned task.
+        let h = tokio::spawn(async move {
+            let p: Permit<'static> = sem.acquire_async().await;
+            tokio::task::yield_now().await;
+            drop(p);
+            let _q = b.acquire_async().await;
+            tokio::task::yield_now().await;
+        });
+        tokio::time::timeout(LIMIT, h).await.unwrap().unwrap();
+    });
+    assert_eq!(sem.available(), 1);
+    assert_eq!(b.available(), 1);
+}
+
+#[test]
+fn a_release_from_a_thread_wakes_a_task() {
+    for rt in [current_thread(), multi_thread()] {
+        let sem = Arc::new(Semaphore::new(0));
+        let s = Arc::clone(&sem);
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(10));
+            s.release(1);
+        });
+        rt.block_on(async {
+            tokio::time::timeout(LIMIT, sem.acquire_async())
+                .await
+                .expect("woken")
+                .forget();
+        });
+        releaser.join().unwrap();
+        assert_eq!(sem.available(), 0);
+    }
+}
+
+#[test]
+fn tokio_timeout_gives_up_and_loses_nothing() {
+    for rt in [current_thread(), multi_thread()] {
+        let sem = Arc::new(Semaphore::new(0));
+        let timed_out = rt.block_on(async {
+            tokio::time::timeout(Duration::from_millis(20), sem.acquire_async())
+                .await
+                .is_err()
+        });
+        assert!(timed_out, "nobody released: the timeout fires");
+        // The dropped future left the queue: the lock-free release is back.
+        sem.release(1);
+        assert_eq!(sem.available(), 1);
+        assert!(sem.try_acquire().is_some());
+    }
+}
+
+#[test]
+fn a_future_dropped_right_after_it_was_woken_passes_the_permit_on() {
+    let sem = Arc::new(Semaphore::new(0));
+    let mut fut = Box::pin(sem.acquire_async());
+    let (count, waker) = counting_waker();
+    assert!(
+        fut.as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
+    // A thread queues behind the task.
+    let s = Arc::clone(&sem);
+    let thread = std::thread::spawn(move || s.acquire().forget());
+    eventually(|| format!("{sem:?}").contains("available: 0"));
+    std::thread::sleep(Duration::from_millis(20));
+    sem.release(1);
+    assert_eq!(
+        count.0.load(Ordering::SeqCst),
+        1,
+        "the oldest waiter, the task, is woken"
+    );
+    drop(fut); // woken, never polled again
+    thread.join().unwrap();
+    assert_eq!(sem.available(), 0);
+}
+
+#[test]
+fn a_handed_off_permit_is_passed_on_by_a_dropped_future() {
+    // The task is woken, loses the permit to a barging thread, queues again (bumped); the next
+    // release hands a permit straight to it once the throttle allows; dropping it then passes
+    // the hand-off on to the thread queued behind it.
+    let sem = Arc::new(Semaphore::new(0));
+    let mut fut = Box::pin(sem.acquire_async());
+    let (_, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    assert!(fut.as_mut().poll(&mut cx).is_pending());
+    sem.release(1);
+    let barged = sem.try_acquire().expect("the permit is in the count");
+    assert!(
+        fut.as_mut().poll(&mut cx).is_pending(),
+        "lost it: queued again"
+    );
+    let s = Arc::clone(&sem);
+    let got = Arc::new(AtomicUsize::new(0));
+    let g = Arc::clone(&got);
+    let thread = std::thread::spawn(move || {
+        s.acquire().forget();
+        g.store(1, Ordering::SeqCst);
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    drop(barged); // handed to the bumped task (or, within the throttle, woken for it)
+    drop(fut);
+    thread.join().unwrap();
+    assert_eq!(got.load(Ordering::SeqCst), 1);
+    assert_eq!(sem.available(), 0);
+}
+
+#[test]
+fn a_task_and_a_thread_contend_fairly() {
+    for rt in [current_thread(), multi_thread()] {
+        let sem = Arc::new(Semaphore::new(1));
+        let inside = Arc::new(AtomicUsize::new(0));
+        let (s, i) = (Arc::clone(&sem), Arc::clone(&inside));
+        let thread = std::thread::spawn(move || {
+            for _ in 0..2_000 {
+                let _p = s.acquire();
+                assert_eq!(i.fetch_add(1, Ordering::SeqCst), 0, "two holders");
+                i.fetch_sub(1, Ordering::SeqCst);
+            }
+        });
+        rt.block_on(async {
+            for n in 0..2_000 {
+                let p = tokio::time::timeout(LIMIT, sem.acquire_async())
+                    .await
+                    .expect("never starved");
+                assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0, "two holders");
+                if n % 7 == 0 {
+                    tokio::task::yield_now().await;
+                }
+                inside.fetch_sub(1, Ordering::SeqCst);
+                drop(p);
+            }
+        });
+        thread.join().unwrap();
+        assert_eq!(sem.available(), 1);
+    }
+}
+
+#[test]
+fn tasks_and_threads_with_timeouts_lose_no_permit() {
+    // Tasks wrap every acquire in a short tokio timeout (so futures are dropped at every
+    // stage), threads use acquire_timeout; the permits all come back.
+    let sem = Arc::new(BoundedSemaphore::new(2));
+    let rt = multi_thread();
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let s = Arc::clone(&sem);
+            std::thread::spawn(move || {
+                for _ in 0..2_000 {
+                    if let Some(p) = s.acquire_timeout(Duration::from_micros(50)) {
+                        std::hint::spin_loop();
+                        drop(p);
+                    }
+                }
+            })
+        })
+        .collect();
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let s = Arc::clone(&sem);
+                tokio::spawn(async move {
+                    for n in 0..1_000u64 {
+                        let d = Duration::from_micros(20 + n % 80);
+                        if let Ok(p) = tokio::time::timeout(d, s.acquire_async()).await {
+                            tokio::task::yield_now().await;
+                            drop(p);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            tokio::time::timeout(LIMIT, t).await.unwrap().unwrap();
+        }
+    });
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(sem.available(), 2, "a permit was lost");
+    // And the semaphore still works for a task after all that.
+    current_thread().block_on(async {
+        let _p = tokio::time::timeout(LIMIT, sem.acquire_async())
+            .await
+            .unwrap();
+    });
+}
+
+#[test]
+fn woken_oldest_first_threads_and_tasks_in_one_fifo() {
+    // A task, then a thread, then a second task queue; three single releases wake them in
+    // that order.
+    let sem = Arc::new(Semaphore::new(0));
+    let (c1, w1) = counting_waker();
+    let mut first = Box::pin(sem.acquire_async());
+    assert!(
+        first
+            .as_mut()
+            .poll(&mut Context::from_waker(&w1))
+            .is_pending()
+    );
+    let order = Arc::new(weft_sync::Mutex::new(Vec::new()));
+    let (s, o) = (Arc::clone(&sem), Arc::clone(&order));
+    let thread = std::thread::spawn(move || {
+        s.acquire().forget();
+        o.lock().push("thread");
+    });
+    std::thread::sleep(Duration::from_millis(30));
+    let (c3, w3) = counting_waker();
+    let mut third = Box::pin(sem.acquire_async());
+    assert!(
+        third
+            .as_mut()
+            .poll(&mut Context::from_waker(&w3))
+            .is_pending()
+    );
+
+    sem.release(1);
+    assert_eq!(c1.0.load(Ordering::SeqCst), 1);
+    assert_eq!(c3.0.load(Ordering::SeqCst), 0);
+    // The queued third task, polled out of turn, does not take the permit meant for the first.
+    assert!(
+        third
+            .as_mut()
+            .poll(&mut Context::from_waker(&w3))
+            .is_pending()
+    );
+    match first.as_mut().poll(&mut Context::from_waker(&w1)) {
+        Poll::Ready(p) => p.forget(),
+        Poll::Pending => panic!("the woken task takes its permit"),
+    }
+    sem.release(1);
+    thread.join().unwrap();
+    assert_eq!(*order.lock(), ["thread"]);
+    assert_eq!(c3.0.load(Ordering::SeqCst), 0);
+    sem.release(1);
+    assert_eq!(c3.0.load(Ordering::SeqCst), 1);
+    assert!(matches!(
+        third.as_mut().poll(&mut Context::from_waker(&w3)),
+        Poll::Ready(_)
+    ));
+    drop(third);
+    assert_eq!(sem.available(), 1);
+}
+
+#[test]
+fn wakers_are_updated_across_polls() {
+    let sem = Semaphore::new(0);
+    let (a, wa) = counting_waker();
+    let (b, wb) = counting_waker();
+    let mut fut = Box::pin(sem.acquire_async());
+    assert!(
+        fut.as_mut()
+            .poll(&mut Context::from_waker(&wa))
+            .is_pending()
+    );
+    assert!(
+        fut.as_mut()
+            .poll(&mut Context::from_waker(&wb))
+            .is_pending()
+    );
+    sem.release(1);
+    assert_eq!(a.0.load(Ordering::SeqCst), 0);
+    assert_eq!(b.0.load(Ordering::SeqCst), 1);
+    assert!(fut.as_mut().poll(&mut Context::from_waker(&wb)).is_ready());
+}
+
+#[test]
+fn bounded_acquire_async_keeps_the_bound() {
+    let sem = BoundedSemaphore::new(1);
+    current_thread().block_on(async {
+        let p = tokio::time::timeout(LIMIT, sem.acquire_async())
+            .await
+            .unwrap();
+        assert!(sem.try_acquire().is_none());
+        drop(p);
+    });
+    assert_eq!(sem.available(), 1);
+    assert!(sem.release(1).is_err());
+}
+
+#[test]
+fn many_tasks_share_two_permits_multi_thread() {
+    let sem = Arc::new(Semaphore::new(2));
+    let inside = Arc::new(AtomicUsize::new(0));
+    let high = Arc::new(AtomicUsize::new(0));
+    multi_thread().block_on(async {
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (s, i, h) = (Arc::clone(&sem), Arc::clone(&inside), Arc::clone(&high));
+                tokio::spawn(async move {
+                    for _ in 0..500 {
+                        let _p = s.acquire_async().await;
+                        let now = i.fetch_add(1, Ordering::SeqCst) + 1;
+                        h.fetch_max(now, Ordering::SeqCst);
+                        tokio::task::yield_now().await;
+                        i.fetch_sub(1, Ordering::SeqCst);
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            tokio::time::timeout(LIMIT, t).await.unwrap().unwrap();
+        }
+    });
+    assert!(high.load(Ordering::SeqCst) <= 2);
+    assert_eq!(sem.available(), 2);
+}
