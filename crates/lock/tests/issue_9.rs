@@ -1,14 +1,16 @@
 //! Issue 9: an `RLock` whose owner exited while holding it (its guard leaked with
 //! `mem::forget`) stays held, and no later thread is mistaken for that owner.
 
-use std::{mem, thread, time::Duration};
+use std::{mem, sync::Arc, thread, time::Duration};
 
 use weft_lock::RLock;
 
 #[test]
 fn a_dead_owner_is_never_impersonated_by_later_threads() {
-    let lock: &'static RLock<()> = Box::leak(Box::new(RLock::new(())));
+    let lock = Arc::new(RLock::new(()));
+    let l = Arc::clone(&lock);
     thread::spawn(move || {
+        let lock = l;
         let g = lock.acquire();
         let inner = lock.acquire();
         assert_eq!(lock.recursion_count(), 2);
@@ -25,6 +27,7 @@ fn a_dead_owner_is_never_impersonated_by_later_threads() {
     // timed acquire), so the joins cannot hang.
     let mut entered = 0;
     for _ in 0..20 {
+        let lock = Arc::clone(&lock);
         let (owned, depth, got, timed) = thread::spawn(move || {
             (
                 lock.is_owned(),
@@ -52,10 +55,11 @@ fn a_dead_owner_is_never_impersonated_by_later_threads() {
 fn thread_ids_differ_between_live_and_successive_threads() {
     // The id that replaced the thread-local address: distinct for threads alive at once and for
     // threads that follow one another (where addresses are reused).
-    let lock: &'static RLock<()> = Box::leak(Box::new(RLock::new(())));
+    let lock = Arc::new(RLock::new(()));
     let g = lock.acquire();
     for _ in 0..20 {
-        let seen = thread::spawn(move || (lock.is_owned(), lock.try_acquire().is_some()))
+        let l = Arc::clone(&lock);
+        let seen = thread::spawn(move || (l.is_owned(), l.try_acquire().is_some()))
             .join()
             .unwrap();
         assert_eq!(seen, (false, false));
