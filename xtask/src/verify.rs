@@ -10,7 +10,7 @@ const CHECKS: &[&str] = &[
 ];
 
 /// Seconds each fuzz target runs in `verify`.
-const FUZZ_SECONDS: u64 = 20;
+const FUZZ_SECONDS: u64 = 15;
 
 /// Default preemption bound for the loom run (`LOOM_MAX_PREEMPTIONS` overrides it).
 pub(crate) const LOOM_PREEMPTIONS: &str = "3";
