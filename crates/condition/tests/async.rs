@@ -291,7 +291,7 @@ fn notify_n_counts_tasks_and_threads_oldest_first() {
 fn producers_and_consumers_mixed_threads_and_tasks() {
     for rt in [current_thread(), multi_thread()] {
         let cond = Arc::new(Condition::new(Vec::<u32>::new()));
-        const N: u32 = 400;
+        const N: u32 = if cfg!(miri) { 40 } else { 400 };
         let c = Arc::clone(&cond);
         let thread_consumer = std::thread::spawn(move || {
             let mut got = 0;

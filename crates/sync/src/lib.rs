@@ -47,7 +47,6 @@ pub mod clock;
 mod deadline;
 mod model;
 mod mutex;
-mod padded;
 pub mod park;
 mod spin;
 mod wait_list;
@@ -61,11 +60,15 @@ pub use crate::{
     deadline::Deadline,
     model::{model, model_with_preemptions},
     mutex::{Mutex, MutexGuard},
-    padded::CachePadded,
     spin::SpinWait,
     wait_list::WaitList,
     waitq::WaitQueue,
 };
+
+/// Pads and aligns a value to a cache line (128 bytes on x86-64 and aarch64), so that two hot
+/// atomics written by different threads never share a line: crossbeam-utils' type, re-exported
+/// so that a weft crate depends on `weft-sync` alone.
+pub use crossbeam_utils::CachePadded;
 
 /// `Arc`: `std::sync::Arc`, or loom's model of it under `weft_loom`.
 #[cfg(not(weft_loom))]

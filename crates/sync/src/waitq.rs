@@ -23,9 +23,16 @@
 //!
 //! # Allocation
 //!
-//! One small `Arc` per blocking wait (the slot: a token word and, for a thread, its handle), made
-//! only on the slow path, when the caller is about to sleep anyway; the queue is a `VecDeque`
-//! that keeps its capacity. Waking more than one waiter collects the wake-ups in a `Vec`.
+//! None in the common case. A wait's slot (a token word and, for a thread, its handle) is
+//! shared by the queue entry and the waiter's [`Ticket`]; when the ticket is dropped and nobody
+//! else holds the slot any more (no queue entry, no pending [`Wakeup`]), it goes back to a
+//! per-thread spare, one for thread waits and one for task waits, and the next wait on that
+//! thread reuses it. A future's slot therefore costs one allocation the first time a thread
+//! polls such a future, not one per wait. (The slot is recycled rather than stored inside the
+//! future, which would need a pinned intrusive list and `unsafe` in every primitive; a slot
+//! still shared when its ticket is dropped is simply freed, so reuse never races.) The queue is
+//! a `VecDeque` that keeps its capacity; waking more than one waiter collects the wake-ups in a
+//! `Vec` beyond the first.
 //!
 //! # Examples
 //!
@@ -44,7 +51,9 @@
 //! ```
 #[cfg(weft_loom)]
 use std::sync::PoisonError;
-use std::{collections::VecDeque, fmt, num::NonZeroUsize, task::Waker};
+use std::{
+    cell::Cell, collections::VecDeque, fmt, mem::ManuallyDrop, num::NonZeroUsize, task::Waker,
+};
 
 use crate::{
     Arc, Deadline,
@@ -106,6 +115,13 @@ struct Slot {
     wake: loom::sync::Condvar,
 }
 
+crate::thread::thread_local! {
+    /// The spare slots of this thread: one for thread waits (holding this thread's handle) and
+    /// one for task waits. See "Allocation" in the module docs.
+    static SPARE: (Cell<Option<Arc<Slot>>>, Cell<Option<Arc<Slot>>>) =
+        (Cell::new(None), Cell::new(None));
+}
+
 impl Slot {
     fn new(thread: Option<Thread>) -> Arc<Self> {
         Arc::new(Self {
@@ -116,6 +132,48 @@ impl Slot {
             #[cfg(weft_loom)]
             wake: loom::sync::Condvar::new(),
         })
+    }
+
+    /// A slot for a wait by the current thread (`for_thread`) or by a task: this thread's spare
+    /// if it has one, else a new one.
+    fn take(for_thread: bool) -> Arc<Self> {
+        let spare = SPARE
+            .try_with(|(threads, tasks)| {
+                if for_thread {
+                    threads.take()
+                } else {
+                    tasks.take()
+                }
+            })
+            .ok()
+            .flatten();
+        match spare {
+            // A spare is never shared (see `recycle`): its token is reset without a race.
+            Some(slot) => {
+                slot.token.store(0, Ordering::Relaxed);
+                slot
+            }
+            None => Self::new(for_thread.then(thread::current)),
+        }
+    }
+
+    /// Keeps `slot` as this thread's spare if nobody else holds it, else lets it go.
+    fn recycle(mut slot: Arc<Self>) {
+        // `get_mut` succeeds only for the last reference: no queue entry and no pending wake-up
+        // can still write to or unpark through this slot.
+        if Arc::get_mut(&mut slot).is_none() {
+            return;
+        }
+        let for_thread = slot.thread.is_some();
+        if for_thread && slot.thread.as_ref().map(Thread::id) != Some(thread::current().id()) {
+            return;
+        }
+        // During thread-local destruction the slot is simply freed.
+        let _ = SPARE.try_with(move |(threads, tasks)| {
+            let spare = if for_thread { threads } else { tasks };
+            let old = spare.replace(Some(slot));
+            drop(old);
+        });
     }
 
     fn token(&self) -> Option<Token> {
@@ -147,7 +205,16 @@ struct Entry<T> {
 /// [`WaitQueue::leave`] and [`WaitQueue::update_waker`]. It is `Send`, so a future that holds
 /// one is `Send`.
 pub struct Ticket {
-    slot: Arc<Slot>,
+    /// Taken out only in `Drop`.
+    slot: ManuallyDrop<Arc<Slot>>,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        // SAFETY: `drop` runs once and `self.slot` is not used after this.
+        let slot = unsafe { ManuallyDrop::take(&mut self.slot) };
+        Slot::recycle(slot);
+    }
 }
 
 impl fmt::Debug for Ticket {
@@ -357,24 +424,28 @@ impl<T> WaitQueue<T> {
 
     /// Queues the current thread last; park on the returned ticket after releasing the lock.
     pub fn register_thread(&mut self, payload: T) -> Ticket {
-        let slot = Slot::new(Some(thread::current()));
+        let slot = Slot::take(true);
         self.entries.push_back(Entry {
             slot: slot.clone(),
             sleeper: Sleeper::Thread,
             payload,
         });
-        Ticket { slot }
+        Ticket {
+            slot: ManuallyDrop::new(slot),
+        }
     }
 
     /// Queues a task last, to be woken through `waker`.
     pub fn register_task(&mut self, waker: &Waker, payload: T) -> Ticket {
-        let slot = Slot::new(None);
+        let slot = Slot::take(false);
         self.entries.push_back(Entry {
             slot: slot.clone(),
             sleeper: Sleeper::Task(waker.clone()),
             payload,
         });
-        Ticket { slot }
+        Ticket {
+            slot: ManuallyDrop::new(slot),
+        }
     }
 
     /// Stores the task's current waker in its entry (on a later poll). `false` when the entry is
@@ -478,5 +549,53 @@ impl<T> WaitQueue<T> {
         if self.entries.capacity() > 4 * self.entries.len().max(4) {
             self.entries.shrink_to(self.entries.len().max(4));
         }
+    }
+}
+
+#[cfg(all(test, not(weft_loom)))]
+mod tests {
+    use super::*;
+
+    fn addr(t: &Ticket) -> *const Slot {
+        Arc::as_ptr(&t.slot)
+    }
+
+    #[test]
+    fn a_thread_reuses_its_slot_once_nobody_else_holds_it() {
+        let mut q = WaitQueue::<()>::new();
+        let first = q.register_thread(());
+        let at = addr(&first);
+        assert_eq!(q.leave(&first), Left::Removed(()));
+        drop(first);
+        let second = q.register_thread(());
+        assert_eq!(addr(&second), at, "the spare slot was not reused");
+        assert_eq!(second.token(), None, "a reused slot starts empty");
+        let (w, ()) = q.wake_one(Token::RETRY).unwrap();
+        // The pending wake-up still holds the slot: the next wait must get another one.
+        drop(second);
+        let third = q.register_thread(());
+        assert_ne!(
+            addr(&third),
+            at,
+            "a slot still held by a wake-up was reused"
+        );
+        w.wake();
+        assert_eq!(q.leave(&third), Left::Removed(()));
+    }
+
+    #[test]
+    fn task_slots_are_reused_separately_from_thread_slots() {
+        let mut q = WaitQueue::<()>::new();
+        let waker = std::task::Waker::noop();
+        let task = q.register_task(waker, ());
+        let at = addr(&task);
+        assert_eq!(q.leave(&task), Left::Removed(()));
+        drop(task);
+        let thread = q.register_thread(());
+        assert_ne!(addr(&thread), at, "a task slot served a thread wait");
+        let again = q.register_task(waker, ());
+        assert_eq!(addr(&again), at, "the task spare was not reused");
+        assert_eq!(q.leave(&thread), Left::Removed(()));
+        assert_eq!(q.leave(&again), Left::Removed(()));
     }
 }
