@@ -115,12 +115,36 @@ struct Slot {
     wake: loom::sync::Condvar,
 }
 
-crate::thread::thread_local! {
-    /// The spare slots of this thread: one for thread waits (holding this thread's handle) and
-    /// one for task waits. See "Allocation" in the module docs.
-    static SPARE: (Cell<Option<Arc<Slot>>>, Cell<Option<Arc<Slot>>>) =
-        (Cell::new(None), Cell::new(None));
+/// The spare slots of one thread: one for thread waits (holding this thread's handle) and one
+/// for task waits. See "Allocation" in the module docs.
+struct Spares {
+    threads: Cell<Option<Arc<Slot>>>,
+    tasks: Cell<Option<Arc<Slot>>>,
 }
+
+impl Spares {
+    const fn new() -> Self {
+        Self {
+            threads: Cell::new(None),
+            tasks: Cell::new(None),
+        }
+    }
+
+    fn get(&self, for_thread: bool) -> &Cell<Option<Arc<Slot>>> {
+        if for_thread {
+            &self.threads
+        } else {
+            &self.tasks
+        }
+    }
+}
+
+// `const` initialisation makes the access a plain thread-pointer offset; loom's macro does not
+// take that form.
+#[cfg(not(weft_loom))]
+std::thread_local!(static SPARE: Spares = const { Spares::new() });
+#[cfg(weft_loom)]
+loom::thread_local!(static SPARE: Spares = Spares::new());
 
 impl Slot {
     fn new(thread: Option<Thread>) -> Arc<Self> {
@@ -138,13 +162,7 @@ impl Slot {
     /// if it has one, else a new one.
     fn take(for_thread: bool) -> Arc<Self> {
         let spare = SPARE
-            .try_with(|(threads, tasks)| {
-                if for_thread {
-                    threads.take()
-                } else {
-                    tasks.take()
-                }
-            })
+            .try_with(|spares| spares.get(for_thread).take())
             .ok()
             .flatten();
         match spare {
@@ -169,11 +187,7 @@ impl Slot {
             return;
         }
         // During thread-local destruction the slot is simply freed.
-        let _ = SPARE.try_with(move |(threads, tasks)| {
-            let spare = if for_thread { threads } else { tasks };
-            let old = spare.replace(Some(slot));
-            drop(old);
-        });
+        let _ = SPARE.try_with(move |spares| drop(spares.get(for_thread).replace(Some(slot))));
     }
 
     fn token(&self) -> Option<Token> {
