@@ -133,3 +133,55 @@ fn tickets_are_send_and_sync() {
     send_sync::<WaitQueue<u32>>();
     send_sync::<weft_sync::waitq::Wakeups>();
 }
+
+#[test]
+fn duration_max_is_forever() {
+    assert!(Deadline::after(Duration::MAX).is_never());
+    assert_eq!(Deadline::after(Duration::MAX).remaining(), None);
+    let q = Arc::new(Mutex::new(WaitQueue::<()>::new()));
+    let ticket = q.lock().register_thread(());
+    let q2 = Arc::clone(&q);
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(20));
+        let (w, ()) = q2.lock().wake_one(Token::RETRY).unwrap();
+        w.wake();
+    });
+    assert_eq!(
+        ticket.park(Deadline::after(Duration::MAX)),
+        Some(Token::RETRY)
+    );
+    t.join().unwrap();
+}
+
+#[test]
+fn spurious_unparks_are_absorbed() {
+    let q = Mutex::new(WaitQueue::<()>::new());
+    let ticket = q.lock().register_thread(());
+    let me = std::thread::current();
+    let t = std::thread::spawn(move || {
+        for _ in 0..5 {
+            me.unpark();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    });
+    let start = Instant::now();
+    assert_eq!(
+        ticket.park(Deadline::after(Duration::from_millis(40))),
+        None
+    );
+    assert!(start.elapsed() >= Duration::from_millis(40));
+    assert_eq!(q.lock().leave(&ticket), Left::Removed(()));
+    t.join().unwrap();
+}
+
+#[test]
+fn a_primitive_defined_token_arrives_intact() {
+    let q = Mutex::new(WaitQueue::<()>::new());
+    let ticket = q.lock().register_thread(());
+    let seven = Token::new(7).unwrap();
+    let (w, ()) = q.lock().wake_one(seven).unwrap();
+    w.wake();
+    assert_eq!(ticket.park(Deadline::never()), Some(seven));
+    assert_eq!(ticket.token().map(Token::get), Some(7));
+    assert_eq!(Token::new(0), None);
+}
