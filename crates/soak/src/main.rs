@@ -12,6 +12,7 @@
 
 mod rng;
 mod scenarios;
+mod tasks;
 
 use std::{
     process::ExitCode,

@@ -8,6 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use weft_barrier::Barrier;
 use weft_condition::Condition;
 use weft_event::Event;
 use weft_futures::{ReturnWhen, TaskError, as_completed, as_completed_timeout, promise, wait};
@@ -18,7 +19,7 @@ use weft_queue::{GetError, LifoQueue, PriorityQueue, PutError, Queue, SimpleQueu
 use weft_semaphore::{BoundedSemaphore, Semaphore};
 use weft_sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
-use crate::{Round, Scenario, Shared, Tally, rng::Rng};
+use crate::{Round, Scenario, Shared, Tally, rng::Rng, tasks::poll_for};
 
 /// Every primitive, by the name `--only` takes.
 pub(crate) const ALL: &[(&str, Scenario)] = &[
@@ -27,6 +28,7 @@ pub(crate) const ALL: &[(&str, Scenario)] = &[
     ("Semaphore", semaphore),
     ("BoundedSemaphore", bounded_semaphore),
     ("Event", event),
+    ("Barrier", barrier),
     ("Condition", condition),
     ("Queue(1)", queue_1),
     ("Queue(2)", queue_2),
@@ -153,10 +155,14 @@ macro_rules! semaphore_round {
         let inside = AtomicUsize::new(0);
         spawn($r.threads, $r.seed, |_, rng| {
             while Instant::now() < $r.until {
-                let p = match rng.range(0, 2) {
+                let p = match rng.range(0, 4) {
                     0 => Some(sem.acquire()),
                     1 => sem.try_acquire(),
-                    _ => sem.acquire_timeout(short(rng)),
+                    2 => sem.acquire_timeout(short(rng)),
+                    // A task among the threads: waits without end, or is dropped when its
+                    // timeout fires (woken or not).
+                    3 => poll_for(sem.acquire_async(), None),
+                    _ => poll_for(sem.acquire_async(), Some(short(rng))),
                 };
                 s.op();
                 let Some(p) = p else { continue };
@@ -250,15 +256,22 @@ fn event(r: &Round, rng: &mut Rng) -> Tally {
                 s.op();
                 return;
             }
-            if rng.one_in(2) {
-                ev.wait();
-                s.op();
-            } else {
-                while !ev.wait_timeout(short(rng)) {
-                    s.op();
+            match rng.range(0, 3) {
+                0 => ev.wait(),
+                1 => {
+                    while !ev.wait_timeout(short(rng)) {
+                        s.op();
+                    }
                 }
-                s.op();
+                2 => drop(poll_for(ev.wait_async(), None)),
+                _ => {
+                    // Async waits cancelled by their timeout until one completes.
+                    while poll_for(ev.wait_async(), Some(short(rng))).is_none() {
+                        s.op();
+                    }
+                }
             }
+            s.op();
             released.fetch_add(1, Relaxed);
         });
         let n = released.load(Relaxed);
@@ -272,6 +285,72 @@ fn event(r: &Round, rng: &mut Rng) -> Tally {
         });
         s.items(n as u64);
     }
+    s.tally()
+}
+
+/// A barrier of the round's threads, some waiting as tasks, some with timeouts that break it:
+/// whoever finds it broken resets it, and a thread that leaves aborts it so nobody waits for it.
+/// Every trip runs the action once, and `parties` parties pass per trip: exactly that many waits
+/// succeed, except that a task dropped by its timeout just after its round tripped passed without
+/// seeing it.
+fn barrier(r: &Round, rng: &mut Rng) -> Tally {
+    let s = Shared::default();
+    let parties = r.threads.max(2);
+    let trips = std::sync::Arc::new(AtomicU64::new(0));
+    let t = std::sync::Arc::clone(&trips);
+    let b = Barrier::with_action(parties, move || {
+        t.fetch_add(1, Relaxed);
+    });
+    let passed = AtomicU64::new(0);
+    let dropped = AtomicU64::new(0);
+    let timeouts = rng.one_in(2);
+    spawn(parties, rng.next(), |_, rng| {
+        loop {
+            let got = match rng.range(0, 3) {
+                0 => b.wait(),
+                1 if timeouts => b.wait_timeout(Duration::from_millis(rng.range(1, 20))),
+                1 => b.wait(),
+                2 => poll_for(b.wait_async(), None).expect("an unlimited wait ends"),
+                // A task whose timeout fires: dropping a waiting party breaks the round.
+                _ if timeouts => {
+                    let limit = Duration::from_millis(rng.range(1, 20));
+                    poll_for(b.wait_async(), Some(limit)).unwrap_or_else(|| {
+                        dropped.fetch_add(1, Relaxed);
+                        Err(weft_barrier::BrokenBarrierError)
+                    })
+                }
+                _ => poll_for(b.wait_async(), None).expect("an unlimited wait ends"),
+            };
+            s.op();
+            match got {
+                Ok(i) => {
+                    s.check(i < parties, || {
+                        format!("Barrier: arrival index {i} of {parties}")
+                    });
+                    passed.fetch_add(1, Relaxed);
+                }
+                Err(_) if Instant::now() < r.until => b.reset(),
+                Err(_) => {}
+            }
+            if Instant::now() >= r.until {
+                // Leaving: nobody may wait for this party any more.
+                b.abort();
+                return;
+            }
+        }
+    });
+    let (trips, passed, dropped) = (
+        trips.load(Relaxed),
+        passed.load(Relaxed),
+        dropped.load(Relaxed),
+    );
+    let due = trips * parties as u64;
+    s.check(passed <= due && due <= passed + dropped, || {
+        format!(
+            "Barrier: {passed} successful waits (and {dropped} dropped) for {trips} trips of {parties}"
+        )
+    });
+    s.items(passed);
     s.tally()
 }
 
