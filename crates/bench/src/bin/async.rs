@@ -42,6 +42,8 @@ use weft_semaphore::Semaphore;
 const CAP: usize = 128;
 /// Operations (or items) of one point of a sweep.
 const TOTAL: u64 = 200_000;
+/// Items of one point of `async_mixed` (its threads and tasks are slower per item).
+const MIXED_TOTAL: u64 = 100_000;
 
 fn runtime() -> Runtime {
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -432,7 +434,7 @@ fn mixed_sweep(rt: &Runtime) {
     if !sweep_enabled(base) {
         return;
     }
-    let total = scale(TOTAL);
+    let total = scale(MIXED_TOTAL);
     for t in thread_counts() {
         if !enabled(&sweep_name(base, t)) {
             continue;
