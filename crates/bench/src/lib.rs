@@ -253,6 +253,10 @@ fn emit_record(mut r: Record) {
 /// Runs `threads` threads, released together by a barrier; thread `i` runs `body(i)`. Returns
 /// the wall time from the first thread's start to the last one's end (each thread reads the
 /// clock itself, so a descheduled caller cannot skew it).
+///
+/// # Panics
+///
+/// If `body` panics on any thread (the panic is passed on).
 pub fn run_threads(threads: usize, body: &(impl Fn(usize) + Sync)) -> Duration {
     let start = Barrier::new(threads);
     let spans: Vec<(Instant, Instant)> = thread::scope(|s| {
@@ -285,6 +289,10 @@ pub fn share(total: u64, threads: usize, i: usize) -> u64 {
 /// The sweep harness: `threads` threads start together, thread `i` runs `body(i, n)` with its
 /// [`share`] `n` of `total` operations; ns per operation = wall time / `total`, the median of
 /// [`runs`].
+///
+/// # Panics
+///
+/// If `body` panics on any thread.
 pub fn sweep_ns_per_op(threads: usize, total: u64, body: &(impl Fn(usize, u64) + Sync)) -> f64 {
     median(|| {
         let wall = run_threads(threads, &|i| body(i, share(total, threads, i)));
@@ -299,7 +307,9 @@ pub fn sweep_ns_per_op(threads: usize, total: u64, body: &(impl Fn(usize, u64) +
 pub fn spin(iters: u64, seed: u64) -> u64 {
     let mut x = seed | 1;
     for _ in 0..black_box(iters) {
-        x = x.wrapping_mul(0x5851_f42d_4c95_7f2d).wrapping_add(0x1405_7b7e_f767_814f);
+        x = x
+            .wrapping_mul(0x5851_f42d_4c95_7f2d)
+            .wrapping_add(0x1405_7b7e_f767_814f);
         x ^= x >> 29;
     }
     x

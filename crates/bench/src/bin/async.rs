@@ -61,7 +61,13 @@ fn ns_per(total: u64, mut run: impl FnMut() -> Duration) -> f64 {
 
 /// Runs `tasks` tasks on `rt`, task `i` being `body(shared, i, its share of total)`, and returns
 /// the wall time until the last one finished.
-fn run_tasks<S, F, Fut>(rt: &Runtime, tasks: usize, total: u64, shared: Arc<S>, body: &F) -> Duration
+fn run_tasks<S, F, Fut>(
+    rt: &Runtime,
+    tasks: usize,
+    total: u64,
+    shared: Arc<S>,
+    body: &F,
+) -> Duration
 where
     S: Send + Sync + 'static,
     F: Fn(Arc<S>, usize, u64) -> Fut,
@@ -116,7 +122,11 @@ fn lock_sweep(rt: &Runtime, base: &str, outside_ns: f64) {
     if !sweep_enabled(base) {
         return;
     }
-    let outside = if outside_ns > 0.0 { work(outside_ns) } else { 0 };
+    let outside = if outside_ns > 0.0 {
+        work(outside_ns)
+    } else {
+        0
+    };
     let total = scale(TOTAL);
     for t in thread_counts() {
         if !enabled(&sweep_name(base, t)) {
@@ -168,16 +178,22 @@ fn semaphore_sweep(rt: &Runtime) {
             continue;
         }
         let r = ns_per(total, || {
-            run_tasks(rt, t, total, Arc::new(Semaphore::new(2)), &|s, i, n| async move {
-                let mut x = i as u64;
-                for _ in 0..n {
-                    let p = s.acquire_async().await;
-                    tokio::task::yield_now().await;
-                    x = spin(inside, x);
-                    drop(p);
-                }
-                black_box(x);
-            })
+            run_tasks(
+                rt,
+                t,
+                total,
+                Arc::new(Semaphore::new(2)),
+                &|s, i, n| async move {
+                    let mut x = i as u64;
+                    for _ in 0..n {
+                        let p = s.acquire_async().await;
+                        tokio::task::yield_now().await;
+                        x = spin(inside, x);
+                        drop(p);
+                    }
+                    black_box(x);
+                },
+            )
         });
         emit_sweep(base, t, "weft", r, "ns/op");
         let r = ns_per(total, || {

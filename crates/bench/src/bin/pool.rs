@@ -333,7 +333,10 @@ fn sweeps() {
     let task = move |x: u64| spin(iters, x);
     for t in thread_counts() {
         let pool = ThreadPoolExecutor::new(t);
-        let rayon = rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap();
+        let rayon = rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .unwrap();
         let b = bases[0];
         if enabled(&sweep_name(b, t)) {
             let r = us_per_op(n, || {

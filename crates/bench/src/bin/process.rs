@@ -384,7 +384,10 @@ fn sweep_threads() {
             start.elapsed()
         });
         emit_sweep(SWEEP, t, "std", x, "×");
-        let rayon = rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap();
+        let rayon = rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .unwrap();
         let x = speedup(&nums, || {
             use rayon::prelude::*;
             let start = Instant::now();

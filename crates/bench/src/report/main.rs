@@ -95,7 +95,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
          (weft as fast or faster), at least 1.00 for a speedup (×). The bar charts show each \
          peer's figure relative to weft's on a log scale (right of 1 = weft is ahead); the sweep \
          charts show operations per second (or the speedup) against the thread count, one line \
-         per implementation, on log scales.\n",
+         per implementation (the thread axis on a log scale).\n",
     );
     if bimodal {
         md.push_str(
@@ -247,7 +247,10 @@ fn cell(median: f64, modes: Option<Modes>) -> String {
 }
 
 /// The best of `peers` (never the `floor`): the lowest time or the highest speedup.
-fn best<'a>(unit: &str, peers: &'a [(String, f64, Option<Modes>)]) -> Option<&'a (String, f64, Option<Modes>)> {
+fn best<'a>(
+    unit: &str,
+    peers: &'a [(String, f64, Option<Modes>)],
+) -> Option<&'a (String, f64, Option<Modes>)> {
     let it = peers.iter().filter(|(p, v, _)| p != "floor" && *v > 0.0);
     if higher_is_better(unit) {
         it.max_by(|a, b| a.1.total_cmp(&b.1))
@@ -268,9 +271,7 @@ fn table(rows: &[Row]) -> String {
         "| workload | unit | weft | best peer | weft ÷ best peer | every peer |\n|---|---|---|---|---|---|\n",
     );
     for r in rows {
-        let weft = r
-            .weft
-            .map_or_else(|| "-".into(), |w| cell(w, r.weft_modes));
+        let weft = r.weft.map_or_else(|| "-".into(), |w| cell(w, r.weft_modes));
         let b = best(&r.unit, &r.peers);
         let all: Vec<String> = r
             .peers
@@ -415,7 +416,7 @@ fn color(imp: &str) -> RGBColor {
 }
 
 /// One panel per sweep: operations per second (or the speedup) against the thread count, one
-/// line per implementation, both axes on log scales; a bimodal point also shows its two modes
+/// line per implementation, the thread count on a log scale; a bimodal point also shows its two modes
 /// (hollow circles joined by a thin line).
 fn sweep_chart(
     path: &Path,
@@ -424,7 +425,8 @@ fn sweep_chart(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let cols = if groups.len() > 1 { 2 } else { 1 };
     let rows = groups.len().div_ceil(cols);
-    let root = SVGBackend::new(path, (520 * cols as u32, 40 + 360 * rows as u32)).into_drawing_area();
+    let root =
+        SVGBackend::new(path, (520 * cols as u32, 40 + 360 * rows as u32)).into_drawing_area();
     root.fill(&WHITE)?;
     let root = root.titled(
         &format!("{title}: operations per second against threads"),
@@ -448,15 +450,12 @@ fn sweep_chart(
         if values.is_empty() {
             continue;
         }
-        let lo = values.iter().copied().fold(f64::INFINITY, f64::min) / 1.3;
-        let hi = values.iter().copied().fold(0.0f64, f64::max) * 1.3;
-        let tmin = *g.threads.first().unwrap_or(&1) as f64;
-        let tmax = *g.threads.last().unwrap_or(&1) as f64;
-        let (x0, x1) = if tmax > tmin {
-            (tmin / 1.2, tmax * 1.2)
-        } else {
-            (tmin / 2.0, tmax * 2.0)
-        };
+        let hi = values.iter().copied().fold(0.0f64, f64::max) * 1.1;
+        // The x axis is log2 of the thread count, drawn linearly, so that every count of the
+        // sweep (1, 2, 4, 8, 16) gets its own evenly spaced label.
+        let lg = |t: usize| (t as f64).log2();
+        let x0 = lg(*g.threads.first().unwrap_or(&1)) - 0.3;
+        let x1 = lg(*g.threads.last().unwrap_or(&1)) + 0.3;
         let y_desc = if higher_is_better(&g.unit) {
             g.unit.clone()
         } else {
@@ -467,17 +466,18 @@ fn sweep_chart(
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(60)
-            .build_cartesian_2d((x0..x1).log_scale(), (lo..hi).log_scale())?;
+            .build_cartesian_2d(x0..x1, 0.0..hi)?;
         let threads = g.threads.clone();
         chart
             .configure_mesh()
             .x_desc("threads")
             .y_desc(y_desc)
-            .x_labels(threads.len().max(2))
+            .x_labels(40)
+            .y_labels(12)
             .x_label_formatter(&|x| {
                 threads
                     .iter()
-                    .find(|t| ((**t as f64) / x - 1.0).abs() < 0.05)
+                    .find(|t| (lg(**t) - x).abs() < 0.02)
                     .map_or_else(String::new, |t| t.to_string())
             })
             .y_label_formatter(&|y| si(*y))
@@ -487,21 +487,26 @@ fn sweep_chart(
             let pts: Vec<(f64, f64)> = g
                 .threads
                 .iter()
-                .filter_map(|&t| g.at(imp, t).map(|r| (t as f64, per_second(&g.unit, r.median))))
+                .filter_map(|&t| g.at(imp, t).map(|r| (lg(t), per_second(&g.unit, r.median))))
                 .filter(|(_, y)| y.is_finite() && *y > 0.0)
                 .collect();
             let width = if imp == "weft" { 3 } else { 2 };
             chart
-                .draw_series(std::iter::once(PathElement::new(pts.clone(), c.stroke_width(width))))?
+                .draw_series(std::iter::once(PathElement::new(
+                    pts.clone(),
+                    c.stroke_width(width),
+                )))?
                 .label(imp.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(width)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(width))
+                });
             chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled())))?;
             for &t in &g.threads {
                 let Some(m) = g.at(imp, t).and_then(|r| r.modes) else {
                     continue;
                 };
                 let (a, b) = (per_second(&g.unit, m.low), per_second(&g.unit, m.high));
-                let x = t as f64;
+                let x = lg(t);
                 chart.draw_series(std::iter::once(PathElement::new(vec![(x, a), (x, b)], c)))?;
                 chart.draw_series([a, b].map(|y| Circle::new((x, y), 5, c.stroke_width(1))))?;
             }
