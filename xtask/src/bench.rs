@@ -85,7 +85,9 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
             "--runs" => o.runs = Some(it.next().ok_or("--runs needs N")?.clone()),
             "--threads" => {
                 let t = it.next().ok_or("--threads needs a list, e.g. 1,2,4,8,16")?;
-                if t.split(',').any(|x| x.trim().parse::<usize>().map_or(true, |n| n == 0)) {
+                if t.split(',')
+                    .any(|x| x.trim().parse::<usize>().map_or(true, |n| n == 0))
+                {
                     return Err(format!("--threads: `{t}` is not a list of thread counts"));
                 }
                 o.threads = Some(t.clone());
@@ -262,7 +264,8 @@ fn print_table(records: &[Record]) {
         let unit = rs.first().map_or("", |r| r.unit.as_str());
         let weft_s = weft.map_or_else(|| "-".into(), |r| cell(r));
         let best = best_peer(rs);
-        let (best_name, best_s) = best.map_or(("-", "-".to_string()), |b| (b.imp.as_str(), cell(b)));
+        let (best_name, best_s) =
+            best.map_or(("-", "-".to_string()), |b| (b.imp.as_str(), cell(b)));
         let ratio = match (weft, best) {
             (Some(w), Some(b)) if b.median > 0.0 => format!("{:.2}", w.median / b.median),
             _ => "-".into(),
