@@ -283,7 +283,7 @@ fn table(rows: &[Row]) -> String {
             "| `{}` | {} | {weft} | {} | {} | {} |",
             r.workload,
             r.unit,
-            b.map_or("-", |b| b.0.as_str()),
+            b.map_or_else(|| "-".into(), |b| format!("{} {}", b.0, cell(b.1, b.2))),
             ratio(r.weft, b),
             all.join("; ")
         );
