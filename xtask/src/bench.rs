@@ -2,19 +2,45 @@
 //!
 //! Every binary of `crates/bench/src/bin/` measures one family of workloads (named as in
 //! `docs/bench/README.md`) for weft and each peer, and prints one
-//! `WEFT-BENCH {"workload":…,"impl":…,"median":…,"unit":…}` line per median.
+//! `WEFT-BENCH {"workload":…,"impl":…,"median":…,"unit":…,…}` line per median (JSON,
+//! written and read with serde_json: the shape is `weft_bench::Record`, mirrored here).
+//!
+//! The table prints one line per workload: weft's figure, the best peer's (the lowest time, or
+//! the highest speedup for a `×` row), the ratio weft ÷ best peer, then the other peers. A row
+//! whose runs fall in two clusters prints both modes (`low|high (runs:runs)`).
 
-use std::{collections::BTreeMap, fmt::Write as _, process::Command};
+use std::{collections::BTreeMap, process::Command};
+
+use serde::{Deserialize, Serialize};
 
 use crate::run;
 
-/// One reported median.
-#[derive(Clone, Debug)]
+/// One reported median: the mirror of `weft_bench::Record` (xtask does not depend on the bench
+/// crate, which pulls in every peer).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Record {
     pub(crate) workload: String,
+    #[serde(rename = "impl")]
     pub(crate) imp: String,
     pub(crate) median: f64,
     pub(crate) unit: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) sweep: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) threads: Option<usize>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) runs: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) modes: Option<Modes>,
+}
+
+/// The two clusters of a bimodal row: `weft_bench::Modes`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Modes {
+    pub(crate) low: f64,
+    pub(crate) low_runs: usize,
+    pub(crate) high: f64,
+    pub(crate) high_runs: usize,
 }
 
 /// Peers in display order.
@@ -24,6 +50,9 @@ const IMPLS: &[&str] = &[
     "parking_lot",
     "crossbeam",
     "flume",
+    "kanal",
+    "async-channel",
+    "tokio",
     "rayon",
     "threadpool",
     "python",
@@ -34,6 +63,7 @@ struct Options {
     filter: Option<String>,
     json: Option<String>,
     runs: Option<String>,
+    threads: Option<String>,
     quick: bool,
     report: bool,
 }
@@ -43,6 +73,7 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
         filter: None,
         json: None,
         runs: None,
+        threads: None,
         quick: false,
         report: false,
     };
@@ -52,6 +83,15 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
             "--filter" => o.filter = Some(it.next().ok_or("--filter needs TEXT")?.clone()),
             "--json" => o.json = Some(it.next().ok_or("--json needs PATH")?.clone()),
             "--runs" => o.runs = Some(it.next().ok_or("--runs needs N")?.clone()),
+            "--threads" => {
+                let t = it.next().ok_or("--threads needs a list, e.g. 1,2,4,8,16")?;
+                if t.split(',')
+                    .any(|x| x.trim().parse::<usize>().map_or(true, |n| n == 0))
+                {
+                    return Err(format!("--threads: `{t}` is not a list of thread counts"));
+                }
+                o.threads = Some(t.clone());
+            }
             "--quick" => o.quick = true,
             "--report" => o.report = true,
             other => return Err(format!("unknown option `{other}`")),
@@ -60,7 +100,7 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
     let records = run_benches(&o)?;
     print_table(&records);
     if let Some(path) = &o.json {
-        std::fs::write(path, to_json(&records)).map_err(|e| format!("writing {path}: {e}"))?;
+        std::fs::write(path, to_json(&records)?).map_err(|e| format!("writing {path}: {e}"))?;
         println!("wrote {path}");
     }
     if o.report {
@@ -73,7 +113,7 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
 /// `report` binary (the plotting crate stays out of xtask).
 fn write_report(records: &[Record]) -> Result<(), String> {
     let json = target_dir().join("bench-records.json");
-    std::fs::write(&json, to_json(records))
+    std::fs::write(&json, to_json(records)?)
         .map_err(|e| format!("writing {}: {e}", json.display()))?;
     let out = run::root().join("docs/bench");
     let mut cmd = Command::new(target_dir().join("release/report"));
@@ -124,6 +164,9 @@ fn run_benches(o: &Options) -> Result<Vec<Record>, String> {
         if let Some(r) = &o.runs {
             cmd.env("WEFT_BENCH_RUNS", r);
         }
+        if let Some(t) = &o.threads {
+            cmd.env("WEFT_BENCH_THREADS", t);
+        }
         if o.quick {
             cmd.env("WEFT_BENCH_QUICK", "1");
         }
@@ -150,59 +193,52 @@ fn run_benches(o: &Options) -> Result<Vec<Record>, String> {
 }
 
 fn parse_record(json: &str) -> Option<Record> {
-    let f = parse_flat_json(json)?;
-    let get = |k: &str| f.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
-    Some(Record {
-        workload: get("workload")?,
-        imp: get("impl")?,
-        median: get("median")?.parse().ok()?,
-        unit: get("unit")?,
-    })
+    serde_json::from_str(json).ok()
 }
 
-/// Parses a flat JSON object of strings, numbers and nulls into (key, raw value) pairs.
+/// Parses a flat JSON object into (key, value) pairs: strings unquoted, anything else (numbers,
+/// `null`, booleans) as its JSON text. `None` for anything but a JSON object.
 pub(crate) fn parse_flat_json(s: &str) -> Option<Vec<(String, String)>> {
-    let s = s.trim().strip_prefix('{')?.strip_suffix('}')?;
-    let mut out = Vec::new();
-    let mut chars = s.chars().peekable();
-    let read_string = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>| -> Option<String> {
-        let mut v = String::new();
-        loop {
-            match chars.next()? {
-                '"' => return Some(v),
-                '\\' => v.push(chars.next()?),
-                c => v.push(c),
-            }
-        }
-    };
-    loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace() || *c == ',') {
-            chars.next();
-        }
-        match chars.next() {
-            None => return Some(out),
-            Some('"') => {}
-            Some(_) => return None,
-        }
-        let key = read_string(&mut chars)?;
-        while chars.peek().is_some_and(|c| c.is_whitespace() || *c == ':') {
-            chars.next();
-        }
-        let value = if chars.peek() == Some(&'"') {
-            chars.next();
-            read_string(&mut chars)?
-        } else {
-            let mut v = String::new();
-            while let Some(&c) = chars.peek() {
-                if c == ',' {
-                    break;
-                }
-                v.push(c);
-                chars.next();
-            }
-            v.trim().to_string()
-        };
-        out.push((key, value));
+    let v: serde_json::Map<String, serde_json::Value> = serde_json::from_str(s).ok()?;
+    Some(
+        v.into_iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (k, v)
+            })
+            .collect(),
+    )
+}
+
+/// Whether a higher figure is better in this unit (a speedup, a rate).
+pub(crate) fn higher_is_better(unit: &str) -> bool {
+    unit.contains('×') || unit.ends_with("/s")
+}
+
+/// The best peer of a row (never the `floor`, which is a bound rather than a peer).
+fn best_peer<'a>(rs: &[&'a Record]) -> Option<&'a Record> {
+    let peers = rs.iter().filter(|r| r.imp != "weft" && r.imp != "floor");
+    if rs.first().is_some_and(|r| higher_is_better(&r.unit)) {
+        peers.max_by(|a, b| a.median.total_cmp(&b.median)).copied()
+    } else {
+        peers.min_by(|a, b| a.median.total_cmp(&b.median)).copied()
+    }
+}
+
+/// A figure, or both modes of a bimodal one.
+fn cell(r: &Record) -> String {
+    match r.modes {
+        Some(m) => format!(
+            "{}|{} ({}:{})",
+            fmt(m.low),
+            fmt(m.high),
+            m.low_runs,
+            m.high_runs
+        ),
+        None => fmt(r.median),
     }
 }
 
@@ -219,43 +255,43 @@ fn print_table(records: &[Record]) {
             .push(r);
     }
     println!(
-        "\n{:<26} {:<10} {:>11} {:<12} {:>11} {:>10}",
-        "workload", "unit", "weft", "peer", "peer", "weft/peer"
+        "\n{:<30} {:<8} {:>18} {:<13} {:>18} {:>9}  other peers",
+        "workload", "unit", "weft", "best peer", "figure", "weft/best"
     );
-    println!("{}", "-".repeat(86));
+    println!("{}", "-".repeat(120));
     for ((_, workload), rs) in &by_workload {
         let weft = rs.iter().find(|r| r.imp == "weft");
         let unit = rs.first().map_or("", |r| r.unit.as_str());
-        let weft_s = weft.map_or_else(|| "-".into(), |r| fmt(r.median));
-        let mut peers: Vec<&&Record> = rs.iter().filter(|r| r.imp != "weft").collect();
-        peers.sort_by_key(|r| {
+        let weft_s = weft.map_or_else(|| "-".into(), |r| cell(r));
+        let best = best_peer(rs);
+        let (best_name, best_s) =
+            best.map_or(("-", "-".to_string()), |b| (b.imp.as_str(), cell(b)));
+        let ratio = match (weft, best) {
+            (Some(w), Some(b)) if b.median > 0.0 => format!("{:.2}", w.median / b.median),
+            _ => "-".into(),
+        };
+        let mut others: Vec<&&Record> = rs
+            .iter()
+            .filter(|r| r.imp != "weft" && best.is_none_or(|b| !std::ptr::eq(**r, b)))
+            .collect();
+        others.sort_by_key(|r| {
             IMPLS
                 .iter()
                 .position(|i| *i == r.imp)
                 .unwrap_or(IMPLS.len())
         });
-        if peers.is_empty() {
-            println!("{workload:<26} {unit:<10} {weft_s:>11}");
-        }
-        for (k, p) in peers.iter().enumerate() {
-            let ratio = match weft {
-                Some(w) if p.median > 0.0 => format!("{:.2}", w.median / p.median),
-                _ => "-".into(),
-            };
-            let (name, u, ws) = if k == 0 {
-                (workload.as_str(), unit, weft_s.as_str())
-            } else {
-                ("", "", "")
-            };
-            println!(
-                "{name:<26} {u:<10} {ws:>11} {:<12} {:>11} {ratio:>10}",
-                p.imp,
-                fmt(p.median)
-            );
-        }
+        let others: Vec<String> = others
+            .iter()
+            .map(|r| format!("{} {}", r.imp, cell(r)))
+            .collect();
+        println!(
+            "{workload:<30} {unit:<8} {weft_s:>18} {best_name:<13} {best_s:>18} {ratio:>9}  {}",
+            others.join(", ")
+        );
     }
     println!(
-        "\nweft/peer below 1.00 means weft is faster (for a speedup `×`, above 1.00 means weft scales better)."
+        "\nweft/best is weft ÷ the best peer: at most 1.00 is the goal for times, at least 1.00 for \
+         a speedup `×`. `a|b (m:n)`: the runs fell in two clusters, m runs around a and n around b."
     );
 }
 
@@ -269,26 +305,19 @@ fn fmt(v: f64) -> String {
     }
 }
 
-fn to_json(records: &[Record]) -> String {
-    let mut s = String::from("[\n");
-    for (i, r) in records.iter().enumerate() {
-        let _ = writeln!(
-            s,
-            "  {{\"workload\": \"{}\", \"impl\": \"{}\", \"median\": {}, \"unit\": \"{}\"}}{}",
-            r.workload,
-            r.imp,
-            r.median,
-            r.unit,
-            if i + 1 < records.len() { "," } else { "" }
-        );
-    }
-    s.push(']');
-    s.push('\n');
-    s
+fn to_json(records: &[Record]) -> Result<String, String> {
+    serde_json::to_string_pretty(records)
+        .map(|mut s| {
+            s.push('\n');
+            s
+        })
+        .map_err(|e| format!("writing the records as JSON: {e}"))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::{Modes, Record};
+
     #[test]
     fn parses_a_record() {
         let r = super::parse_record(
@@ -299,9 +328,72 @@ mod tests {
             (r.workload.as_str(), r.imp.as_str(), r.median),
             ("lock_uncontended", "weft", 13.5)
         );
+        assert_eq!((r.threads, r.modes, r.runs.len()), (None, None, 0));
         let f =
             super::parse_flat_json(r#"{"scenario":"x","sequential_s":null,"concurrent_s":1.5}"#)
                 .unwrap();
-        assert_eq!(f[1], ("sequential_s".to_string(), "null".to_string()));
+        assert!(f.contains(&("scenario".to_string(), "x".to_string())));
+        assert!(f.contains(&("sequential_s".to_string(), "null".to_string())));
+        assert!(f.contains(&("concurrent_s".to_string(), "1.5".to_string())));
+        assert!(super::parse_flat_json("[1, 2]").is_none());
+        assert!(super::parse_record(r#"{"workload":"x"}"#).is_none());
+    }
+
+    #[test]
+    fn a_sweep_record_survives_a_round_trip() {
+        let r = Record {
+            workload: "lock_out100_t4".into(),
+            imp: "weft".into(),
+            median: 120.5,
+            unit: "ns/op".into(),
+            sweep: Some("lock_out100".into()),
+            threads: Some(4),
+            runs: vec![80.0, 81.0, 120.5, 160.0, 161.0],
+            modes: Some(Modes {
+                low: 81.0,
+                low_runs: 2,
+                high: 161.0,
+                high_runs: 3,
+            }),
+        };
+        let json = super::to_json(std::slice::from_ref(&r)).unwrap();
+        let back: Vec<Record> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, vec![r.clone()]);
+        // A name with a quote or a backslash in it is escaped, not cut.
+        let odd = Record {
+            workload: "a\"b\\c".into(),
+            ..r
+        };
+        let line = serde_json::to_string(&odd).unwrap();
+        assert_eq!(super::parse_record(&line).unwrap(), odd);
+    }
+
+    #[test]
+    fn the_best_peer_is_the_fastest_or_the_highest_speedup() {
+        let rec = |imp: &str, median: f64, unit: &str| Record {
+            workload: "w".into(),
+            imp: imp.into(),
+            median,
+            unit: unit.into(),
+            sweep: None,
+            threads: None,
+            runs: Vec::new(),
+            modes: None,
+        };
+        let times = [
+            rec("weft", 10.0, "ns/op"),
+            rec("std", 12.0, "ns/op"),
+            rec("parking_lot", 9.0, "ns/op"),
+            rec("floor", 1.0, "ns/op"),
+        ];
+        let rs: Vec<&Record> = times.iter().collect();
+        assert_eq!(super::best_peer(&rs).unwrap().imp, "parking_lot");
+        let speedups = [
+            rec("weft", 1.8, "×"),
+            rec("std", 1.9, "×"),
+            rec("rayon", 2.0, "×"),
+        ];
+        let rs: Vec<&Record> = speedups.iter().collect();
+        assert_eq!(super::best_peer(&rs).unwrap().imp, "rayon");
     }
 }

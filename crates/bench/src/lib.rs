@@ -1,25 +1,111 @@
 //! The measuring kit shared by weft's benchmark binaries (`src/bin/<family>.rs`).
 //!
 //! Every binary measures its workloads for weft and each peer in the same process run and
-//! reports each median with [`emit`]; `cargo xtask bench` runs every binary, collects the
-//! lines, and prints the side-by-side table with ratios.
+//! reports each median with [`emit`] (or [`emit_sweep`] for one point of a thread sweep);
+//! `cargo xtask bench` runs every binary, collects the [`Record`]s (one JSON line each,
+//! written with serde_json), and prints the side-by-side table with ratios.
 //!
 //! Environment (set by `cargo xtask bench`):
 //! * `WEFT_BENCH_FILTER`: only workloads whose name contains this text run ([`enabled`]).
 //! * `WEFT_BENCH_RUNS`: how many runs a median is taken over ([`runs`], default 5).
 //! * `WEFT_BENCH_QUICK`: set to shrink iteration counts ([`scale`]) for a smoke run.
+//! * `WEFT_BENCH_THREADS`: the thread counts of the sweeps ([`thread_counts`], default
+//!   `1,2,4,8,16`).
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
 use std::{
+    cell::RefCell,
+    hint::black_box,
     io::Write,
     process::{Command, Stdio},
+    sync::{Barrier, OnceLock},
+    thread,
     time::{Duration, Instant},
 };
+
+use serde::{Deserialize, Serialize};
+
+/// One reported figure: the line `WEFT-BENCH <json>` a benchmark binary prints, the element of
+/// the array `cargo xtask bench --json` writes, and what the report reads.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// The workload's name, e.g. `lock_contended_2` or `lock_out100_t4`.
+    pub workload: String,
+    /// The implementation: `weft`, `std`, `parking_lot`, `crossbeam`, `flume`, `kanal`,
+    /// `async-channel`, `tokio`, `rayon`, `threadpool`, `python` or `floor`.
+    #[serde(rename = "impl")]
+    pub imp: String,
+    /// The median over the runs.
+    pub median: f64,
+    /// `ns/op`, `ns/item`, `µs/task`, `×` (a speedup: higher is better) and so on.
+    pub unit: String,
+    /// For a point of a thread sweep: the sweep's name (the workload without `_t<T>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<String>,
+    /// For a point of a thread sweep: the thread (or worker, or task) count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
+    /// Every run's figure, sorted, when the binary kept them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<f64>,
+    /// The two clusters, when the runs fall in two ([`modes`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modes: Option<Modes>,
+}
+
+/// A bimodal row: its runs fall in two clusters, the `low` figures and the `high` ones (for a
+/// time, low is the fast mode; for a speedup, high is).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Modes {
+    /// The median of the low cluster.
+    pub low: f64,
+    /// How many runs fell in the low cluster.
+    pub low_runs: usize,
+    /// The median of the high cluster.
+    pub high: f64,
+    /// How many runs fell in the high cluster.
+    pub high_runs: usize,
+}
+
+/// Whether `runs` fall in two clusters: split at the widest gap (on a log scale) that leaves at
+/// least two runs on each side, and call it bimodal when the two clusters' medians are at least
+/// 1.25× apart and the gap is more than twice as wide as either cluster. On this 2-core machine
+/// that is the signature of two threads that sometimes share one core.
+#[must_use]
+pub fn modes(runs: &[f64]) -> Option<Modes> {
+    let mut v: Vec<f64> = runs.iter().copied().filter(|x| *x > 0.0).collect();
+    if v.len() < 4 {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let (split, gap) = (2..=n - 2)
+        .map(|i| (i, (v[i] / v[i - 1]).ln()))
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let (low, high) = v.split_at(split);
+    let spread = |c: &[f64]| (c[c.len() - 1] / c[0]).ln();
+    let mid = |c: &[f64]| c[c.len() / 2];
+    let (lm, hm) = (mid(low), mid(high));
+    (hm / lm >= 1.25 && gap > 2.0 * spread(low).max(spread(high))).then_some(Modes {
+        low: lm,
+        low_runs: low.len(),
+        high: hm,
+        high_runs: high.len(),
+    })
+}
 
 /// Whether `workload` passes the filter of this run.
 #[must_use]
 pub fn enabled(workload: &str) -> bool {
     std::env::var("WEFT_BENCH_FILTER").map_or(true, |f| f.is_empty() || workload.contains(&f))
+}
+
+/// Whether any point of the sweep `base` passes the filter of this run.
+#[must_use]
+pub fn sweep_enabled(base: &str) -> bool {
+    thread_counts()
+        .into_iter()
+        .any(|t| enabled(&sweep_name(base, t)))
 }
 
 /// How many runs each median is taken over.
@@ -30,6 +116,32 @@ pub fn runs() -> usize {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5)
         .max(1)
+}
+
+/// The thread counts of the sweeps: `WEFT_BENCH_THREADS` (comma-separated), default
+/// `1,2,4,8,16`.
+#[must_use]
+pub fn thread_counts() -> Vec<usize> {
+    let v: Vec<usize> = std::env::var("WEFT_BENCH_THREADS")
+        .ok()
+        .map(|s| {
+            s.split(',')
+                .filter_map(|t| t.trim().parse().ok())
+                .filter(|t| *t > 0)
+                .collect()
+        })
+        .unwrap_or_default();
+    if v.is_empty() {
+        vec![1, 2, 4, 8, 16]
+    } else {
+        v
+    }
+}
+
+/// The workload name of one point of a sweep: `<base>_t<threads>`.
+#[must_use]
+pub fn sweep_name(base: &str, threads: usize) -> String {
+    format!("{base}_t{threads}")
 }
 
 /// Whether this is a quick smoke run.
@@ -44,11 +156,24 @@ pub fn scale(n: u64) -> u64 {
     if quick() { (n / 100).max(1) } else { n }
 }
 
+thread_local! {
+    /// The sorted runs of the last [`median`] (or [`python_median`]) on this thread, for
+    /// [`emit`] to report with the median it came from.
+    static LAST_RUNS: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+}
+
 /// The median of `runs()` values of `one_run` (each run returns its own figure).
 pub fn median(mut one_run: impl FnMut() -> f64) -> f64 {
-    let mut v: Vec<f64> = (0..runs()).map(|_| one_run()).collect();
+    let v: Vec<f64> = (0..runs()).map(|_| one_run()).collect();
+    median_of(v)
+}
+
+/// The median of `v`, remembered with its runs for the next [`emit`] on this thread.
+fn median_of(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    let m = v[v.len() / 2];
+    LAST_RUNS.with(|r| *r.borrow_mut() = v);
+    m
 }
 
 /// Times `f` once and returns the elapsed wall time.
@@ -64,23 +189,148 @@ pub fn ns_per_op(ops: u64, mut f: impl FnMut()) -> f64 {
 }
 
 /// Microseconds per operation, as [`ns_per_op`].
-pub fn us_per_op(ops: u64, f: impl FnMut()) -> f64 {
-    ns_per_op(ops, f) / 1_000.0
+pub fn us_per_op(ops: u64, mut f: impl FnMut()) -> f64 {
+    median(|| time(&mut f).as_nanos() as f64 / ops as f64 / 1_000.0)
 }
 
 /// Reports one median. `imp` is one of `weft`, `std`, `parking_lot`, `crossbeam`, `flume`,
-/// `rayon`, `threadpool`, `python`, `floor`; `unit` is `ns/op`, `µs/task`, `×` and so on.
+/// `kanal`, `async-channel`, `tokio`, `rayon`, `threadpool`, `python`, `floor`; `unit` is
+/// `ns/op`, `µs/task`, `×` and so on.
 ///
-/// Prints a line `WEFT-BENCH {"workload":…,"impl":…,"median":…,"unit":…}` that
-/// `cargo xtask bench` collects, and a readable line on stderr.
+/// Prints a line `WEFT-BENCH {"workload":…,"impl":…,"median":…,"unit":…,…}` that
+/// `cargo xtask bench` collects, and a readable line on stderr. When `median` is the figure the
+/// last [`median`] on this thread returned, its runs go with it (and, if they fall in two
+/// clusters, the two [`Modes`]).
 pub fn emit(workload: &str, imp: &str, median: f64, unit: &str) {
-    eprintln!("  {workload:<28} {imp:<12} {median:>12.3} {unit}");
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(
-        out,
-        "WEFT-BENCH {{\"workload\":\"{workload}\",\"impl\":\"{imp}\",\"median\":{median},\"unit\":\"{unit}\"}}"
+    emit_record(Record {
+        workload: workload.to_string(),
+        imp: imp.to_string(),
+        median,
+        unit: unit.to_string(),
+        sweep: None,
+        threads: None,
+        runs: Vec::new(),
+        modes: None,
+    });
+}
+
+/// Reports one point of the thread sweep `base`: the workload `<base>_t<threads>`, as [`emit`].
+pub fn emit_sweep(base: &str, threads: usize, imp: &str, median: f64, unit: &str) {
+    emit_record(Record {
+        workload: sweep_name(base, threads),
+        imp: imp.to_string(),
+        median,
+        unit: unit.to_string(),
+        sweep: Some(base.to_string()),
+        threads: Some(threads),
+        runs: Vec::new(),
+        modes: None,
+    });
+}
+
+fn emit_record(mut r: Record) {
+    let last = LAST_RUNS.with(|l| std::mem::take(&mut *l.borrow_mut()));
+    if !last.is_empty() && last[last.len() / 2].to_bits() == r.median.to_bits() {
+        r.modes = modes(&last);
+        r.runs = last;
+    }
+    let modes = r.modes.map_or_else(String::new, |m| {
+        format!(
+            "   bimodal: {:.3} ({} runs) / {:.3} ({} runs)",
+            m.low, m.low_runs, m.high, m.high_runs
+        )
+    });
+    eprintln!(
+        "  {:<28} {:<13} {:>12.3} {}{modes}",
+        r.workload, r.imp, r.median, r.unit
     );
+    let json = serde_json::to_string(&r).expect("a record always serializes");
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "WEFT-BENCH {json}");
     let _ = out.flush();
+}
+
+/// Runs `threads` threads, released together by a barrier; thread `i` runs `body(i)`. Returns
+/// the wall time from the first thread's start to the last one's end (each thread reads the
+/// clock itself, so a descheduled caller cannot skew it).
+///
+/// # Panics
+///
+/// If `body` panics on any thread (the panic is passed on).
+pub fn run_threads(threads: usize, body: &(impl Fn(usize) + Sync)) -> Duration {
+    let start = Barrier::new(threads);
+    let spans: Vec<(Instant, Instant)> = thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let start = &start;
+                s.spawn(move || {
+                    start.wait();
+                    let t = Instant::now();
+                    body(i);
+                    (t, Instant::now())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let first = spans.iter().map(|s| s.0).min().unwrap();
+    let last = spans.iter().map(|s| s.1).max().unwrap();
+    last - first
+}
+
+/// Thread `i`'s share of `total` operations split over `threads` (the shares add up to
+/// `total` exactly).
+#[must_use]
+pub fn share(total: u64, threads: usize, i: usize) -> u64 {
+    let t = threads as u64;
+    total / t + u64::from((i as u64) < total % t)
+}
+
+/// The sweep harness: `threads` threads start together, thread `i` runs `body(i, n)` with its
+/// [`share`] `n` of `total` operations; ns per operation = wall time / `total`, the median of
+/// [`runs`].
+///
+/// # Panics
+///
+/// If `body` panics on any thread.
+pub fn sweep_ns_per_op(threads: usize, total: u64, body: &(impl Fn(usize, u64) + Sync)) -> f64 {
+    median(|| {
+        let wall = run_threads(threads, &|i| body(i, share(total, threads, i)));
+        wall.as_nanos() as f64 / total as f64
+    })
+}
+
+/// Real work that the compiler cannot remove or fold: a chain of dependent multiply-xorshift
+/// steps. `iters` comes from [`work`]; the result must reach a [`black_box`] or the data.
+#[inline]
+#[must_use]
+pub fn spin(iters: u64, seed: u64) -> u64 {
+    let mut x = seed | 1;
+    for _ in 0..black_box(iters) {
+        x = x
+            .wrapping_mul(0x5851_f42d_4c95_7f2d)
+            .wrapping_add(0x1405_7b7e_f767_814f);
+        x ^= x >> 29;
+    }
+    x
+}
+
+/// How many [`spin`] iterations take about `ns` nanoseconds on this machine (calibrated once
+/// per process: the fastest of five timings of a million iterations).
+#[must_use]
+pub fn work(ns: f64) -> u64 {
+    static NS_PER_ITER: OnceLock<f64> = OnceLock::new();
+    let per = *NS_PER_ITER.get_or_init(|| {
+        const N: u64 = 1_000_000;
+        (0..5)
+            .map(|k| {
+                let t = Instant::now();
+                black_box(spin(N, k));
+                t.elapsed().as_nanos() as f64 / N as f64
+            })
+            .fold(f64::INFINITY, f64::min)
+    });
+    ((ns / per).round() as u64).max(1)
 }
 
 /// Runs a CPython script and returns the median of the numbers it prints, one per line (the
@@ -98,15 +348,14 @@ pub fn python_median(script: &str) -> Option<f64> {
     if !out.status.success() {
         return None;
     }
-    let mut v: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+    let v: Vec<f64> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.trim().parse().ok())
         .collect();
     if v.is_empty() {
         return None;
     }
-    v.sort_by(f64::total_cmp);
-    Some(v[v.len() / 2])
+    Some(median_of(v))
 }
 
 /// Pins the calling thread to `cpu` (for the `_pinned` ping-pong workloads). Returns whether
@@ -129,5 +378,60 @@ pub fn unpin() {
             libc::CPU_SET(cpu, &mut set);
         }
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Modes, Record, modes, share};
+
+    #[test]
+    fn two_clusters_are_two_modes() {
+        let m = modes(&[161.0, 80.0, 160.0, 81.0, 158.0]).unwrap();
+        assert_eq!(
+            m,
+            Modes {
+                low: 81.0,
+                low_runs: 2,
+                high: 160.0,
+                high_runs: 3
+            }
+        );
+    }
+
+    #[test]
+    fn one_cluster_or_one_outlier_is_not_bimodal() {
+        assert_eq!(modes(&[100.0, 101.0, 99.0, 102.0, 100.5]), None);
+        // A single slow run is an outlier, not a second mode.
+        assert_eq!(modes(&[100.0, 101.0, 99.0, 102.0, 190.0]), None);
+        // Two clusters that are close together are noise.
+        assert_eq!(modes(&[100.0, 101.0, 110.0, 111.0, 112.0]), None);
+        assert_eq!(modes(&[1.0, 2.0, 3.0]), None);
+    }
+
+    #[test]
+    fn shares_add_up_to_the_total() {
+        for (total, threads) in [(10, 3), (500_000, 16), (5, 8), (7, 1)] {
+            let sum: u64 = (0..threads).map(|i| share(total, threads, i)).sum();
+            assert_eq!(sum, total);
+        }
+    }
+
+    #[test]
+    fn a_record_is_one_json_line_and_reads_back() {
+        let r = Record {
+            workload: "queue_mpmc_out100_t2".into(),
+            imp: "kanal".into(),
+            median: 42.5,
+            unit: "ns/item".into(),
+            sweep: Some("queue_mpmc_out100".into()),
+            threads: Some(2),
+            runs: vec![40.0, 42.5, 43.0],
+            modes: None,
+        };
+        let line = serde_json::to_string(&r).unwrap();
+        assert!(!line.contains('\n'));
+        assert!(!line.contains("modes"));
+        assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), r);
     }
 }

@@ -1,7 +1,10 @@
 //! `Lock` and `RLock` against `std::sync::Mutex`, parking_lot, a bare CAS spinlock and CPython.
 //!
 //! Workloads: `lock_uncontended`, `lock_contended_2`, `lock_contended_8`,
-//! `rlock_uncontended`.
+//! `rlock_uncontended`, and three thread sweeps (`_t<T>` for each T of `--threads`): `lock_inc`
+//! (an increment and nothing else), `lock_out100` (an increment, then ~100 ns of work outside the
+//! lock) and `lock_in20_out200` (~20 ns of work on the protected data inside, ~200 ns outside);
+//! weft `Lock` vs std `Mutex` vs parking_lot `Mutex`.
 // The peers are std's and parking_lot's locks, and the floor a std atomic: that is the point.
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
@@ -15,7 +18,10 @@ use std::{
     time::Instant,
 };
 
-use weft_bench::{emit, enabled, median, ns_per_op, python_median, scale};
+use weft_bench::{
+    emit, emit_sweep, enabled, median, ns_per_op, python_median, scale, spin, sweep_enabled,
+    sweep_name, sweep_ns_per_op, thread_counts, work,
+};
 use weft_lock::{Lock, RLock};
 
 /// The floor: the least an exclusive lock can cost, a test-and-set spinlock.
@@ -265,6 +271,74 @@ for _ in range(runs):
     }
 }
 
+/// A mutex holding a `u64`, as each sweep needs it.
+trait BenchLock: Sync + Default {
+    fn update(&self, f: impl FnOnce(u64) -> u64);
+}
+
+impl BenchLock for Lock<u64> {
+    #[inline]
+    fn update(&self, f: impl FnOnce(u64) -> u64) {
+        let mut g = self.acquire();
+        *g = f(*g);
+    }
+}
+
+impl BenchLock for Mutex<u64> {
+    #[inline]
+    fn update(&self, f: impl FnOnce(u64) -> u64) {
+        let mut g = self.lock().unwrap();
+        *g = f(*g);
+    }
+}
+
+impl BenchLock for parking_lot::Mutex<u64> {
+    #[inline]
+    fn update(&self, f: impl FnOnce(u64) -> u64) {
+        let mut g = self.lock();
+        *g = f(*g);
+    }
+}
+
+/// Total operations of one sweep point (whatever the thread count).
+const SWEEP_TOTAL: u64 = 500_000;
+
+/// One sweep point: `threads` threads share `SWEEP_TOTAL` critical sections, each made of
+/// `inside` [`spin`] iterations on the protected value (or a bare increment when 0), followed by
+/// `outside` iterations on the thread's own value.
+fn sweep_point<L: BenchLock>(threads: usize, inside: u64, outside: u64) -> f64 {
+    let lock = L::default();
+    sweep_ns_per_op(threads, scale(SWEEP_TOTAL), &|i, n| {
+        let mut x = i as u64;
+        for _ in 0..n {
+            lock.update(|v| if inside == 0 { v + 1 } else { spin(inside, v) });
+            if outside > 0 {
+                x = spin(outside, x);
+            }
+        }
+        black_box(x);
+    })
+}
+
+fn sweep(base: &str, inside_ns: f64, outside_ns: f64) {
+    if !sweep_enabled(base) {
+        return;
+    }
+    let iters = |ns: f64| if ns > 0.0 { work(ns) } else { 0 };
+    let (inside, outside) = (iters(inside_ns), iters(outside_ns));
+    for t in thread_counts() {
+        if !enabled(&sweep_name(base, t)) {
+            continue;
+        }
+        let r = sweep_point::<Lock<u64>>(t, inside, outside);
+        emit_sweep(base, t, "weft", r, "ns/op");
+        let r = sweep_point::<Mutex<u64>>(t, inside, outside);
+        emit_sweep(base, t, "std", r, "ns/op");
+        let r = sweep_point::<parking_lot::Mutex<u64>>(t, inside, outside);
+        emit_sweep(base, t, "parking_lot", r, "ns/op");
+    }
+}
+
 fn main() {
     if enabled("lock_uncontended") {
         uncontended();
@@ -274,4 +348,7 @@ fn main() {
     if enabled("rlock_uncontended") {
         rlock_uncontended();
     }
+    sweep("lock_inc", 0.0, 0.0);
+    sweep("lock_out100", 0.0, 100.0);
+    sweep("lock_in20_out200", 20.0, 200.0);
 }

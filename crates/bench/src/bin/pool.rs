@@ -1,6 +1,12 @@
 //! `pool_submit`, `pool_map_overhead` and `pool_map_work`: weft's `ThreadPoolExecutor` vs
 //! rayon (spawn + a Mutex/Condvar result slot; `par_iter` for map), the `threadpool` crate
 //! (+ a channel per task) and CPython's `concurrent.futures.ThreadPoolExecutor`.
+//!
+//! Worker sweeps (`_t<T>`: T workers, for each T of `--threads`), every task ~1 µs of real work:
+//! `pool_submit_1us` (submit every task, then take every result), `pool_map_1us` (`map` over the
+//! items) and `pool_as_completed_1us` (submit every task, then take the results in completion
+//! order); µs per task; weft vs rayon (spawn + a result slot; `par_iter` for map; spawn + a
+//! channel for as_completed).
 #![allow(clippy::disallowed_types, missing_docs)]
 
 use std::{
@@ -10,7 +16,11 @@ use std::{
 };
 
 use rayon::prelude::*;
-use weft_bench::{emit, enabled, median, ns_per_op, python_median, scale, us_per_op};
+use weft_bench::{
+    emit, emit_sweep, enabled, median, ns_per_op, python_median, scale, spin, sweep_enabled,
+    sweep_name, thread_counts, us_per_op, work,
+};
+use weft_futures::as_completed;
 use weft_pool::ThreadPoolExecutor;
 
 const WORKERS: usize = 2;
@@ -310,7 +320,92 @@ for _ in range(int(os.environ.get("WEFT_BENCH_RUNS", "5"))):
     }
 }
 
+/// Tasks of one sweep point.
+const SWEEP_TASKS: u64 = 20_000;
+
+fn sweeps() {
+    let bases = ["pool_submit_1us", "pool_map_1us", "pool_as_completed_1us"];
+    if !bases.iter().any(|b| sweep_enabled(b)) {
+        return;
+    }
+    let iters = work(1_000.0);
+    let n = scale(SWEEP_TASKS);
+    let task = move |x: u64| spin(iters, x);
+    for t in thread_counts() {
+        let pool = ThreadPoolExecutor::new(t);
+        let rayon = rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .unwrap();
+        let b = bases[0];
+        if enabled(&sweep_name(b, t)) {
+            let r = us_per_op(n, || {
+                let fs: Vec<_> = (0..n).map(|x| pool.submit(move || task(x))).collect();
+                let s = fs
+                    .into_iter()
+                    .fold(0u64, |a, f| a.wrapping_add(f.result().unwrap()));
+                black_box(s);
+            });
+            emit_sweep(b, t, "weft", r, "µs/task");
+            let r = us_per_op(n, || {
+                let slots: Vec<_> = (0..n)
+                    .map(|x| {
+                        let slot = Slot::new();
+                        let s = slot.clone();
+                        rayon.spawn(move || s.set(task(x)));
+                        slot
+                    })
+                    .collect();
+                let s = slots.iter().fold(0u64, |a, s| a.wrapping_add(s.wait()));
+                black_box(s);
+            });
+            emit_sweep(b, t, "rayon", r, "µs/task");
+        }
+        let b = bases[1];
+        if enabled(&sweep_name(b, t)) {
+            let r = us_per_op(n, || {
+                let s = pool
+                    .map(task, 0..n)
+                    .fold(0u64, |a, r| a.wrapping_add(r.unwrap()));
+                black_box(s);
+            });
+            emit_sweep(b, t, "weft", r, "µs/task");
+            let r = us_per_op(n, || {
+                let s = rayon.install(|| {
+                    (0..n)
+                        .into_par_iter()
+                        .map(task)
+                        .reduce(|| 0, u64::wrapping_add)
+                });
+                black_box(s);
+            });
+            emit_sweep(b, t, "rayon", r, "µs/task");
+        }
+        let b = bases[2];
+        if enabled(&sweep_name(b, t)) {
+            let r = us_per_op(n, || {
+                let fs: Vec<_> = (0..n).map(|x| pool.submit(move || task(x))).collect();
+                let s = as_completed(fs).fold(0u64, |a, f| a.wrapping_add(f.result().unwrap()));
+                black_box(s);
+            });
+            emit_sweep(b, t, "weft", r, "µs/task");
+            let r = us_per_op(n, || {
+                let (tx, rx) = mpsc::channel();
+                for x in 0..n {
+                    let tx = tx.clone();
+                    rayon.spawn(move || tx.send(task(x)).unwrap());
+                }
+                drop(tx);
+                let s = rx.iter().fold(0u64, u64::wrapping_add);
+                black_box(s);
+            });
+            emit_sweep(b, t, "rayon", r, "µs/task");
+        }
+    }
+}
+
 fn main() {
+    sweeps();
     if enabled("pool_submit") {
         pool_submit();
     }

@@ -2,6 +2,9 @@
 //! CPython's `ProcessPoolExecutor` (fork context) and the bare mechanism (`floor`: fork +
 //! socketpair round trips); `cpu_bound_processes` and `cpu_bound_threads`: the guide's
 //! CPU-bound example, speedup over sequential, weft's pools vs two std threads.
+//! `cpu_bound_sweep` (`_t<T>`: T workers, for each T of `--threads`): the same example cut in 16
+//! pieces, speedup over sequential of weft's `ProcessPoolExecutor` with T workers vs T std
+//! threads and a T-thread rayon pool.
 //!
 //! Process pools fork: every process workload runs first, before any thread pool exists.
 #![allow(clippy::disallowed_types, missing_docs)]
@@ -12,7 +15,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use weft_bench::{emit, enabled, median, python_median, quick, scale, us_per_op};
+use weft_bench::{
+    emit, emit_sweep, enabled, median, python_median, quick, scale, sweep_name, thread_counts,
+    us_per_op,
+};
 use weft_futures::MapOptions;
 use weft_pool::ThreadPoolExecutor;
 use weft_process::ProcessPoolExecutor;
@@ -24,7 +30,11 @@ fn add_one(x: u64) -> u64 {
 }
 
 /// The guide's `sum(i * i for i in range(n))`, one `black_box` per term so that LLVM cannot
-/// fold it into a closed form.
+/// fold it into a closed form. Never inlined: every caller (the sequential baseline, a process
+/// worker, a std thread, a rayon job) then runs the same machine code, and a speedup measures
+/// the parallelism alone (inlined into rayon's closure it compiled to a loop about twice as fast
+/// as the sequential baseline's, which read as a speedup of 2 on one thread).
+#[inline(never)]
 fn cpu_bound(n: u64) -> u64 {
     let mut s = 0u64;
     for i in 0..n {
@@ -318,6 +328,85 @@ fn cpu_bound_threads() {
     emit("cpu_bound_threads", "weft", x, "×");
 }
 
+/// The sweep's items: the same total as [`numbers`], cut in 16 pieces so that 16 workers all
+/// get work.
+fn sweep_numbers() -> Vec<u64> {
+    let base = if quick() { 500_000 } else { 5_000_000 };
+    (0..16).map(|i| base + i).collect()
+}
+
+const SWEEP: &str = "cpu_bound_sweep";
+
+/// The sweep's process-pool points (they fork: run before any thread pool exists).
+fn sweep_processes() {
+    let nums = sweep_numbers();
+    for t in thread_counts() {
+        if !enabled(&sweep_name(SWEEP, t)) {
+            continue;
+        }
+        let pool = ProcessPoolExecutor::new(t).unwrap();
+        let x = speedup(&nums, || {
+            let t = Instant::now();
+            let s: u64 = pool
+                .map_with(cpu_bound, nums.clone(), MapOptions::default())
+                .map(Result::unwrap)
+                .fold(0u64, u64::wrapping_add);
+            black_box(s);
+            t.elapsed()
+        });
+        emit_sweep(SWEEP, t, "weft", x, "×");
+    }
+}
+
+/// The sweep's thread points: T std threads (each a fixed share of the items) and rayon.
+fn sweep_threads() {
+    let nums = sweep_numbers();
+    for t in thread_counts() {
+        if !enabled(&sweep_name(SWEEP, t)) {
+            continue;
+        }
+        let x = speedup(&nums, || {
+            let start = Instant::now();
+            let s = std::thread::scope(|s| {
+                let hs: Vec<_> = (0..t)
+                    .map(|k| {
+                        let nums = &nums;
+                        s.spawn(move || {
+                            nums.iter()
+                                .skip(k)
+                                .step_by(t)
+                                .map(|&n| cpu_bound(n))
+                                .fold(0u64, u64::wrapping_add)
+                        })
+                    })
+                    .collect();
+                hs.into_iter()
+                    .map(|h| h.join().unwrap())
+                    .fold(0u64, u64::wrapping_add)
+            });
+            black_box(s);
+            start.elapsed()
+        });
+        emit_sweep(SWEEP, t, "std", x, "×");
+        let rayon = rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .unwrap();
+        let x = speedup(&nums, || {
+            use rayon::prelude::*;
+            let start = Instant::now();
+            let s = rayon.install(|| {
+                nums.par_iter()
+                    .map(|&n| cpu_bound(n))
+                    .reduce(|| 0, u64::wrapping_add)
+            });
+            black_box(s);
+            start.elapsed()
+        });
+        emit_sweep(SWEEP, t, "rayon", x, "×");
+    }
+}
+
 fn main() {
     // Forking workloads first, while this process runs a single thread.
     if enabled("process_startup") {
@@ -332,7 +421,9 @@ fn main() {
     if enabled("cpu_bound_processes") {
         cpu_bound_processes();
     }
+    sweep_processes();
     if enabled("cpu_bound_threads") {
         cpu_bound_threads();
     }
+    sweep_threads();
 }

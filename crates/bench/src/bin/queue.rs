@@ -1,10 +1,15 @@
 //! `queue_spsc` (1 producer, 1 consumer) and `queue_mpmc` (4 producers, 4 consumers): 1 M items
 //! through a queue of capacity 1024; ns per item. weft `Queue` vs std `sync_channel`,
-//! crossbeam-channel `bounded`, flume `bounded` and CPython's `queue.Queue`;
+//! crossbeam-channel `bounded`, flume `bounded`, kanal `bounded` and CPython's `queue.Queue`;
 //! `queue_spsc_simple` compares weft's `SimpleQueue` with CPython's `queue.SimpleQueue`.
 //!
 //! std has no multi-consumer receiver: for `queue_mpmc` its four consumers share the
 //! `Receiver` behind an `Arc<Mutex<_>>`, the usual workaround.
+//!
+//! Thread sweeps (`_t<T>` for each T of `--threads`): T producers and T consumers move a fixed
+//! number of items through a bounded queue of capacity 128; `queue_mpmc_hot` back to back,
+//! `queue_mpmc_out100` with ~100 ns of work to make each item and ~100 ns to use it; ns per item;
+//! weft `Queue` vs crossbeam-channel, flume and kanal.
 #![allow(clippy::disallowed_types, missing_docs)]
 
 use std::{
@@ -12,7 +17,10 @@ use std::{
     thread,
 };
 
-use weft_bench::{emit, enabled, ns_per_op, python_median, scale};
+use weft_bench::{
+    emit, emit_sweep, enabled, median, ns_per_op, python_median, run_threads, scale, share, spin,
+    sweep_enabled, sweep_name, thread_counts, work,
+};
 use weft_queue::{Queue, SimpleQueue};
 
 const CAP: usize = 1024;
@@ -103,6 +111,97 @@ fn python(n: u64, p: usize, c: usize, kind: &str) -> Option<f64> {
     python_median(&script)
 }
 
+/// Capacity of the sweeps' queues.
+const SWEEP_CAP: usize = 128;
+/// Items moved in one sweep point.
+const SWEEP_TOTAL: u64 = 500_000;
+
+/// One sweep point: `t` producers and `t` consumers, started together, move `total` items
+/// through (`tx`, `rx`); each item costs `work` [`spin`] iterations to make and as many to use.
+/// Returns ns per item (wall time / items).
+fn sweep_point<S: Sync, R: Sync>(
+    t: usize,
+    total: u64,
+    work: u64,
+    make: impl Fn() -> (S, R),
+    send: fn(&S, u64),
+    recv: fn(&R) -> u64,
+) -> f64 {
+    median(|| {
+        let (tx, rx) = make();
+        let wall = run_threads(2 * t, &|i| {
+            let mut x = i as u64;
+            if i < t {
+                for _ in 0..share(total, t, i) {
+                    if work > 0 {
+                        x = spin(work, x);
+                    }
+                    send(&tx, x);
+                }
+            } else {
+                for _ in 0..share(total, t, i - t) {
+                    let v = recv(&rx);
+                    x = if work > 0 { spin(work, x ^ v) } else { x ^ v };
+                }
+            }
+            std::hint::black_box(x);
+        });
+        wall.as_nanos() as f64 / total as f64
+    })
+}
+
+fn sweep(base: &str, work_ns: f64) {
+    if !sweep_enabled(base) {
+        return;
+    }
+    let w = if work_ns > 0.0 { work(work_ns) } else { 0 };
+    let total = scale(SWEEP_TOTAL);
+    for t in thread_counts() {
+        if !enabled(&sweep_name(base, t)) {
+            continue;
+        }
+        let r = sweep_point(
+            t,
+            total,
+            w,
+            || {
+                let q = Arc::new(Queue::new(SWEEP_CAP));
+                (Arc::clone(&q), q)
+            },
+            |q, v| q.put(v).unwrap(),
+            |q| q.get().unwrap(),
+        );
+        emit_sweep(base, t, "weft", r, "ns/item");
+        let r = sweep_point(
+            t,
+            total,
+            w,
+            || crossbeam_channel::bounded(SWEEP_CAP),
+            |tx, v| tx.send(v).unwrap(),
+            |rx| rx.recv().unwrap(),
+        );
+        emit_sweep(base, t, "crossbeam", r, "ns/item");
+        let r = sweep_point(
+            t,
+            total,
+            w,
+            || flume::bounded(SWEEP_CAP),
+            |tx, v| tx.send(v).unwrap(),
+            |rx| rx.recv().unwrap(),
+        );
+        emit_sweep(base, t, "flume", r, "ns/item");
+        let r = sweep_point(
+            t,
+            total,
+            w,
+            || kanal::bounded(SWEEP_CAP),
+            |tx, v| tx.send(v).unwrap(),
+            |rx| rx.recv().unwrap(),
+        );
+        emit_sweep(base, t, "kanal", r, "ns/item");
+    }
+}
+
 fn main() {
     let n = scale(1_000_000);
     // CPython moves about a million items a second: a fifth of the items keeps the run short
@@ -137,6 +236,11 @@ fn main() {
             spsc(n, tx, rx, |t, v| t.send(v).unwrap(), |r| r.recv().unwrap());
         });
         emit(w, "flume", r, "ns/item");
+        let r = ns_per_op(n, || {
+            let (tx, rx) = kanal::bounded(CAP);
+            spsc(n, tx, rx, |t, v| t.send(v).unwrap(), |r| r.recv().unwrap());
+        });
+        emit(w, "kanal", r, "ns/item");
         if let Some(py) = python(n_py, 1, 1, "queue") {
             emit(w, "python", py, "ns/item");
         }
@@ -194,8 +298,16 @@ fn main() {
             mpmc(n, tx, rx, |t, v| t.send(v).unwrap(), |r| r.recv().unwrap());
         });
         emit(w, "flume", r, "ns/item");
+        let r = ns_per_op(n, || {
+            let (tx, rx) = kanal::bounded(CAP);
+            mpmc(n, tx, rx, |t, v| t.send(v).unwrap(), |r| r.recv().unwrap());
+        });
+        emit(w, "kanal", r, "ns/item");
         if let Some(py) = python(n_py, P, C, "queue") {
             emit(w, "python", py, "ns/item");
         }
     }
+
+    sweep("queue_mpmc_hot", 0.0);
+    sweep("queue_mpmc_out100", 100.0);
 }

@@ -2,11 +2,18 @@
 //! acquire + release (wall time / total operations). weft vs parking_lot (`Mutex<usize>` +
 //! `Condvar` semaphore that counts its waiters and notifies only when someone waits), std (the
 //! same with `std::sync`) and CPython (`threading.Semaphore`).
+//!
+//! Thread sweeps (`_t<T>` for each T of `--threads`), 2 permits: `semaphore_out100` (acquire,
+//! release, then ~100 ns of work outside) and `semaphore_in20_out200` (~20 ns of work while
+//! holding the permit, ~200 ns outside); same peers.
 #![allow(clippy::disallowed_types, missing_docs)]
 
 use std::{hint::black_box, sync::Arc, thread};
 
-use weft_bench::{emit, enabled, ns_per_op, python_median, scale};
+use weft_bench::{
+    emit, emit_sweep, enabled, ns_per_op, python_median, scale, spin, sweep_enabled, sweep_name,
+    sweep_ns_per_op, thread_counts, work,
+};
 use weft_semaphore::Semaphore;
 
 const THREADS: u64 = 8;
@@ -124,7 +131,47 @@ for _ in range(int(os.environ["WEFT_BENCH_RUNS"])):
     print((time.perf_counter() - s) / (8 * ITERS) * 1e9)
 "#;
 
+/// Total acquire + release pairs of one sweep point.
+const SWEEP_TOTAL: u64 = 500_000;
+
+fn sweep_point<S: Sem>(threads: usize, inside: u64, outside: u64) -> f64 {
+    let sem = S::new(PERMITS);
+    sweep_ns_per_op(threads, scale(SWEEP_TOTAL), &|i, n| {
+        let mut x = i as u64;
+        for _ in 0..n {
+            sem.acquire();
+            if inside > 0 {
+                x = spin(inside, x);
+            }
+            sem.release();
+            x = spin(outside, x);
+        }
+        black_box(x);
+    })
+}
+
+fn sweep(base: &str, inside_ns: f64, outside_ns: f64) {
+    if !sweep_enabled(base) {
+        return;
+    }
+    let iters = |ns: f64| if ns > 0.0 { work(ns) } else { 0 };
+    let (inside, outside) = (iters(inside_ns), iters(outside_ns));
+    for t in thread_counts() {
+        if !enabled(&sweep_name(base, t)) {
+            continue;
+        }
+        let r = sweep_point::<Semaphore>(t, inside, outside);
+        emit_sweep(base, t, "weft", r, "ns/op");
+        let r = sweep_point::<PlSem>(t, inside, outside);
+        emit_sweep(base, t, "parking_lot", r, "ns/op");
+        let r = sweep_point::<StdSem>(t, inside, outside);
+        emit_sweep(base, t, "std", r, "ns/op");
+    }
+}
+
 fn main() {
+    sweep("semaphore_out100", 0.0, 100.0);
+    sweep("semaphore_in20_out200", 20.0, 200.0);
     let workload = "semaphore_8x2";
     if !enabled(workload) {
         return;

@@ -1,23 +1,17 @@
 //! Writes the benchmark report: `report <records.json> <out-dir>`.
 //!
-//! Reads the records `cargo xtask bench --json` wrote, and writes `<out-dir>/README.md` (one
-//! table per family: workload, weft, each peer, ratio) and one SVG chart per family, with the
-//! machine and the date. Run by `cargo xtask bench --report`.
+//! Reads the records `cargo xtask bench --json` wrote (serde_json), and writes
+//! `<out-dir>/README.md` and the charts, with the machine and the date. Per family: a table of
+//! the single-point workloads (weft, the best peer, weft ÷ best peer, every peer) with its bar
+//! chart `<family>.svg`, and for each thread sweep a table (one row per thread count) with
+//! `<family>-sweep.svg`, operations per second against thread count, one line per
+//! implementation. Bimodal figures show both modes. Run by `cargo xtask bench --report`.
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
 use std::{collections::BTreeMap, fmt::Write as _, path::Path};
 
 use plotters::prelude::*;
-use serde::Deserialize;
-
-#[derive(Debug, Deserialize, Clone)]
-struct Record {
-    workload: String,
-    #[serde(rename = "impl")]
-    imp: String,
-    median: f64,
-    unit: String,
-}
+use weft_bench::{Modes, Record};
 
 /// Families in report order: (name, title, workload prefixes).
 const FAMILIES: &[(&str, &str, &[&str])] = &[
@@ -34,6 +28,11 @@ const FAMILIES: &[(&str, &str, &[&str])] = &[
         &["pool_", "as_completed_", "io_bound"],
     ),
     ("processes", "Process pool", &["process_", "cpu_bound_"]),
+    (
+        "async",
+        "Async (tokio multi-thread runtime, one worker per core)",
+        &["async_"],
+    ),
 ];
 
 const PEERS: &[&str] = &[
@@ -41,6 +40,9 @@ const PEERS: &[&str] = &[
     "parking_lot",
     "crossbeam",
     "flume",
+    "kanal",
+    "async-channel",
+    "tokio",
     "rayon",
     "threadpool",
     "python",
@@ -55,28 +57,62 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let records: Vec<Record> = serde_json::from_str(&std::fs::read_to_string(input)?)?;
     let out = Path::new(out);
     std::fs::create_dir_all(out)?;
-    let mut md = header();
+    let mut md = header(&records);
+    md.push_str(include_str!("about.md"));
+    let mut bimodal = false;
     for (name, title, prefixes) in FAMILIES {
-        let rows = family(&records, prefixes);
-        if rows.is_empty() {
+        let (single, sweeps): (Vec<Record>, Vec<Record>) = records
+            .iter()
+            .filter(|r| prefixes.iter().any(|p| r.workload.starts_with(p)))
+            .cloned()
+            .partition(|r| r.sweep.is_none());
+        if single.is_empty() && sweeps.is_empty() {
             continue;
         }
-        let _ = writeln!(md, "\n## {title}\n\n![{title}]({name}.svg)\n");
-        md.push_str(&table(&rows));
-        chart(&out.join(format!("{name}.svg")), title, &rows)?;
+        bimodal |= single.iter().chain(&sweeps).any(|r| r.modes.is_some());
+        let _ = writeln!(md, "\n## {title}\n");
+        let rows = family(&single);
+        if !rows.is_empty() {
+            let _ = writeln!(md, "![{title}]({name}.svg)\n");
+            md.push_str(&table(&rows));
+            chart(&out.join(format!("{name}.svg")), title, &rows)?;
+        }
+        let groups = sweep_groups(&sweeps);
+        if !groups.is_empty() {
+            let _ = writeln!(
+                md,
+                "\n### {title}: thread sweeps\n\n![{title}: thread sweeps]({name}-sweep.svg)\n"
+            );
+            for g in &groups {
+                md.push_str(&sweep_table(g));
+            }
+            sweep_chart(&out.join(format!("{name}-sweep.svg")), title, &groups)?;
+        }
     }
     md.push_str(
-        "\nRatios are weft ÷ peer on the same workload in the same run: below 1.00 weft takes \
-         less time; for a speedup (×) above 1.00 weft scales better. The charts show each \
-         peer's figure relative to weft's on a log scale (right of 1 = weft is ahead).\n",
+        "\nweft ÷ best peer compares weft with the best peer on the same workload in the same \
+         run (never the `floor`, a bound rather than a peer): at most 1.00 is the goal for times \
+         (weft as fast or faster), at least 1.00 for a speedup (×). The bar charts show each \
+         peer's figure relative to weft's on a log scale (right of 1 = weft is ahead); the sweep \
+         charts show operations per second (or the speedup) against the thread count, one line \
+         per implementation (the thread axis on a log scale).\n",
     );
+    if bimodal {
+        md.push_str(
+            "\n**Bimodal figures.** A figure written `a / b (m:n)` comes from runs that fell in two \
+             clusters: m runs around a and n around b (each the median of its cluster). On this \
+             2-core machine that is the signature of two threads that sometimes share one core; \
+             neither mode alone is the truth, and the single median of such a row is a coin toss \
+             between them. The ratio uses the overall median; the charts mark both modes.\n",
+        );
+    }
     std::fs::write(out.join("README.md"), md)?;
     println!("wrote {}", out.join("README.md").display());
     Ok(())
 }
 
 /// The machine and the date.
-fn header() -> String {
+fn header(records: &[Record]) -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -99,12 +135,26 @@ fn header() -> String {
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_else(|| "no python3".into());
-    let runs = std::env::var("WEFT_BENCH_RUNS").unwrap_or_else(|_| "5".into());
+    // The runs per figure: what most records kept.
+    let mut counts: BTreeMap<usize, usize> = BTreeMap::new();
+    for r in records.iter().filter(|r| !r.runs.is_empty()) {
+        *counts.entry(r.runs.len()).or_default() += 1;
+    }
+    let runs = counts
+        .iter()
+        .max_by_key(|(_, n)| **n)
+        .map_or_else(|| "5".to_string(), |(k, _)| k.to_string());
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+        .map_or_else(String::new, |l| {
+            format!(" The machine's load average over the last 5 minutes was {l} when this page was written.")
+        });
     format!(
         "# weft benchmarks\n\nMeasured {date} on {cores} cores ({cpu}), Linux, {rustc} release \
          builds, {python}. Every figure is the median of {runs} runs; weft and every peer ran \
          side by side in the same `cargo xtask bench --report` run, so the ratios compare like \
-         with like even where absolute figures drift between machines.\n",
+         with like even where absolute figures drift between machines.{load}\n",
         date = today(),
     )
 }
@@ -132,16 +182,14 @@ struct Row {
     workload: String,
     unit: String,
     weft: Option<f64>,
-    peers: Vec<(String, f64)>,
+    weft_modes: Option<Modes>,
+    peers: Vec<(String, f64, Option<Modes>)>,
 }
 
-fn family(records: &[Record], prefixes: &[&str]) -> Vec<Row> {
+fn family(records: &[Record]) -> Vec<Row> {
     let mut order: Vec<String> = Vec::new();
     let mut by: BTreeMap<String, Vec<&Record>> = BTreeMap::new();
-    for r in records
-        .iter()
-        .filter(|r| prefixes.iter().any(|p| r.workload.starts_with(p)))
-    {
+    for r in records {
         if !order.contains(&r.workload) {
             order.push(r.workload.clone());
         }
@@ -151,15 +199,17 @@ fn family(records: &[Record], prefixes: &[&str]) -> Vec<Row> {
         .into_iter()
         .map(|w| {
             let rs = &by[&w];
-            let mut peers: Vec<(String, f64)> = rs
+            let mut peers: Vec<(String, f64, Option<Modes>)> = rs
                 .iter()
                 .filter(|r| r.imp != "weft")
-                .map(|r| (r.imp.clone(), r.median))
+                .map(|r| (r.imp.clone(), r.median, r.modes))
                 .collect();
-            peers.sort_by_key(|(p, _)| PEERS.iter().position(|x| x == p).unwrap_or(PEERS.len()));
+            peers.sort_by_key(|(p, ..)| PEERS.iter().position(|x| x == p).unwrap_or(PEERS.len()));
+            let weft = rs.iter().find(|r| r.imp == "weft");
             Row {
                 unit: rs[0].unit.clone(),
-                weft: rs.iter().find(|r| r.imp == "weft").map(|r| r.median),
+                weft: weft.map(|r| r.median),
+                weft_modes: weft.and_then(|r| r.modes),
                 peers,
                 workload: w,
             }
@@ -177,34 +227,318 @@ fn fmt(v: f64) -> String {
     }
 }
 
+/// Whether a higher figure is better in this unit (a speedup, a rate).
+fn higher_is_better(unit: &str) -> bool {
+    unit.contains('×') || unit.ends_with("/s")
+}
+
+/// A figure, or both modes of a bimodal one.
+fn cell(median: f64, modes: Option<Modes>) -> String {
+    match modes {
+        Some(m) => format!(
+            "{} / {} ({}:{})",
+            fmt(m.low),
+            fmt(m.high),
+            m.low_runs,
+            m.high_runs
+        ),
+        None => fmt(median),
+    }
+}
+
+/// The best of `peers` (never the `floor`): the lowest time or the highest speedup.
+fn best<'a>(
+    unit: &str,
+    peers: &'a [(String, f64, Option<Modes>)],
+) -> Option<&'a (String, f64, Option<Modes>)> {
+    let it = peers.iter().filter(|(p, v, _)| p != "floor" && *v > 0.0);
+    if higher_is_better(unit) {
+        it.max_by(|a, b| a.1.total_cmp(&b.1))
+    } else {
+        it.min_by(|a, b| a.1.total_cmp(&b.1))
+    }
+}
+
+fn ratio(weft: Option<f64>, best: Option<&(String, f64, Option<Modes>)>) -> String {
+    match (weft, best) {
+        (Some(w), Some((_, b, _))) => format!("{:.2}", w / b),
+        _ => "-".into(),
+    }
+}
+
 fn table(rows: &[Row]) -> String {
     let mut s = String::from(
-        "| workload | unit | weft | peer | peer figure | weft ÷ peer |\n|---|---|---|---|---|---|\n",
+        "| workload | unit | weft | best peer | weft ÷ best peer | every peer |\n|---|---|---|---|---|---|\n",
     );
     for r in rows {
-        let weft = r.weft.map_or_else(|| "-".into(), fmt);
-        if r.peers.is_empty() {
-            let _ = writeln!(s, "| `{}` | {} | {weft} | | | |", r.workload, r.unit);
-        }
-        for (i, (p, v)) in r.peers.iter().enumerate() {
-            let ratio = r
-                .weft
-                .filter(|_| *v > 0.0)
-                .map_or_else(|| "-".into(), |w| format!("{:.2}", w / v));
-            if i == 0 {
-                let _ = writeln!(
-                    s,
-                    "| `{}` | {} | {weft} | {p} | {} | {ratio} |",
-                    r.workload,
-                    r.unit,
-                    fmt(*v)
-                );
-            } else {
-                let _ = writeln!(s, "| | | | {p} | {} | {ratio} |", fmt(*v));
-            }
-        }
+        let weft = r.weft.map_or_else(|| "-".into(), |w| cell(w, r.weft_modes));
+        let b = best(&r.unit, &r.peers);
+        let all: Vec<String> = r
+            .peers
+            .iter()
+            .map(|(p, v, m)| format!("{p} {}", cell(*v, *m)))
+            .collect();
+        let _ = writeln!(
+            s,
+            "| `{}` | {} | {weft} | {} | {} | {} |",
+            r.workload,
+            r.unit,
+            b.map_or_else(|| "-".into(), |b| format!("{} {}", b.0, cell(b.1, b.2))),
+            ratio(r.weft, b),
+            all.join("; ")
+        );
     }
     s
+}
+
+/// One thread sweep: its name, unit, implementations in display order, and every point.
+struct Sweep {
+    name: String,
+    unit: String,
+    imps: Vec<String>,
+    threads: Vec<usize>,
+    points: Vec<Record>,
+}
+
+impl Sweep {
+    fn at(&self, imp: &str, t: usize) -> Option<&Record> {
+        self.points
+            .iter()
+            .find(|r| r.imp == imp && r.threads == Some(t))
+    }
+}
+
+fn sweep_groups(records: &[Record]) -> Vec<Sweep> {
+    let mut out: Vec<Sweep> = Vec::new();
+    for r in records {
+        let (Some(name), Some(t)) = (&r.sweep, r.threads) else {
+            continue;
+        };
+        let i = match out.iter().position(|g| &g.name == name) {
+            Some(i) => i,
+            None => {
+                out.push(Sweep {
+                    name: name.clone(),
+                    unit: r.unit.clone(),
+                    imps: Vec::new(),
+                    threads: Vec::new(),
+                    points: Vec::new(),
+                });
+                out.len() - 1
+            }
+        };
+        let g = &mut out[i];
+        if !g.imps.contains(&r.imp) {
+            g.imps.push(r.imp.clone());
+        }
+        if !g.threads.contains(&t) {
+            g.threads.push(t);
+        }
+        g.points.push(r.clone());
+    }
+    for g in &mut out {
+        g.threads.sort_unstable();
+        g.imps.sort_by_key(|p| {
+            if p == "weft" {
+                0
+            } else {
+                1 + PEERS.iter().position(|x| x == p).unwrap_or(PEERS.len())
+            }
+        });
+    }
+    out
+}
+
+fn sweep_table(g: &Sweep) -> String {
+    let mut s = format!("\n`{}_t<T>` ({}):\n\n| T |", g.name, g.unit);
+    for imp in &g.imps {
+        let _ = write!(s, " {imp} |");
+    }
+    s.push_str(" best peer | weft ÷ best peer |\n|---|");
+    for _ in 0..g.imps.len() + 2 {
+        s.push_str("---|");
+    }
+    s.push('\n');
+    for &t in &g.threads {
+        let _ = write!(s, "| {t} |");
+        for imp in &g.imps {
+            let c = g
+                .at(imp, t)
+                .map_or_else(|| "-".into(), |r| cell(r.median, r.modes));
+            let _ = write!(s, " {c} |");
+        }
+        let peers: Vec<(String, f64, Option<Modes>)> = g
+            .points
+            .iter()
+            .filter(|r| r.threads == Some(t) && r.imp != "weft")
+            .map(|r| (r.imp.clone(), r.median, r.modes))
+            .collect();
+        let b = best(&g.unit, &peers);
+        let weft = g.at("weft", t).map(|r| r.median);
+        let _ = writeln!(
+            s,
+            " {} | {} |",
+            b.map_or("-", |b| b.0.as_str()),
+            ratio(weft, b)
+        );
+    }
+    s
+}
+
+/// The plotted figure: operations per second for a time per operation, the figure itself for a
+/// speedup or a rate.
+fn per_second(unit: &str, v: f64) -> f64 {
+    if higher_is_better(unit) {
+        v
+    } else if unit.starts_with("µs") {
+        1e6 / v
+    } else if unit.starts_with("ms") {
+        1e3 / v
+    } else {
+        1e9 / v
+    }
+}
+
+fn color(imp: &str) -> RGBColor {
+    match imp {
+        "weft" => RGBColor(0xd9, 0x2d, 0x20),
+        "std" => RGBColor(0x1f, 0x77, 0xb4),
+        "parking_lot" => RGBColor(0x2c, 0xa0, 0x2c),
+        "crossbeam" => RGBColor(0x94, 0x67, 0xbd),
+        "flume" => RGBColor(0x8c, 0x56, 0x4b),
+        "kanal" => RGBColor(0xe3, 0x77, 0xc2),
+        "async-channel" => RGBColor(0x17, 0xbe, 0xcf),
+        "tokio" => RGBColor(0xbc, 0xbd, 0x22),
+        "rayon" => RGBColor(0xff, 0x7f, 0x0e),
+        "python" => RGBColor(0x30, 0x69, 0x98),
+        _ => RGBColor(0x7f, 0x7f, 0x7f),
+    }
+}
+
+/// One panel per sweep: operations per second (or the speedup) against the thread count, one
+/// line per implementation, the thread count on a log scale; a bimodal point also shows its two modes
+/// (hollow circles joined by a thin line).
+fn sweep_chart(
+    path: &Path,
+    title: &str,
+    groups: &[Sweep],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let cols = if groups.len() > 1 { 2 } else { 1 };
+    let rows = groups.len().div_ceil(cols);
+    let root =
+        SVGBackend::new(path, (520 * cols as u32, 40 + 360 * rows as u32)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let root = root.titled(
+        &format!("{title}: operations per second against threads"),
+        ("sans-serif", 20),
+    )?;
+    let panels = root.split_evenly((rows, cols));
+    for (g, area) in groups.iter().zip(panels.iter()) {
+        let values: Vec<f64> = g
+            .points
+            .iter()
+            .flat_map(|r| {
+                let mut v = vec![r.median];
+                if let Some(m) = r.modes {
+                    v.extend([m.low, m.high]);
+                }
+                v
+            })
+            .filter(|v| *v > 0.0)
+            .map(|v| per_second(&g.unit, v))
+            .collect();
+        if values.is_empty() {
+            continue;
+        }
+        let hi = values.iter().copied().fold(0.0f64, f64::max) * 1.1;
+        // The x axis is log2 of the thread count, drawn linearly, so that every count of the
+        // sweep (1, 2, 4, 8, 16) gets its own evenly spaced label.
+        let lg = |t: usize| (t as f64).log2();
+        let x0 = lg(*g.threads.first().unwrap_or(&1)) - 0.3;
+        let x1 = lg(*g.threads.last().unwrap_or(&1)) + 0.3;
+        let y_desc = if higher_is_better(&g.unit) {
+            g.unit.clone()
+        } else {
+            "operations per second".to_string()
+        };
+        let mut chart = ChartBuilder::on(area)
+            .caption(format!("{}_t<T>", g.name), ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, 0.0..hi)?;
+        let threads = g.threads.clone();
+        chart
+            .configure_mesh()
+            .x_desc("threads")
+            .y_desc(y_desc)
+            .x_labels(40)
+            .y_labels(12)
+            .x_label_formatter(&|x| {
+                threads
+                    .iter()
+                    .find(|t| (lg(**t) - x).abs() < 0.02)
+                    .map_or_else(String::new, |t| t.to_string())
+            })
+            .y_label_formatter(&|y| si(*y))
+            .draw()?;
+        for imp in &g.imps {
+            let c = color(imp);
+            let pts: Vec<(f64, f64)> = g
+                .threads
+                .iter()
+                .filter_map(|&t| g.at(imp, t).map(|r| (lg(t), per_second(&g.unit, r.median))))
+                .filter(|(_, y)| y.is_finite() && *y > 0.0)
+                .collect();
+            let width = if imp == "weft" { 3 } else { 2 };
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    pts.clone(),
+                    c.stroke_width(width),
+                )))?
+                .label(imp.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(width))
+                });
+            chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled())))?;
+            for &t in &g.threads {
+                let Some(m) = g.at(imp, t).and_then(|r| r.modes) else {
+                    continue;
+                };
+                let (a, b) = (per_second(&g.unit, m.low), per_second(&g.unit, m.high));
+                let x = lg(t);
+                chart.draw_series(std::iter::once(PathElement::new(vec![(x, a), (x, b)], c)))?;
+                chart.draw_series([a, b].map(|y| Circle::new((x, y), 5, c.stroke_width(1))))?;
+            }
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::LowerLeft)
+            .draw()?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// `1.2k`, `35M`: a compact axis label.
+fn si(v: f64) -> String {
+    let (d, suffix) = if v >= 1e9 {
+        (1e9, "G")
+    } else if v >= 1e6 {
+        (1e6, "M")
+    } else if v >= 1e3 {
+        (1e3, "k")
+    } else {
+        (1.0, "")
+    };
+    let x = v / d;
+    if x >= 10.0 {
+        format!("{x:.0}{suffix}")
+    } else {
+        format!("{x:.1}{suffix}")
+    }
 }
 
 /// A horizontal bar per (workload, peer): how far the peer is from weft, on a log scale.
@@ -215,7 +549,7 @@ fn chart(path: &Path, title: &str, rows: &[Row]) -> Result<(), Box<dyn std::erro
         let Some(w) = r.weft.filter(|w| *w > 0.0) else {
             continue;
         };
-        for (p, v) in &r.peers {
+        for (p, v, _) in &r.peers {
             if *v <= 0.0 {
                 continue;
             }

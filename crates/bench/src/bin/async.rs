@@ -1,0 +1,529 @@
+//! The async workloads, on a tokio multi-thread runtime with one worker per core; weft's
+//! awaitable forms vs tokio::sync, async-channel, flume and kanal in async mode.
+//!
+//! * `async_lock_uncontended`: one task takes and releases a lock; ns per acquire + release.
+//!   weft `Lock::acquire_async` vs `tokio::sync::Mutex`.
+//! * `async_lock_contended_t<T>` and `async_lock_out100_t<T>`: T tasks share a fixed number of
+//!   increments, back to back or with ~100 ns of work outside the lock; ns per increment.
+//! * `async_semaphore_t<T>`: T tasks, 2 permits; each acquires, yields to the runtime once (a
+//!   stand-in for the I/O a permit guards), does ~100 ns of work and releases; ns per acquire.
+//!   weft `Semaphore::acquire_async` vs `tokio::sync::Semaphore`.
+//! * `async_event_pingpong`: two tasks bounce a signal through two events; ns per round trip.
+//!   weft `Event::wait_async` (+ `clear`) vs `tokio::sync::Notify`.
+//! * `async_queue_mpmc_t<T>`: T producer tasks and T consumer tasks move a fixed number of items
+//!   through a bounded queue of capacity 128; ns per item. weft `Queue::put_async`/`get_async`
+//!   vs tokio `mpsc` (its one receiver shared behind a `tokio::sync::Mutex`, the usual
+//!   workaround), async-channel, flume and kanal.
+//! * `async_mixed_t<T>`: T producer threads (blocking puts) feed T consumer tasks; ns per item;
+//!   weft `Queue::put` + `get_async` vs tokio `mpsc` (`blocking_send`), async-channel
+//!   (`send_blocking`), flume (`send` + `recv_async`) and kanal (a sync sender, an async
+//!   receiver).
+//!
+//! weft's `Lock` and `Queue` rows need `Lock::acquire_async` and `Queue::put_async`/`get_async`:
+//! they are built with the `async-lock-queue` feature (see build.rs).
+#![allow(clippy::disallowed_types, missing_docs)]
+
+use std::{
+    future::Future,
+    hint::black_box,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use tokio::runtime::Runtime;
+use weft_bench::{
+    emit, emit_sweep, enabled, median, scale, share, spin, sweep_enabled, sweep_name,
+    thread_counts, work,
+};
+use weft_event::Event;
+use weft_semaphore::Semaphore;
+
+/// Capacity of the queues.
+const CAP: usize = 128;
+/// Operations (or items) of one point of a sweep.
+const TOTAL: u64 = 200_000;
+/// Items of one point of `async_mixed` (its threads and tasks are slower per item).
+const MIXED_TOTAL: u64 = 100_000;
+
+fn runtime() -> Runtime {
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// ns per operation: the median over the runs of the wall time `run` reports over `total`.
+fn ns_per(total: u64, mut run: impl FnMut() -> Duration) -> f64 {
+    median(|| run().as_nanos() as f64 / total as f64)
+}
+
+/// Runs `tasks` tasks on `rt`, task `i` being `body(shared, i, its share of total)`, and returns
+/// the wall time until the last one finished.
+fn run_tasks<S, F, Fut>(
+    rt: &Runtime,
+    tasks: usize,
+    total: u64,
+    shared: Arc<S>,
+    body: &F,
+) -> Duration
+where
+    S: Send + Sync + 'static,
+    F: Fn(Arc<S>, usize, u64) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    rt.block_on(async {
+        let start = Instant::now();
+        let hs: Vec<_> = (0..tasks)
+            .map(|i| tokio::spawn(body(Arc::clone(&shared), i, share(total, tasks, i))))
+            .collect();
+        for h in hs {
+            h.await.expect("a benchmark task panicked");
+        }
+        start.elapsed()
+    })
+}
+
+fn lock_uncontended(rt: &Runtime) {
+    let w = "async_lock_uncontended";
+    if !enabled(w) {
+        return;
+    }
+    let n = scale(2_000_000);
+    #[cfg(weft_bench_async_lock_queue)]
+    {
+        let lock = weft_lock::Lock::new(0u64);
+        let r = ns_per(n, || {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..n {
+                    *black_box(&lock).acquire_async().await += 1;
+                }
+                start.elapsed()
+            })
+        });
+        emit(w, "weft", r, "ns/op");
+    }
+    let lock = tokio::sync::Mutex::new(0u64);
+    let r = ns_per(n, || {
+        rt.block_on(async {
+            let start = Instant::now();
+            for _ in 0..n {
+                *black_box(&lock).lock().await += 1;
+            }
+            start.elapsed()
+        })
+    });
+    emit(w, "tokio", r, "ns/op");
+}
+
+fn lock_sweep(rt: &Runtime, base: &str, outside_ns: f64) {
+    if !sweep_enabled(base) {
+        return;
+    }
+    let outside = if outside_ns > 0.0 {
+        work(outside_ns)
+    } else {
+        0
+    };
+    let total = scale(TOTAL);
+    for t in thread_counts() {
+        if !enabled(&sweep_name(base, t)) {
+            continue;
+        }
+        #[cfg(weft_bench_async_lock_queue)]
+        {
+            let r = ns_per(total, || {
+                let lock = Arc::new(weft_lock::Lock::new(0u64));
+                run_tasks(rt, t, total, lock, &|l, i, n| async move {
+                    let mut x = i as u64;
+                    for _ in 0..n {
+                        *l.acquire_async().await += 1;
+                        if outside > 0 {
+                            x = spin(outside, x);
+                        }
+                    }
+                    black_box(x);
+                })
+            });
+            emit_sweep(base, t, "weft", r, "ns/op");
+        }
+        let r = ns_per(total, || {
+            let lock = Arc::new(tokio::sync::Mutex::new(0u64));
+            run_tasks(rt, t, total, lock, &|l, i, n| async move {
+                let mut x = i as u64;
+                for _ in 0..n {
+                    *l.lock().await += 1;
+                    if outside > 0 {
+                        x = spin(outside, x);
+                    }
+                }
+                black_box(x);
+            })
+        });
+        emit_sweep(base, t, "tokio", r, "ns/op");
+    }
+}
+
+fn semaphore_sweep(rt: &Runtime) {
+    let base = "async_semaphore";
+    if !sweep_enabled(base) {
+        return;
+    }
+    let inside = work(100.0);
+    let total = scale(TOTAL);
+    for t in thread_counts() {
+        if !enabled(&sweep_name(base, t)) {
+            continue;
+        }
+        let r = ns_per(total, || {
+            run_tasks(
+                rt,
+                t,
+                total,
+                Arc::new(Semaphore::new(2)),
+                &|s, i, n| async move {
+                    let mut x = i as u64;
+                    for _ in 0..n {
+                        let p = s.acquire_async().await;
+                        tokio::task::yield_now().await;
+                        x = spin(inside, x);
+                        drop(p);
+                    }
+                    black_box(x);
+                },
+            )
+        });
+        emit_sweep(base, t, "weft", r, "ns/op");
+        let r = ns_per(total, || {
+            let sem = Arc::new(tokio::sync::Semaphore::new(2));
+            run_tasks(rt, t, total, sem, &|s, i, n| async move {
+                let mut x = i as u64;
+                for _ in 0..n {
+                    let p = s.acquire().await.unwrap();
+                    tokio::task::yield_now().await;
+                    x = spin(inside, x);
+                    drop(p);
+                }
+                black_box(x);
+            })
+        });
+        emit_sweep(base, t, "tokio", r, "ns/op");
+    }
+}
+
+fn event_pingpong(rt: &Runtime) {
+    let w = "async_event_pingpong";
+    if !enabled(w) {
+        return;
+    }
+    let n = scale(200_000);
+    let r = ns_per(n, || {
+        let (ping, pong) = (Arc::new(Event::new()), Arc::new(Event::new()));
+        rt.block_on(async {
+            let start = Instant::now();
+            let (a, b) = (Arc::clone(&ping), Arc::clone(&pong));
+            let echo = tokio::spawn(async move {
+                for _ in 0..n {
+                    a.wait_async().await;
+                    a.clear();
+                    b.set();
+                }
+            });
+            let serve = tokio::spawn(async move {
+                for _ in 0..n {
+                    ping.set();
+                    pong.wait_async().await;
+                    pong.clear();
+                }
+            });
+            serve.await.unwrap();
+            echo.await.unwrap();
+            start.elapsed()
+        })
+    });
+    emit(w, "weft", r, "ns/op");
+    let r = ns_per(n, || {
+        let ping = Arc::new(tokio::sync::Notify::new());
+        let pong = Arc::new(tokio::sync::Notify::new());
+        rt.block_on(async {
+            let start = Instant::now();
+            let (a, b) = (Arc::clone(&ping), Arc::clone(&pong));
+            let echo = tokio::spawn(async move {
+                for _ in 0..n {
+                    a.notified().await;
+                    b.notify_one();
+                }
+            });
+            let serve = tokio::spawn(async move {
+                for _ in 0..n {
+                    ping.notify_one();
+                    pong.notified().await;
+                }
+            });
+            serve.await.unwrap();
+            echo.await.unwrap();
+            start.elapsed()
+        })
+    });
+    emit(w, "tokio", r, "ns/op");
+}
+
+/// One point of `async_queue_mpmc`: `t` producer tasks and `t` consumer tasks move `total` items
+/// through the channel `make` builds; `send` and `recv` are the channel's async forms.
+fn queue_point<S, R, FS, FR, SF, RF>(
+    rt: &Runtime,
+    t: usize,
+    total: u64,
+    make: impl Fn() -> (S, R),
+    send: FS,
+    recv: FR,
+) -> f64
+where
+    S: Clone + Send + 'static,
+    R: Clone + Send + 'static,
+    FS: Fn(S, u64) -> SF + Copy + Send + 'static,
+    FR: Fn(R) -> RF + Copy + Send + 'static,
+    SF: Future<Output = ()> + Send,
+    RF: Future<Output = u64> + Send,
+{
+    ns_per(total, || {
+        let (tx, rx) = make();
+        rt.block_on(async {
+            let start = Instant::now();
+            let mut hs = Vec::new();
+            for i in 0..t {
+                let tx = tx.clone();
+                hs.push(tokio::spawn(async move {
+                    for k in 0..share(total, t, i) {
+                        send(tx.clone(), k).await;
+                    }
+                    0
+                }));
+            }
+            for i in 0..t {
+                let rx = rx.clone();
+                hs.push(tokio::spawn(async move {
+                    let mut x = 0u64;
+                    for _ in 0..share(total, t, i) {
+                        x ^= recv(rx.clone()).await;
+                    }
+                    x
+                }));
+            }
+            let mut x = 0;
+            for h in hs {
+                x ^= h.await.unwrap();
+            }
+            black_box(x);
+            start.elapsed()
+        })
+    })
+}
+
+fn queue_sweep(rt: &Runtime) {
+    let base = "async_queue_mpmc";
+    if !sweep_enabled(base) {
+        return;
+    }
+    let total = scale(TOTAL);
+    for t in thread_counts() {
+        if !enabled(&sweep_name(base, t)) {
+            continue;
+        }
+        #[cfg(weft_bench_async_lock_queue)]
+        {
+            let r = queue_point(
+                rt,
+                t,
+                total,
+                || {
+                    let q = Arc::new(weft_queue::Queue::new(CAP));
+                    (Arc::clone(&q), q)
+                },
+                |q: Arc<weft_queue::Queue<u64>>, v| async move { q.put_async(v).await.unwrap() },
+                |q: Arc<weft_queue::Queue<u64>>| async move { q.get_async().await.unwrap() },
+            );
+            emit_sweep(base, t, "weft", r, "ns/item");
+        }
+        let r = queue_point(
+            rt,
+            t,
+            total,
+            || {
+                let (tx, rx) = tokio::sync::mpsc::channel(CAP);
+                (tx, Arc::new(tokio::sync::Mutex::new(rx)))
+            },
+            |tx: tokio::sync::mpsc::Sender<u64>, v| async move { tx.send(v).await.unwrap() },
+            |rx: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<u64>>>| async move {
+                rx.lock().await.recv().await.unwrap()
+            },
+        );
+        emit_sweep(base, t, "tokio", r, "ns/item");
+        let r = queue_point(
+            rt,
+            t,
+            total,
+            || async_channel::bounded(CAP),
+            |tx: async_channel::Sender<u64>, v| async move { tx.send(v).await.unwrap() },
+            |rx: async_channel::Receiver<u64>| async move { rx.recv().await.unwrap() },
+        );
+        emit_sweep(base, t, "async-channel", r, "ns/item");
+        let r = queue_point(
+            rt,
+            t,
+            total,
+            || flume::bounded(CAP),
+            |tx: flume::Sender<u64>, v| async move { tx.send_async(v).await.unwrap() },
+            |rx: flume::Receiver<u64>| async move { rx.recv_async().await.unwrap() },
+        );
+        emit_sweep(base, t, "flume", r, "ns/item");
+        let r = queue_point(
+            rt,
+            t,
+            total,
+            || kanal::bounded_async(CAP),
+            |tx: kanal::AsyncSender<u64>, v| async move { tx.send(v).await.unwrap() },
+            |rx: kanal::AsyncReceiver<u64>| async move { rx.recv().await.unwrap() },
+        );
+        emit_sweep(base, t, "kanal", r, "ns/item");
+    }
+}
+
+/// One point of `async_mixed`: `t` producer threads send `total` items with the blocking `send`;
+/// `t` consumer tasks on `rt` take them with the async `recv`.
+fn mixed_point<S, R, FR, RF>(
+    rt: &Runtime,
+    t: usize,
+    total: u64,
+    make: impl Fn() -> (S, R),
+    send: fn(&S, u64),
+    recv: FR,
+) -> f64
+where
+    S: Sync,
+    R: Clone + Send + 'static,
+    FR: Fn(R) -> RF + Copy + Send + 'static,
+    RF: Future<Output = u64> + Send,
+{
+    ns_per(total, || {
+        let (tx, rx) = make();
+        let start = Instant::now();
+        let consumers: Vec<_> = (0..t)
+            .map(|i| {
+                let rx = rx.clone();
+                rt.spawn(async move {
+                    let mut x = 0u64;
+                    for _ in 0..share(total, t, i) {
+                        x ^= recv(rx.clone()).await;
+                    }
+                    x
+                })
+            })
+            .collect();
+        drop(rx);
+        std::thread::scope(|s| {
+            for i in 0..t {
+                let tx = &tx;
+                s.spawn(move || {
+                    for k in 0..share(total, t, i) {
+                        send(tx, k);
+                    }
+                });
+            }
+        });
+        let x = rt.block_on(async {
+            let mut x = 0;
+            for h in consumers {
+                x ^= h.await.unwrap();
+            }
+            x
+        });
+        black_box(x);
+        start.elapsed()
+    })
+}
+
+fn mixed_sweep(rt: &Runtime) {
+    let base = "async_mixed";
+    if !sweep_enabled(base) {
+        return;
+    }
+    let total = scale(MIXED_TOTAL);
+    for t in thread_counts() {
+        if !enabled(&sweep_name(base, t)) {
+            continue;
+        }
+        #[cfg(weft_bench_async_lock_queue)]
+        {
+            let r = mixed_point(
+                rt,
+                t,
+                total,
+                || {
+                    let q = Arc::new(weft_queue::Queue::new(CAP));
+                    (Arc::clone(&q), q)
+                },
+                |q, v| q.put(v).unwrap(),
+                |q: Arc<weft_queue::Queue<u64>>| async move { q.get_async().await.unwrap() },
+            );
+            emit_sweep(base, t, "weft", r, "ns/item");
+        }
+        let r = mixed_point(
+            rt,
+            t,
+            total,
+            || {
+                let (tx, rx) = tokio::sync::mpsc::channel(CAP);
+                (tx, Arc::new(tokio::sync::Mutex::new(rx)))
+            },
+            |tx, v| tx.blocking_send(v).unwrap(),
+            |rx: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<u64>>>| async move {
+                rx.lock().await.recv().await.unwrap()
+            },
+        );
+        emit_sweep(base, t, "tokio", r, "ns/item");
+        let r = mixed_point(
+            rt,
+            t,
+            total,
+            || async_channel::bounded(CAP),
+            |tx, v| tx.send_blocking(v).unwrap(),
+            |rx: async_channel::Receiver<u64>| async move { rx.recv().await.unwrap() },
+        );
+        emit_sweep(base, t, "async-channel", r, "ns/item");
+        let r = mixed_point(
+            rt,
+            t,
+            total,
+            || flume::bounded(CAP),
+            |tx, v| tx.send(v).unwrap(),
+            |rx: flume::Receiver<u64>| async move { rx.recv_async().await.unwrap() },
+        );
+        emit_sweep(base, t, "flume", r, "ns/item");
+        let r = mixed_point(
+            rt,
+            t,
+            total,
+            || {
+                let (tx, rx) = kanal::bounded(CAP);
+                (tx, rx.to_async())
+            },
+            |tx, v| tx.send(v).unwrap(),
+            |rx: kanal::AsyncReceiver<u64>| async move { rx.recv().await.unwrap() },
+        );
+        emit_sweep(base, t, "kanal", r, "ns/item");
+    }
+}
+
+fn main() {
+    let rt = runtime();
+    lock_uncontended(&rt);
+    lock_sweep(&rt, "async_lock_contended", 0.0);
+    lock_sweep(&rt, "async_lock_out100", 100.0);
+    semaphore_sweep(&rt);
+    event_pingpong(&rt);
+    queue_sweep(&rt);
+    mixed_sweep(&rt);
+}
