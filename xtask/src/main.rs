@@ -7,7 +7,7 @@
 //!   caught by the loom models or the tests.
 //! * `tsan [CRATE]`, `fuzz [--seconds N] [TARGET]`, `soak [--minutes F]`: ThreadSanitizer, the
 //!   cargo-fuzz targets, the soak test.
-//! * `bench [--filter TEXT] [--json PATH] [--runs N] [--quick] [--report]`: weft beside its
+//! * `bench [--filter TEXT] [--json PATH] [--runs N] [--threads 1,2,4,8,16] [--quick] [--report]`: weft beside its
 //!   peers; `--report` writes `docs/bench/` (tables and SVG charts).
 //! * `demo [--scenario NAME]`: the guide's scenarios, end to end, with timings.
 //! * `tidy`: the project's conventions (also a `#[test]`).
@@ -43,7 +43,7 @@ commands:
   soak [--minutes F] [--seed N] [--only PRIMITIVE]
                                             every primitive under randomised load, with a
                                             watchdog (release build of crates/soak)
-  bench [--filter TEXT] [--json PATH] [--runs N] [--quick] [--report]
+  bench [--filter TEXT] [--json PATH] [--runs N] [--threads 1,2,4,8,16] [--quick] [--report]
                                             weft beside std, parking_lot, crossbeam, flume, rayon,
                                             threadpool and CPython, with ratios; --report writes
                                             docs/bench/README.md and an SVG chart per family
