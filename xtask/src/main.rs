@@ -7,8 +7,9 @@
 //!   caught by the loom models or the tests.
 //! * `tsan [CRATE]`, `fuzz [--seconds N] [TARGET]`, `soak [--minutes F]`: ThreadSanitizer, the
 //!   cargo-fuzz targets, the soak test.
-//! * `bench [--filter TEXT] [--json PATH] [--runs N] [--threads 1,2,4,8,16] [--quick] [--report]`: weft beside its
-//!   peers; `--report` writes `docs/bench/` (tables and SVG charts).
+//! * `bench [--filter TEXT] [--json PATH] [--runs N] [--threads 1,2,4,8,16] [--quick] [--report]`:
+//!   weft beside its peers, thread sweeps at the `--threads` counts; `--report` writes
+//!   `docs/bench/` (tables and SVG charts).
 //! * `demo [--scenario NAME]`: the guide's scenarios, end to end, with timings.
 //! * `tidy`: the project's conventions (also a `#[test]`).
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
