@@ -5,7 +5,12 @@
 //! each model declares its preemption bound (`weft_sync::model_with_preemptions`). Without
 //! `weft_loom` each model runs once on real threads. `-- --ignored` adds the two deep models.
 
-use std::time::Duration;
+use std::{
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll, Waker},
+    time::Duration,
+};
 
 use weft_queue::{GetError, LifoQueue, PriorityQueue, PutError, Queue, ShutDown};
 use weft_sync::{
@@ -367,6 +372,9 @@ trait Api: Send + Sync + 'static {
     fn join(&self);
     fn unfinished_tasks(&self) -> usize;
     fn len(&self) -> usize;
+    fn put_async(&self, item: i32) -> impl Future<Output = Result<(), ShutDown<i32>>> + Send + '_;
+    fn get_async(&self) -> impl Future<Output = Result<i32, ShutDown>> + Send + '_;
+    fn join_async(&self) -> impl Future<Output = ()> + Send + '_;
 }
 
 macro_rules! api {
@@ -404,6 +412,18 @@ macro_rules! api {
             }
             fn len(&self) -> usize {
                 $q::len(self)
+            }
+            fn put_async(
+                &self,
+                item: i32,
+            ) -> impl Future<Output = Result<(), ShutDown<i32>>> + Send + '_ {
+                $q::put_async(self, item)
+            }
+            fn get_async(&self) -> impl Future<Output = Result<i32, ShutDown>> + Send + '_ {
+                $q::get_async(self)
+            }
+            fn join_async(&self) -> impl Future<Output = ()> + Send + '_ {
+                $q::join_async(self)
             }
         }
     )*};
@@ -656,6 +676,149 @@ fn join_after_two_items<Q: Api>(cap: usize) {
     w.join().unwrap();
 }
 
+// The async twins. A task is `block_on` on its own loom thread (loom's executor), or a future
+// polled by hand with a no-op waker when the model drops it at a chosen point.
+
+/// Polls a future once with a waker that does nothing (the model drops or re-polls it itself).
+fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
+    Pin::new(f).poll(&mut Context::from_waker(Waker::noop()))
+}
+
+/// A task and a thread both get from a queue of capacity `cap` while the main thread puts two
+/// items: each gets one, none is lost or duplicated, nobody sleeps forever (threads and tasks in
+/// one FIFO, each woken for its item).
+fn task_and_thread_getters<Q: Api>(cap: usize) {
+    let q = Arc::new(Q::make(cap));
+    let task = {
+        let q = Arc::clone(&q);
+        spawn(move || weft_sync::block_on(q.get_async()).unwrap())
+    };
+    let thread = {
+        let q = Arc::clone(&q);
+        spawn(move || q.get().unwrap())
+    };
+    q.put(1).unwrap();
+    q.put(2).unwrap();
+    let got = vec![task.join().unwrap(), thread.join().unwrap()];
+    assert_eq!(sorted(got), vec![1, 2], "each item exactly once");
+    assert_eq!(q.len(), 0);
+}
+
+/// A task and a thread both put into a full queue of capacity `cap` while the main thread
+/// takes every item: both get in, none is lost.
+fn task_and_thread_putters<Q: Api>(cap: usize) {
+    let q = Arc::new(Q::make(cap));
+    for i in 0..cap {
+        q.put(i as i32).unwrap();
+    }
+    let task = {
+        let q = Arc::clone(&q);
+        spawn(move || weft_sync::block_on(q.put_async(10)).unwrap())
+    };
+    let thread = {
+        let q = Arc::clone(&q);
+        spawn(move || q.put(20).unwrap())
+    };
+    let got: Vec<i32> = (0..cap + 2).map(|_| q.get().unwrap()).collect();
+    task.join().unwrap();
+    thread.join().unwrap();
+    let mut want: Vec<i32> = (0..cap as i32).collect();
+    want.extend([10, 20]);
+    assert_eq!(sorted(got), want, "each item exactly once");
+}
+
+/// A queued `get_async` is dropped while a put runs and a thread getter waits behind it:
+/// dropped before the wake-up, it just leaves; dropped after it (never polled again), it
+/// passes the wake-up on. Either way the thread gets the item (else loom reports a deadlock)
+/// and the future took nothing.
+fn dropped_get_async_passes_its_wake_up_on<Q: Api>(cap: usize) {
+    let q = Arc::new(Q::make(cap));
+    let mut fut = Box::pin(q.get_async());
+    assert!(poll_once(&mut fut).is_pending());
+    let thread = {
+        let q = Arc::clone(&q);
+        spawn(move || q.get())
+    };
+    let putter = {
+        let q = Arc::clone(&q);
+        spawn(move || q.put(1).unwrap())
+    };
+    drop(fut);
+    putter.join().unwrap();
+    assert_eq!(thread.join().unwrap(), Ok(1), "the item went to the thread");
+}
+
+/// A queued `put_async` on a full queue is dropped while a get frees the slot and a thread
+/// putter waits behind it: the thread gets in either way, and the future's item is never
+/// queued nor counted.
+fn dropped_put_async_passes_its_wake_up_on<Q: Api>(cap: usize) {
+    let q = Arc::new(Q::make(cap));
+    for i in 0..cap {
+        q.put(i as i32).unwrap();
+    }
+    let mut fut = Box::pin(q.put_async(10));
+    assert!(poll_once(&mut fut).is_pending());
+    let thread = {
+        let q = Arc::clone(&q);
+        spawn(move || q.put(20).unwrap())
+    };
+    let getter = {
+        let q = Arc::clone(&q);
+        spawn(move || q.get().unwrap())
+    };
+    drop(fut);
+    assert_eq!(getter.join().unwrap(), 0);
+    thread.join().unwrap();
+    let mut want: Vec<i32> = (1..cap as i32).collect();
+    want.push(20);
+    assert_eq!(
+        sorted(drain(&*q)),
+        want,
+        "the dropped put's item was never queued"
+    );
+    assert_eq!(q.unfinished_tasks(), cap + 1, "and never counted");
+}
+
+/// `shutdown` races a parked async getter and a put: the task gets the item if the put got in
+/// (every accepted item is handed out), `ShutDown` otherwise, and never sleeps forever.
+fn shutdown_races_a_parked_async_getter<Q: Api>(cap: usize) {
+    let q = Arc::new(Q::make(cap));
+    let task = {
+        let q = Arc::clone(&q);
+        spawn(move || weft_sync::block_on(q.get_async()))
+    };
+    let putter = {
+        let q = Arc::clone(&q);
+        spawn(move || q.put(1).is_ok())
+    };
+    q.shutdown(false);
+    let accepted = putter.join().unwrap();
+    let got = task.join().unwrap();
+    if accepted {
+        assert_eq!(got, Ok(1), "an accepted item is handed out");
+    } else {
+        assert_eq!(got, Err(ShutDown(())));
+    }
+}
+
+/// `join_async` on a task returns only after the worker's `task_done`, and sees its work.
+fn join_async_waits_for_task_done<Q: Api>(cap: usize) {
+    let q = Arc::new(Q::make(cap));
+    let done = Arc::new(AtomicBool::new(false));
+    q.put(1).unwrap();
+    let w = {
+        let (q, done) = (Arc::clone(&q), Arc::clone(&done));
+        spawn(move || {
+            q.get().unwrap();
+            done.store(true, Ordering::Relaxed);
+            q.task_done().unwrap();
+        })
+    };
+    weft_sync::block_on(q.join_async());
+    assert!(done.load(Ordering::Relaxed), "join_async returned early");
+    w.join().unwrap();
+}
+
 macro_rules! models {
     ($($name:ident: $bound:literal => $body:expr;)*) => {$(
         #[test]
@@ -692,6 +855,24 @@ models! {
     lifo_timed_putter_two_gets_capacity_1: 2 => timed_putter_two_gets::<LifoQueue<i32>>(1);
     priority_two_getters_two_putters_capacity_2: 1 => two_getters_two_putters::<PriorityQueue<i32>>(2);
     priority_join_after_two_items_capacity_1: 2 => join_after_two_items::<PriorityQueue<i32>>(1);
+    ring_task_and_thread_getters_capacity_1: 1 => task_and_thread_getters::<Queue<i32>>(1);
+    ring_task_and_thread_getters_capacity_2: 1 => task_and_thread_getters::<Queue<i32>>(2);
+    ring_task_and_thread_putters_capacity_1: 1 => task_and_thread_putters::<Queue<i32>>(1);
+    ring_task_and_thread_putters_capacity_2: 1 => task_and_thread_putters::<Queue<i32>>(2);
+    ring_dropped_get_async_passes_its_wake_up_on: 2 => dropped_get_async_passes_its_wake_up_on::<Queue<i32>>(1);
+    ring_dropped_put_async_passes_its_wake_up_on: 2 => dropped_put_async_passes_its_wake_up_on::<Queue<i32>>(1);
+    ring_shutdown_races_a_parked_async_getter: 2 => shutdown_races_a_parked_async_getter::<Queue<i32>>(1);
+    ring_join_async_waits_for_task_done: 2 => join_async_waits_for_task_done::<Queue<i32>>(1);
+    unbounded_task_and_thread_getters: 1 => task_and_thread_getters::<Queue<i32>>(0);
+    unbounded_dropped_get_async_passes_its_wake_up_on: 2 => dropped_get_async_passes_its_wake_up_on::<Queue<i32>>(0);
+    unbounded_shutdown_races_a_parked_async_getter: 2 => shutdown_races_a_parked_async_getter::<Queue<i32>>(0);
+    unbounded_join_async_waits_for_task_done: 2 => join_async_waits_for_task_done::<Queue<i32>>(0);
+    lifo_task_and_thread_getters_capacity_1: 1 => task_and_thread_getters::<LifoQueue<i32>>(1);
+    lifo_task_and_thread_putters_capacity_1: 1 => task_and_thread_putters::<LifoQueue<i32>>(1);
+    lifo_dropped_get_async_passes_its_wake_up_on: 2 => dropped_get_async_passes_its_wake_up_on::<LifoQueue<i32>>(1);
+    lifo_dropped_put_async_passes_its_wake_up_on: 2 => dropped_put_async_passes_its_wake_up_on::<LifoQueue<i32>>(1);
+    lifo_shutdown_races_a_parked_async_getter: 2 => shutdown_races_a_parked_async_getter::<LifoQueue<i32>>(1);
+    priority_join_async_waits_for_task_done: 2 => join_async_waits_for_task_done::<PriorityQueue<i32>>(1);
 }
 
 // The same two scenarios at two preemptions: enough to reach the stranded-item and
