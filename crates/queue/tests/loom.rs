@@ -727,48 +727,52 @@ fn task_and_thread_putters<Q: Api>(cap: usize) {
     assert_eq!(sorted(got), want, "each item exactly once");
 }
 
-/// A queued `get_async` is dropped while a put runs and a thread getter waits behind it:
-/// dropped before the wake-up, it just leaves; dropped after it (never polled again), it
-/// passes the wake-up on. Either way the thread gets the item (else loom reports a deadlock)
-/// and the future took nothing.
+/// Two queued `get_async` futures; the first is dropped while a put runs. Dropped before the
+/// put's wake-up, it just leaves and the put wakes the second; dropped after it (never polled
+/// again), it passes the wake-up on. Either way the second future, polled once more, has been
+/// woken and takes the item, which the dropped one never took.
 fn dropped_get_async_passes_its_wake_up_on<Q: Api>(cap: usize) {
     let q = Arc::new(Q::make(cap));
-    let mut fut = Box::pin(q.get_async());
-    assert!(poll_once(&mut fut).is_pending());
-    let thread = {
-        let q = Arc::clone(&q);
-        spawn(move || q.get())
-    };
+    let mut first = Box::pin(q.get_async());
+    let mut second = Box::pin(q.get_async());
+    assert!(poll_once(&mut first).is_pending());
+    assert!(poll_once(&mut second).is_pending());
     let putter = {
         let q = Arc::clone(&q);
         spawn(move || q.put(1).unwrap())
     };
-    drop(fut);
+    drop(first);
     putter.join().unwrap();
-    assert_eq!(thread.join().unwrap(), Ok(1), "the item went to the thread");
+    assert_eq!(
+        poll_once(&mut second),
+        Poll::Ready(Ok(1)),
+        "the wake-up reached the second getter"
+    );
 }
 
-/// A queued `put_async` on a full queue is dropped while a get frees the slot and a thread
-/// putter waits behind it: the thread gets in either way, and the future's item is never
-/// queued nor counted.
+/// Two queued `put_async` futures on a full queue; the first is dropped while a get frees the
+/// slot. Either way the second gets in when polled once more, and the dropped one's item is
+/// never queued nor counted.
 fn dropped_put_async_passes_its_wake_up_on<Q: Api>(cap: usize) {
     let q = Arc::new(Q::make(cap));
     for i in 0..cap {
         q.put(i as i32).unwrap();
     }
-    let mut fut = Box::pin(q.put_async(10));
-    assert!(poll_once(&mut fut).is_pending());
-    let thread = {
-        let q = Arc::clone(&q);
-        spawn(move || q.put(20).unwrap())
-    };
+    let mut first = Box::pin(q.put_async(10));
+    let mut second = Box::pin(q.put_async(20));
+    assert!(poll_once(&mut first).is_pending());
+    assert!(poll_once(&mut second).is_pending());
     let getter = {
         let q = Arc::clone(&q);
         spawn(move || q.get().unwrap())
     };
-    drop(fut);
+    drop(first);
     assert_eq!(getter.join().unwrap(), 0);
-    thread.join().unwrap();
+    assert_eq!(
+        poll_once(&mut second),
+        Poll::Ready(Ok(())),
+        "the slot's wake-up reached the second putter"
+    );
     let mut want: Vec<i32> = (1..cap as i32).collect();
     want.push(20);
     assert_eq!(
