@@ -1,6 +1,7 @@
 //! The bounded FIFO behind [`Queue`](crate::Queue): a lock-free ring of slots, each with a
 //! sequence stamp (Dmitry Vyukov's bounded MPMC queue, in the shape of crossbeam's
-//! `ArrayQueue`), plus wait lists used only when the ring is full or empty.
+//! `ArrayQueue`), plus wait queues (weft-sync's waiting core) used only when the ring is full or
+//! empty.
 //!
 //! # The words
 //!
@@ -71,6 +72,16 @@
 //!
 //! (A `SeqCst` fence on each side would do as well on paper; the read-modify-write form costs
 //! about the same on x86-64 and is what loom models exactly.)
+//!
+//! # Threads and tasks
+//!
+//! The lists are weft-sync's [`WaitQueue`]s: a parked thread and an async task (`put_async`,
+//! `get_async`) wait in one FIFO and run the same handshake. A task does not spin (a poll never
+//! blocks): it registers, re-checks, and returns `Pending`; woken, it re-checks and either
+//! leaves with an item (a slot), passing the wake-up on as a woken thread does, or registers
+//! again. A task's future dropped after a wake-up passes it on (`pass_on_getter` /
+//! `pass_on_putter`, the same checks); dropped while still queued, it leaves and `waiting`
+//! goes down, as for a thread that timed out.
 
 use std::{
     mem::MaybeUninit,
