@@ -3,7 +3,7 @@
 //! Run with
 //! `RUSTFLAGS="--cfg weft_loom -C debug-assertions" cargo test -p weft-queue --test loom --release --target-dir target/loom`:
 //! each model declares its preemption bound (`weft_sync::model_with_preemptions`). Without
-//! `weft_loom` each model runs once on real threads. `-- --ignored` adds the two deep models.
+//! `weft_loom` each model runs once on real threads. `-- --ignored` adds the four deep models.
 
 use std::{
     future::Future,
@@ -783,6 +783,64 @@ fn dropped_put_async_passes_its_wake_up_on<Q: Api>(cap: usize) {
     assert_eq!(q.unfinished_tasks(), cap + 1, "and never counted");
 }
 
+/// `two_getters_two_putters` with one getter a task: a woken task that finds the head slot
+/// still being written re-parks, and the task (or thread) that then takes an item passes the
+/// wake-up on, as two threads do.
+fn task_and_thread_getters_two_putters<Q: Api>(cap: usize) {
+    let q = Arc::new(Q::make(cap));
+    let task = {
+        let q = Arc::clone(&q);
+        spawn(move || weft_sync::block_on(q.get_async()))
+    };
+    let thread = {
+        let q = Arc::clone(&q);
+        spawn(move || q.get())
+    };
+    thread::yield_now();
+    let p = {
+        let q = Arc::clone(&q);
+        spawn(move || q.put(1))
+    };
+    q.put(2).unwrap();
+    p.join().unwrap().unwrap();
+    let got = vec![
+        task.join().unwrap().unwrap(),
+        thread.join().unwrap().unwrap(),
+    ];
+    assert_eq!(sorted(got), vec![1, 2], "each item to one getter");
+    assert_eq!(q.len(), 0);
+}
+
+/// `two_putters_two_getters` with one putter a task (the mirror image).
+fn task_and_thread_putters_two_getters<Q: Api>(cap: usize) {
+    let q = Arc::new(Q::make(cap));
+    for i in 0..cap as i32 {
+        q.put(10 + i).unwrap();
+    }
+    let task = {
+        let q = Arc::clone(&q);
+        spawn(move || weft_sync::block_on(q.put_async(1)))
+    };
+    let thread = {
+        let q = Arc::clone(&q);
+        spawn(move || q.put(2))
+    };
+    thread::yield_now();
+    let g = {
+        let q = Arc::clone(&q);
+        spawn(move || q.get())
+    };
+    let mine = q.get().unwrap();
+    let theirs = g.join().unwrap().unwrap();
+    task.join().unwrap().unwrap();
+    thread.join().unwrap().unwrap();
+    let mut all = vec![mine, theirs];
+    all.extend(drain(&*q));
+    let mut want: Vec<i32> = (0..cap as i32).map(|i| 10 + i).collect();
+    want.extend([1, 2]);
+    assert_eq!(sorted(all), sorted(want), "every item once");
+}
+
 /// `shutdown` races a parked async getter and a put: the task gets the item if the put got in
 /// (every accepted item is handed out), `ShutDown` otherwise, and never sleeps forever.
 fn shutdown_races_a_parked_async_getter<Q: Api>(cap: usize) {
@@ -895,4 +953,24 @@ fn ring_two_getters_two_putters_capacity_2_deep() {
 #[ignore = "deep: over 10 minutes; run with --ignored"]
 fn ring_two_putters_two_getters_capacity_2_deep() {
     weft_sync::model_with_preemptions(2, || two_putters_two_getters::<Queue<i32>>(2));
+}
+
+// The same two scenarios with one getter (putter) an async task, at two preemptions: a woken
+// task passes its wake-up on as a woken thread does. As long as the thread-only deep models;
+// run them on demand with `-- --ignored`.
+
+#[test]
+#[ignore = "deep: over 10 minutes; run with --ignored"]
+fn ring_task_and_thread_getters_two_putters_capacity_2_deep() {
+    weft_sync::model_with_preemptions(2, || {
+        task_and_thread_getters_two_putters::<Queue<i32>>(2);
+    });
+}
+
+#[test]
+#[ignore = "deep: over 10 minutes; run with --ignored"]
+fn ring_task_and_thread_putters_two_getters_capacity_2_deep() {
+    weft_sync::model_with_preemptions(2, || {
+        task_and_thread_putters_two_getters::<Queue<i32>>(2);
+    });
 }
