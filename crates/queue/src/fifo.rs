@@ -18,14 +18,18 @@ use crate::{
 /// (`Queue::new(0)` or [`Queue::unbounded`]). Every put and get comes in three forms: blocking,
 /// `try_` (never blocks) and `_timeout`. A put that fails hands its item back inside the error;
 /// nothing is ever lost. [`task_done`](Queue::task_done) and [`join`](Queue::join) track work
-/// as in Python, and [`shutdown`](Queue::shutdown) follows Python 3.13.
+/// as in Python, and [`shutdown`](Queue::shutdown) follows Python 3.13. The async twins
+/// ([`put_async`](Queue::put_async), [`get_async`](Queue::get_async),
+/// [`join_async`](Queue::join_async)) let async tasks share the queue with threads, as
+/// `asyncio.Queue` (or `janus`) would in Python.
 ///
 /// Share a queue between threads with [`Arc`](std::sync::Arc) or scoped threads.
 ///
 /// # Fairness
 ///
-/// Blocked getters (and blocked putters) are woken oldest first, one per item (or free slot);
-/// a thread that arrives while others sleep may still be served first.
+/// Blocked getters (and blocked putters), threads and async tasks alike, wait in one FIFO and
+/// are woken oldest first, one per item (or free slot); a caller that arrives while others
+/// sleep may still be served first.
 ///
 /// # Examples
 ///
