@@ -3,7 +3,9 @@
 //! The input picks a queue (Queue, LifoQueue or PriorityQueue with capacity 1, 2, 3 or
 //! unbounded, or SimpleQueue) and then a sequence of operations: the non-blocking and
 //! zero-timeout puts and gets, the blocking ones only where the model says they return at once,
-//! `task_done`, `join` when nothing is unfinished, both shutdowns, and the observers. After
+//! `task_done`, `join` when nothing is unfinished, both shutdowns, the observers, and
+//! `put_async`/`get_async` polled once and dropped when still pending (which must leave the queue
+//! as it was: a dropped put never queues its item, a dropped get takes nothing). After
 //! every operation the queue must agree with the model: no item lost, duplicated or reordered,
 //! the same length, fullness, unfinished-task count and shutdown state, and the same error
 //! (with the rejected item handed back) where the model says the operation fails.
@@ -12,6 +14,9 @@
 use std::{
     cmp::Reverse,
     collections::{BinaryHeap, VecDeque},
+    future::Future,
+    pin::pin,
+    task::{Context, Poll, Waker},
     time::Duration,
 };
 
@@ -169,6 +174,32 @@ macro_rules! drive {
                     m.shutdown(true);
                 }
                 10 if m.unfinished == 0 => q.join(),
+                // One poll of an async put or get; pending means the model says it would wait,
+                // and dropping it must change nothing.
+                11 if key % 2 == 0 => {
+                    let item = (key, serial);
+                    serial += 1;
+                    let expect = m.put(item);
+                    let mut fut = pin!(q.put_async(item));
+                    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+                        Poll::Ready(Ok(())) => assert_eq!(expect, Ok(()), "step {step}: put_async"),
+                        Poll::Ready(Err(e)) => {
+                            assert_eq!(expect, Err("shutdown"), "step {step}: put_async");
+                            assert_eq!(e.into_inner(), item, "step {step}: rejected item not handed back");
+                        }
+                        Poll::Pending => assert_eq!(expect, Err("full"), "step {step}: put_async pending"),
+                    }
+                }
+                11 => {
+                    let expect = m.get();
+                    let mut fut = pin!(q.get_async());
+                    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+                        Poll::Ready(got) => {
+                            assert_eq!(got.map_err(|_| "shutdown"), expect, "step {step}: get_async");
+                        }
+                        Poll::Pending => assert_eq!(expect, Err("empty"), "step {step}: get_async pending"),
+                    }
+                }
                 _ => {}
             }
             assert_eq!(q.len(), m.len(), "step {step}: len");
@@ -206,6 +237,15 @@ fn simple(ops: &[u8]) {
                 m.pop_front(),
                 "step {step}: get_timeout(0)"
             ),
+            _ if op & 4 != 0 => {
+                // One poll of `get_async`; dropped when pending, it takes nothing.
+                let expect = m.pop_front();
+                let mut fut = pin!(q.get_async());
+                match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+                    Poll::Ready(got) => assert_eq!(Some(got), expect, "step {step}: get_async"),
+                    Poll::Pending => assert_eq!(expect, None, "step {step}: get_async pending"),
+                }
+            }
             _ => {
                 if let Some(expect) = m.pop_front() {
                     assert_eq!(q.get(), expect, "step {step}: get");

@@ -1,9 +1,26 @@
 //! The API shared by `Queue`, `LifoQueue` and `PriorityQueue`, written once.
 
-use crate::{GetError, PutError, TaskDoneError, locked::Block};
+use std::task::{Context, Poll};
+
+use crate::{GetError, PutError, TaskDoneError, locked::Block, wait::TaskWait};
 
 /// What a queue type delegates to.
+///
+/// The async methods are one poll of a put, get or join and the cancellation of a pending one
+/// (the futures in [`crate::future`] call them); a cancellation passes on a wake-up the task
+/// received.
 pub(crate) trait Backend<T> {
+    fn poll_put(
+        &self,
+        item: &mut Option<T>,
+        wait: &mut TaskWait,
+        cx: &Context<'_>,
+    ) -> Poll<Result<(), PutError<T>>>;
+    fn cancel_put(&self, wait: &mut TaskWait);
+    fn poll_get(&self, wait: &mut TaskWait, cx: &Context<'_>) -> Poll<Result<T, GetError>>;
+    fn cancel_get(&self, wait: &mut TaskWait);
+    fn poll_join(&self, wait: &mut TaskWait, cx: &Context<'_>) -> Poll<()>;
+    fn cancel_join(&self, wait: &mut TaskWait);
     fn put(&self, item: T, block: Block) -> Result<(), PutError<T>>;
     fn get(&self, block: Block) -> Result<T, GetError>;
     fn len(&self) -> usize;
@@ -16,6 +33,29 @@ pub(crate) trait Backend<T> {
 }
 
 impl<T, S: crate::locked::Store<T>> Backend<T> for crate::locked::Locked<S> {
+    fn poll_put(
+        &self,
+        item: &mut Option<T>,
+        wait: &mut TaskWait,
+        cx: &Context<'_>,
+    ) -> Poll<Result<(), PutError<T>>> {
+        Self::poll_put(self, item, wait, cx)
+    }
+    fn cancel_put(&self, wait: &mut TaskWait) {
+        Self::cancel_put::<T>(self, wait);
+    }
+    fn poll_get(&self, wait: &mut TaskWait, cx: &Context<'_>) -> Poll<Result<T, GetError>> {
+        Self::poll_get(self, wait, cx)
+    }
+    fn cancel_get(&self, wait: &mut TaskWait) {
+        Self::cancel_get::<T>(self, wait);
+    }
+    fn poll_join(&self, wait: &mut TaskWait, cx: &Context<'_>) -> Poll<()> {
+        Self::poll_join(self, wait, cx)
+    }
+    fn cancel_join(&self, wait: &mut TaskWait) {
+        Self::cancel_join(self, wait);
+    }
     fn put(&self, item: T, block: Block) -> Result<(), PutError<T>> {
         Self::put(self, item, block)
     }
@@ -331,6 +371,104 @@ macro_rules! queue_api {
             /// ```
             pub fn join(&self) {
                 crate::api::Backend::join(&self.inner);
+            }
+
+            /// Puts `item` in the queue as an async task, waiting while it is full.
+            ///
+            /// The task waits in the same FIFO as blocked threads, so threads and tasks can
+            /// share one queue (producers on threads, consumers on tasks, or the other way
+            /// round) and neither starves the other. Runtime-agnostic (plain `Waker`s); for a
+            /// timeout, wrap it in the runtime's (`tokio::time::timeout`). The future is `Send`
+            /// for `T: Send`.
+            ///
+            /// Cancellation is safe: dropping the future before it completes drops `item` with
+            /// it (it was never queued and is not counted by `task_done`/`join`), and a free
+            /// slot announced to it passes on to the next putter. See
+            /// [`PutAsync`](crate::PutAsync).
+            ///
+            #[doc = concat!("Python: `await q.put(item)` on an `asyncio.Queue`; one `", $py, "` serving threads and tasks at once is what `janus` offers in Python.")]
+            ///
+            /// # Errors
+            ///
+            /// [`ShutDown`](crate::ShutDown) with the item inside once the queue was shut down
+            /// (also when the shutdown happens while the task waits).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let q = weft_queue::", stringify!($name), "::new(1);")]
+            /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            /// std::thread::scope(|s| {
+            #[doc = concat!("    q.put(", $a, ").unwrap();")]
+            ///     // A thread makes room...
+            ///     s.spawn(|| q.get().unwrap());
+            ///     // ...for the task's item.
+            #[doc = concat!("    rt.block_on(q.put_async(", $b, ")).unwrap();")]
+            /// });
+            #[doc = concat!("assert_eq!(q.get(), Ok(", $b, "));")]
+            /// ```
+            pub fn put_async(&self, item: T) -> crate::PutAsync<'_, T> {
+                crate::PutAsync::new(&self.inner, item)
+            }
+
+            /// Takes the next item as an async task, waiting while the queue is empty.
+            ///
+            /// The task waits in the same FIFO as blocked threads. Runtime-agnostic; for a
+            /// timeout, wrap it in the runtime's (`tokio::time::timeout`). The future is `Send`
+            /// for `T: Send`.
+            ///
+            /// Cancellation is safe: a dropped future never takes an item (it stays for the
+            /// next getter), and a wake-up it received passes on to the next getter. See
+            /// [`GetAsync`](crate::GetAsync).
+            ///
+            /// Python: `await q.get()` on an `asyncio.Queue` (or `janus`'s `async_q`).
+            ///
+            /// # Errors
+            ///
+            /// [`ShutDown`](crate::ShutDown) once the queue is shut down and empty (also when
+            /// that happens while the task waits).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let q = weft_queue::", stringify!($name), "::new(0);")]
+            /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            /// std::thread::scope(|s| {
+            #[doc = concat!("    s.spawn(|| q.put(", $a, ").unwrap()); // a thread produces...")]
+            #[doc = concat!("    assert_eq!(rt.block_on(q.get_async()), Ok(", $a, ")); // ...a task consumes")]
+            /// });
+            /// q.shutdown(false);
+            /// assert!(rt.block_on(q.get_async()).is_err());
+            /// ```
+            pub fn get_async(&self) -> crate::GetAsync<'_, T> {
+                crate::GetAsync::new(&self.inner)
+            }
+
+            /// Waits as an async task until every item ever put has been marked done with
+            /// [`task_done`](Self::task_done); completes at once when none is outstanding.
+            ///
+            /// Dropping the future is safe at any point. Runtime-agnostic; the future is
+            /// `Send` for `T: Send`.
+            ///
+            /// Python: `await q.join()` on an `asyncio.Queue`.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let q = weft_queue::", stringify!($name), "::new(0);")]
+            #[doc = concat!("q.put(", $a, ").unwrap();")]
+            /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            /// std::thread::scope(|s| {
+            ///     s.spawn(|| {
+            ///         q.get().unwrap();
+            ///         q.task_done().unwrap();
+            ///     });
+            ///     rt.block_on(q.join_async());
+            /// });
+            /// assert_eq!(q.unfinished_tasks(), 0);
+            /// ```
+            pub fn join_async(&self) -> crate::JoinAsync<'_, T> {
+                crate::JoinAsync::new(&self.inner)
             }
 
             /// Shuts the queue down, as Python 3.13's `q.shutdown(immediate)`.

@@ -1,4 +1,7 @@
-use std::collections::VecDeque;
+use std::{
+    collections::VecDeque,
+    task::{Context, Poll},
+};
 
 use crate::{
     GetError, PutError, TaskDoneError,
@@ -6,6 +9,7 @@ use crate::{
     list::List,
     locked::{Block, Locked},
     ring::Ring,
+    wait::TaskWait,
 };
 
 /// A first-in, first-out queue: Python's `queue.Queue`.
@@ -14,14 +18,18 @@ use crate::{
 /// (`Queue::new(0)` or [`Queue::unbounded`]). Every put and get comes in three forms: blocking,
 /// `try_` (never blocks) and `_timeout`. A put that fails hands its item back inside the error;
 /// nothing is ever lost. [`task_done`](Queue::task_done) and [`join`](Queue::join) track work
-/// as in Python, and [`shutdown`](Queue::shutdown) follows Python 3.13.
+/// as in Python, and [`shutdown`](Queue::shutdown) follows Python 3.13. The async twins
+/// ([`put_async`](Queue::put_async), [`get_async`](Queue::get_async),
+/// [`join_async`](Queue::join_async)) let async tasks share the queue with threads, as
+/// `asyncio.Queue` (or `janus`) would in Python.
 ///
 /// Share a queue between threads with [`Arc`](std::sync::Arc) or scoped threads.
 ///
 /// # Fairness
 ///
-/// Blocked getters (and blocked putters) are woken oldest first, one per item (or free slot);
-/// a thread that arrives while others sleep may still be served first.
+/// Blocked getters (and blocked putters), threads and async tasks alike, wait in one FIFO and
+/// are woken oldest first, one per item (or free slot); a caller that arrives while others
+/// sleep may still be served first.
 ///
 /// # Examples
 ///
@@ -64,7 +72,7 @@ const RING_MAX: usize = 1 << 16;
 /// would add a pointer chase to every put and get.
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)]
-enum Fifo<T> {
+pub(crate) enum Fifo<T> {
     Ring(Ring<T>),
     List(List<T>),
     Locked(Locked<VecDeque<T>>),
@@ -94,6 +102,29 @@ macro_rules! both {
 }
 
 impl<T> Backend<T> for Fifo<T> {
+    fn poll_put(
+        &self,
+        item: &mut Option<T>,
+        wait: &mut TaskWait,
+        cx: &Context<'_>,
+    ) -> Poll<Result<(), PutError<T>>> {
+        both!(self, q => q.poll_put(item, wait, cx))
+    }
+    fn cancel_put(&self, wait: &mut TaskWait) {
+        both!(self, q => q.cancel_put(wait));
+    }
+    fn poll_get(&self, wait: &mut TaskWait, cx: &Context<'_>) -> Poll<Result<T, GetError>> {
+        both!(self, q => q.poll_get(wait, cx))
+    }
+    fn cancel_get(&self, wait: &mut TaskWait) {
+        both!(self, q => q.cancel_get(wait));
+    }
+    fn poll_join(&self, wait: &mut TaskWait, cx: &Context<'_>) -> Poll<()> {
+        both!(self, q => q.poll_join(wait, cx))
+    }
+    fn cancel_join(&self, wait: &mut TaskWait) {
+        both!(self, q => q.cancel_join(wait));
+    }
     fn put(&self, item: T, block: Block) -> Result<(), PutError<T>> {
         both!(self, q => q.put(item, block))
     }

@@ -13,18 +13,25 @@
 //! * Memory follows the items: segments are freed as they are drained.
 //! * Parked getters use the same handshake as the ring: `waiting` changes only by
 //!   read-modify-writes, a put does `waiting.fetch_add(0, Release)` after publishing, a getter
-//!   registers with `fetch_add(1, Acquire)` and then re-checks the head slot.
+//!   registers with `fetch_add(1, Acquire)` and then re-checks the head slot. Getters are
+//!   threads and tasks in one [`WaitQueue`] (weft-sync's waiting core). A getter that stops
+//!   waiting after a put woke it (a timed-out thread re-checks and takes the item; a dropped
+//!   future takes nothing) passes the wake-up on if an item is still there.
 
-use std::{mem::MaybeUninit, ptr};
-
-use weft_sync::{
-    CachePadded, Deadline, Mutex, SpinWait, WaitList,
-    atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering},
-    cell::UnsafeCell,
-    park::{Parked, Waiter},
+use std::{
+    mem::MaybeUninit,
+    ptr,
+    task::{Context, Poll, Waker},
 };
 
-use crate::{GetError, PutError, TaskDoneError, locked::Block, tasks::Tasks};
+use weft_sync::{
+    CachePadded, Deadline, Mutex, SpinWait,
+    atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering},
+    cell::UnsafeCell,
+    waitq::{Left, Ticket, Token, WaitQueue, Wakeups},
+};
+
+use crate::{GetError, PutError, TaskDoneError, locked::Block, tasks::Tasks, wait::TaskWait};
 
 /// Items per segment (two under loom, so that small models cross segment boundaries).
 const SEG: usize = if cfg!(weft_loom) { 2 } else { 32 };
@@ -61,8 +68,8 @@ struct Cursor<T> {
 
 #[derive(Debug, Default)]
 struct Lists {
-    getters: WaitList,
-    joiners: WaitList,
+    getters: WaitQueue,
+    joiners: WaitQueue,
 }
 
 /// An unbounded two-lock FIFO with blocking gets, task tracking and shutdown.
@@ -206,17 +213,62 @@ impl<T> List<T> {
         // The waker's half of the handshake. Release: a getter registering after this sees
         // our item.
         if self.waiting.fetch_add(0, Ordering::Release) != 0 {
-            let next = {
-                let mut l = self.lists.lock();
-                let next = l.getters.pop_front();
-                if next.is_some() {
-                    self.waiting.fetch_sub(1, Ordering::Relaxed);
-                }
-                next
-            };
-            if let Some((n, ())) = next {
-                n.notify();
+            self.wake_one();
+        }
+    }
+
+    /// Pops the oldest parked getter (the token delivered under the lock) and wakes it after
+    /// the lock is released.
+    #[cold]
+    fn wake_one(&self) {
+        let next = {
+            let mut l = self.lists.lock();
+            let next = l.getters.wake_one(Token::RETRY);
+            if next.is_some() {
+                self.waiting.fetch_sub(1, Ordering::Relaxed);
             }
+            next
+        };
+        if let Some((w, ())) = next {
+            w.wake();
+        }
+    }
+
+    /// Passes a wake-up on, for a getter that received one and leaves without the item (a
+    /// dropped future): if getters are parked and an item is there, wake the next one.
+    #[cold]
+    fn pass_on_getter(&self) {
+        // The waker's half of the handshake, as in `wake_getter`.
+        if self.waiting.fetch_add(0, Ordering::Release) != 0 && self.get_ready() {
+            self.wake_one();
+        }
+    }
+
+    /// Queues a thread (`waker == None`) or a task: the sleeper's half of the handshake. The
+    /// caller re-checks after this and before it sleeps.
+    #[cold]
+    fn register(&self, waker: Option<&Waker>) -> Ticket {
+        let mut l = self.lists.lock();
+        let ticket = match waker {
+            None => l.getters.register_thread(()),
+            Some(w) => l.getters.register_task(w, ()),
+        };
+        // Acquire: if a put's `fetch_add(0)` came first, we see its item.
+        self.waiting.fetch_add(1, Ordering::Acquire);
+        ticket
+    }
+
+    /// A getter stops waiting: leaves under the lock. Returns whether it had received a
+    /// wake-up, which it must honour or pass on.
+    #[cold]
+    fn leave(&self, ticket: &Ticket) -> bool {
+        let mut l = self.lists.lock();
+        match l.getters.leave(ticket) {
+            Left::Removed(()) => {
+                self.waiting.fetch_sub(1, Ordering::Relaxed);
+                false
+            }
+            Left::Received(_) => true,
         }
     }
 
@@ -227,7 +279,6 @@ impl<T> List<T> {
     }
 
     pub(crate) fn get(&self, block: Block) -> Result<T, GetError> {
-        let mut waiter: Option<Waiter> = None;
         let mut spin = SpinWait::new();
         let mut gave_up = false;
         loop {
@@ -248,44 +299,90 @@ impl<T> List<T> {
             if spin.spin() {
                 continue;
             }
-            let w = waiter.get_or_insert_with(Waiter::new);
-            gave_up = self.sleep(w, deadline);
+            gave_up = self.sleep(deadline);
             spin.reset();
         }
     }
 
     /// Registers, re-checks, and sleeps unless ready; returns whether to give up.
     #[cold]
-    fn sleep(&self, w: &Waiter, deadline: Deadline) -> bool {
-        {
-            let mut l = self.lists.lock();
-            l.getters.push_back(w, ());
-            // The sleeper's half of the handshake. Acquire: if a put's `fetch_add(0)` came
-            // first, we see its item.
-            self.waiting.fetch_add(1, Ordering::Acquire);
+    fn sleep(&self, deadline: Deadline) -> bool {
+        let ticket = self.register(None);
+        if self.get_ready() {
+            // Ready already: withdraw at once; the caller re-checks (and so honours a wake-up
+            // that arrived meanwhile).
+            let _ = self.leave(&ticket);
+            return false;
         }
-        let (parked, slept) = if self.get_ready() {
-            (Parked::TimedOut, false)
-        } else {
-            (w.wait(deadline), true)
-        };
-        let gave_up = match parked {
-            Parked::Woken => false,
-            Parked::TimedOut => {
-                let mut l = self.lists.lock();
-                if l.getters.remove(w).is_some() {
-                    self.waiting.fetch_sub(1, Ordering::Relaxed);
-                    slept
-                } else {
-                    // A waker took us as we gave up: the wake-up is ours; the caller re-checks.
-                    drop(l);
-                    let _ = w.wait_notified();
-                    false
+        match ticket.park(deadline) {
+            Some(_) => false,
+            // Timed out. Still queued: give up (after one more look). A waker took us as we
+            // gave up: the wake-up is ours; the caller re-checks, and takes the item.
+            None => !self.leave(&ticket),
+        }
+    }
+
+    /// One poll of an async put: an unbounded put never waits.
+    pub(crate) fn poll_put(
+        &self,
+        item: &mut Option<T>,
+        _wait: &mut TaskWait,
+        _cx: &Context<'_>,
+    ) -> Poll<Result<(), PutError<T>>> {
+        let it = item.take().expect("PutAsync polled after completion");
+        Poll::Ready(self.put(it, Block::No))
+    }
+
+    /// An async put never waits here, so it has nothing to cancel.
+    pub(crate) fn cancel_put(&self, wait: &mut TaskWait) {
+        debug_assert!(!wait.is_queued());
+    }
+
+    /// One poll of an async get.
+    pub(crate) fn poll_get(
+        &self,
+        wait: &mut TaskWait,
+        cx: &Context<'_>,
+    ) -> Poll<Result<T, GetError>> {
+        loop {
+            if let Some(ticket) = &wait.ticket {
+                if ticket.token().is_none()
+                    && self.lists.lock().getters.update_waker(ticket, cx.waker())
+                {
+                    return Poll::Pending;
                 }
+                // Woken: re-check (a barging getter may have taken the item; then we queue
+                // again, since that item was used).
+                wait.ticket = None;
             }
-        };
-        w.rearm();
-        gave_up
+            if let Pop::Item(item) = self.try_pop() {
+                return Poll::Ready(Ok(item));
+            }
+            if self.shut.load(Ordering::Acquire) {
+                // Pushes stop at the flag (under the tail lock): re-check once for the last.
+                return Poll::Ready(match self.try_pop() {
+                    Pop::Item(item) => Ok(item),
+                    Pop::Empty => Err(GetError::ShutDown),
+                });
+            }
+            let ticket = self.register(Some(cx.waker()));
+            if self.get_ready() {
+                let _ = self.leave(&ticket);
+                continue;
+            }
+            wait.ticket = Some(ticket);
+            return Poll::Pending;
+        }
+    }
+
+    /// A pending async get is dropped: it took no item; it leaves, and passes on a wake-up it
+    /// received (the item it announced stays for the next getter).
+    pub(crate) fn cancel_get(&self, wait: &mut TaskWait) {
+        if let Some(ticket) = wait.ticket.take()
+            && self.leave(&ticket)
+        {
+            self.pass_on_getter();
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -318,6 +415,20 @@ impl<T> List<T> {
             .join(&self.lists, |l| &mut l.joiners, || self.pushed_now());
     }
 
+    pub(crate) fn poll_join(&self, wait: &mut TaskWait, cx: &Context<'_>) -> Poll<()> {
+        self.tasks.poll_join(
+            &self.lists,
+            |l| &mut l.joiners,
+            || self.pushed_now(),
+            wait,
+            cx,
+        )
+    }
+
+    pub(crate) fn cancel_join(&self, wait: &mut TaskWait) {
+        Tasks::cancel_join(&self.lists, |l| &mut l.joiners, wait);
+    }
+
     pub(crate) fn is_shutdown(&self) -> bool {
         self.shut.load(Ordering::Acquire)
     }
@@ -339,15 +450,14 @@ impl<T> List<T> {
             let mut l = self.lists.lock();
             self.waiting.fetch_sub(l.getters.len(), Ordering::Relaxed);
             let joiners = if immediate && self.unfinished() == 0 {
-                l.joiners.take()
+                l.joiners.wake_all(Token::RETRY)
             } else {
-                WaitList::new()
+                Wakeups::new()
             };
-            (l.getters.take(), joiners)
+            (l.getters.wake_all(Token::RETRY), joiners)
         };
-        for (n, ()) in getters.into_iter().chain(joiners) {
-            n.notify();
-        }
+        getters.wake();
+        joiners.wake();
         drop(dropped);
     }
 }

@@ -1,6 +1,7 @@
 //! The bounded FIFO behind [`Queue`](crate::Queue): a lock-free ring of slots, each with a
 //! sequence stamp (Dmitry Vyukov's bounded MPMC queue, in the shape of crossbeam's
-//! `ArrayQueue`), plus wait lists used only when the ring is full or empty.
+//! `ArrayQueue`), plus wait queues (weft-sync's waiting core) used only when the ring is full or
+//! empty.
 //!
 //! # The words
 //!
@@ -71,17 +72,30 @@
 //!
 //! (A `SeqCst` fence on each side would do as well on paper; the read-modify-write form costs
 //! about the same on x86-64 and is what loom models exactly.)
+//!
+//! # Threads and tasks
+//!
+//! The lists are weft-sync's [`WaitQueue`]s: a parked thread and an async task (`put_async`,
+//! `get_async`) wait in one FIFO and run the same handshake. A task does not spin (a poll never
+//! blocks): it registers, re-checks, and returns `Pending`; woken, it re-checks and either
+//! leaves with an item (a slot), passing the wake-up on as a woken thread does, or registers
+//! again. A task's future dropped after a wake-up passes it on (`pass_on_getter` /
+//! `pass_on_putter`, the same checks); dropped while still queued, it leaves and `waiting`
+//! goes down, as for a thread that timed out.
 
-use std::mem::MaybeUninit;
-
-use weft_sync::{
-    CachePadded, Deadline, Mutex, SpinWait, WaitList,
-    atomic::{AtomicUsize, Ordering},
-    cell::UnsafeCell,
-    park::{Parked, Waiter},
+use std::{
+    mem::MaybeUninit,
+    task::{Context, Poll, Waker},
 };
 
-use crate::{GetError, PutError, TaskDoneError, locked::Block, tasks::Tasks};
+use weft_sync::{
+    CachePadded, Deadline, Mutex, SpinWait,
+    atomic::{AtomicUsize, Ordering},
+    cell::UnsafeCell,
+    waitq::{Left, Ticket, Token, WaitQueue, Wakeups},
+};
+
+use crate::{GetError, PutError, TaskDoneError, locked::Block, tasks::Tasks, wait::TaskWait};
 
 struct Slot<T> {
     stamp: AtomicUsize,
@@ -90,10 +104,13 @@ struct Slot<T> {
 
 #[derive(Debug, Default)]
 struct Lists {
-    getters: WaitList,
-    putters: WaitList,
-    joiners: WaitList,
+    getters: WaitQueue,
+    putters: WaitQueue,
+    joiners: WaitQueue,
 }
+
+/// Picks one of the wait queues out of [`Lists`].
+type Pick = fn(&mut Lists) -> &mut WaitQueue;
 
 /// One end of the ring: a position, and the number of threads parked waiting for the other
 /// end to move (getters at the tail, putters at the head). Both sit on one cache line, which the
@@ -452,68 +469,181 @@ impl<T> Ring<T> {
     }
 
     #[cold]
-    fn wake_one(&self, list: fn(&mut Lists) -> &mut WaitList, count: &AtomicUsize) {
+    fn wake_one(&self, list: Pick, count: &AtomicUsize) {
         let next = {
             let mut lists = self.lists.lock();
-            let l = list(&mut lists);
-            let next = l.pop_front();
+            // The token is delivered under the lock; the wake-up runs after it is released.
+            let next = list(&mut lists).wake_one(Token::RETRY);
             if next.is_some() {
                 count.fetch_sub(1, Ordering::Relaxed);
             }
             next
         };
-        if let Some((n, ())) = next {
-            n.notify();
+        if let Some((w, ())) = next {
+            w.wake();
         }
     }
 
-    /// Registers `w` in a list, re-checks `ready` after the fence, and sleeps unless it is
-    /// ready. Returns whether the caller should give up (timed out, nobody woke it), and
-    /// whether it holds a wake-up (which it must honour or pass on).
+    /// Queues a thread (`waker == None`) or a task in a list: the sleeper's half of the
+    /// handshake (module docs). The caller re-checks after this and before it sleeps.
+    #[cold]
+    fn register(&self, list: Pick, count: &AtomicUsize, waker: Option<&Waker>) -> Ticket {
+        let mut lists = self.lists.lock();
+        let l = list(&mut lists);
+        let ticket = match waker {
+            None => l.register_thread(()),
+            Some(w) => l.register_task(w, ()),
+        };
+        // Acquire: if a waker's `fetch_add(0)` came first, we see what it published before it.
+        count.fetch_add(1, Ordering::Acquire);
+        ticket
+    }
+
+    /// A waiter stops waiting (ready after all, timed out, future dropped): leaves its list
+    /// under the lock. Returns whether it had received a wake-up, which it must honour or pass
+    /// on.
+    #[cold]
+    fn leave(&self, ticket: &Ticket, list: Pick, count: &AtomicUsize) -> bool {
+        let mut lists = self.lists.lock();
+        match list(&mut lists).leave(ticket) {
+            Left::Removed(()) => {
+                count.fetch_sub(1, Ordering::Relaxed);
+                false
+            }
+            // A waker popped the entry (and counted it out) as we left: the wake-up is ours.
+            Left::Received(_) => true,
+        }
+    }
+
+    /// Registers the calling thread in a list, re-checks `ready` after the handshake, and
+    /// sleeps unless it is ready. Returns whether the caller should give up (timed out, nobody
+    /// woke it), and whether it holds a wake-up (which it must honour or pass on).
     #[cold]
     fn sleep(
         &self,
-        w: &Waiter,
         deadline: Deadline,
-        list: fn(&mut Lists) -> &mut WaitList,
+        list: Pick,
         count: &AtomicUsize,
         ready: impl Fn() -> bool,
     ) -> (bool, bool) {
-        {
-            let mut lists = self.lists.lock();
-            let l = list(&mut lists);
-            l.push_back(w, ());
-            // The sleeper's half of the handshake (module docs). Acquire: if a waker's
-            // `fetch_add(0)` came first, we see what it published before it.
-            count.fetch_add(1, Ordering::Acquire);
+        let ticket = self.register(list, count, None);
+        if ready() {
+            // Ready already: withdraw at once (nobody woke us, unless a waker just did).
+            return (false, self.leave(&ticket, list, count));
         }
-        // Ready already: withdraw at once (as a "timeout" that did not really happen).
-        let (parked, slept) = if ready() {
-            (Parked::TimedOut, false)
-        } else {
-            (w.wait(deadline), true)
-        };
-        let outcome = match parked {
-            Parked::Woken => (false, true),
-            Parked::TimedOut => {
-                let mut lists = self.lists.lock();
-                let l = list(&mut lists);
-                if l.remove(w).is_some() {
-                    count.fetch_sub(1, Ordering::Relaxed);
-                    // Nobody woke us: give up if the deadline really passed (the caller still
-                    // re-checks once).
-                    (slept, false)
-                } else {
-                    // A waker took us as we gave up: the wake-up is ours. Collect it; the
-                    // caller re-checks, which honours it (or passes it on).
-                    drop(lists);
-                    let _ = w.wait_notified();
-                    (false, true)
-                }
+        match ticket.park(deadline) {
+            Some(_) => (false, true),
+            // The deadline passed. Still queued: give up (the caller still re-checks once).
+            // Popped by a waker as we gave up: the wake-up is ours; the caller re-checks, which
+            // honours it (or passes it on).
+            None => {
+                let woken = self.leave(&ticket, list, count);
+                (!woken, woken)
             }
-        };
-        w.rearm();
-        outcome
+        }
+    }
+
+    /// For an async call's poll: `true` while its task is still queued (its waker is updated
+    /// under the lock); otherwise the ticket is spent, and `wait.woken` records the wake-up.
+    fn still_queued(&self, wait: &mut TaskWait, list: Pick, cx: &Context<'_>) -> bool {
+        if let Some(ticket) = &wait.ticket {
+            if ticket.token().is_none()
+                && list(&mut self.lists.lock()).update_waker(ticket, cx.waker())
+            {
+                return true;
+            }
+            // Not queued any more: a waker delivered the token (under the lock we just held).
+            wait.ticket = None;
+            wait.woken = true;
+        }
+        false
+    }
+
+    /// One poll of an async put. The item stays in `item` while the task waits.
+    pub(crate) fn poll_put(
+        &self,
+        item: &mut Option<T>,
+        wait: &mut TaskWait,
+        cx: &Context<'_>,
+    ) -> Poll<Result<(), PutError<T>>> {
+        loop {
+            if self.still_queued(wait, |l| &mut l.putters, cx) {
+                return Poll::Pending;
+            }
+            let it = item.take().expect("PutAsync polled after completion");
+            match self.try_push(it, false) {
+                Push::Done => {
+                    self.after_push(wait.woken);
+                    wait.woken = false;
+                    return Poll::Ready(Ok(()));
+                }
+                Push::ShutDown(back) => return Poll::Ready(Err(PutError::ShutDown(back))),
+                Push::Full(back) | Push::Busy(back) => *item = Some(back),
+            }
+            // As a thread, but without the spin: a poll never blocks.
+            let ticket = self.register(|l| &mut l.putters, &self.head.waiting, Some(cx.waker()));
+            if self.put_ready() {
+                wait.woken = self.leave(&ticket, |l| &mut l.putters, &self.head.waiting);
+                continue;
+            }
+            wait.ticket = Some(ticket);
+            wait.woken = false;
+            return Poll::Pending;
+        }
+    }
+
+    /// A pending async put is dropped (its item with it): it leaves, and passes on a wake-up
+    /// it received, as a woken putter that got in does.
+    pub(crate) fn cancel_put(&self, wait: &mut TaskWait) {
+        if let Some(ticket) = wait.ticket.take()
+            && self.leave(&ticket, |l| &mut l.putters, &self.head.waiting)
+        {
+            self.pass_on_putter();
+        }
+    }
+
+    /// One poll of an async get.
+    pub(crate) fn poll_get(
+        &self,
+        wait: &mut TaskWait,
+        cx: &Context<'_>,
+    ) -> Poll<Result<T, GetError>> {
+        loop {
+            if self.still_queued(wait, |l| &mut l.getters, cx) {
+                return Poll::Pending;
+            }
+            if let Pop::Item(item) = self.try_pop(false) {
+                self.after_pop(wait.woken);
+                wait.woken = false;
+                return Poll::Ready(Ok(item));
+            }
+            // `ShutDown` only once no push is under way, as for a thread.
+            if self.shut_and_drained() {
+                if wait.woken {
+                    self.pass_on_getter();
+                }
+                wait.woken = false;
+                return Poll::Ready(Err(GetError::ShutDown));
+            }
+            let ticket = self.register(|l| &mut l.getters, &self.tail.waiting, Some(cx.waker()));
+            if self.get_ready() {
+                wait.woken = self.leave(&ticket, |l| &mut l.getters, &self.tail.waiting);
+                continue;
+            }
+            wait.ticket = Some(ticket);
+            wait.woken = false;
+            return Poll::Pending;
+        }
+    }
+
+    /// A pending async get is dropped: it took no item; it leaves, and passes on a wake-up it
+    /// received (the item it announced stays for the next getter).
+    pub(crate) fn cancel_get(&self, wait: &mut TaskWait) {
+        if let Some(ticket) = wait.ticket.take()
+            && self.leave(&ticket, |l| &mut l.getters, &self.tail.waiting)
+        {
+            self.pass_on_getter();
+        }
     }
 
     /// After a push: wake a parked getter; a putter that was woken passes its wake-up on.
@@ -535,7 +665,6 @@ impl<T> Ring<T> {
     }
 
     pub(crate) fn put(&self, mut item: T, block: Block) -> Result<(), PutError<T>> {
-        let mut waiter: Option<Waiter> = None;
         let mut spin = SpinWait::new();
         let mut gave_up = false;
         let mut woken = false;
@@ -566,9 +695,7 @@ impl<T> Ring<T> {
             if spin.spin() {
                 continue;
             }
-            let w = waiter.get_or_insert_with(Waiter::new);
             (gave_up, woken) = self.sleep(
-                w,
                 deadline,
                 |l| &mut l.putters,
                 &self.head.waiting,
@@ -579,7 +706,6 @@ impl<T> Ring<T> {
     }
 
     pub(crate) fn get(&self, block: Block) -> Result<T, GetError> {
-        let mut waiter: Option<Waiter> = None;
         let mut spin = SpinWait::new();
         let mut gave_up = false;
         let mut woken = false;
@@ -617,9 +743,7 @@ impl<T> Ring<T> {
             if spin.spin() {
                 continue;
             }
-            let w = waiter.get_or_insert_with(Waiter::new);
             (gave_up, woken) = self.sleep(
-                w,
                 deadline,
                 |l| &mut l.getters,
                 &self.tail.waiting,
@@ -679,6 +803,20 @@ impl<T> Ring<T> {
             .join(&self.lists, |l| &mut l.joiners, || self.pushed_now());
     }
 
+    pub(crate) fn poll_join(&self, wait: &mut TaskWait, cx: &Context<'_>) -> Poll<()> {
+        self.tasks.poll_join(
+            &self.lists,
+            |l| &mut l.joiners,
+            || self.pushed_now(),
+            wait,
+            cx,
+        )
+    }
+
+    pub(crate) fn cancel_join(&self, wait: &mut TaskWait) {
+        Tasks::cancel_join(&self.lists, |l| &mut l.joiners, wait);
+    }
+
     pub(crate) fn is_shutdown(&self) -> bool {
         self.is_shut()
     }
@@ -702,15 +840,21 @@ impl<T> Ring<T> {
                 .waiting
                 .fetch_sub(l.putters.len(), Ordering::Relaxed);
             let joiners = if immediate && self.unfinished() == 0 {
-                l.joiners.take()
+                l.joiners.wake_all(Token::RETRY)
             } else {
-                WaitList::new()
+                Wakeups::new()
             };
-            (l.getters.take(), l.putters.take(), joiners)
+            (
+                l.getters.wake_all(Token::RETRY),
+                l.putters.wake_all(Token::RETRY),
+                joiners,
+            )
         };
-        for (n, ()) in getters.into_iter().chain(putters).chain(joiners) {
-            n.notify();
-        }
+        // After unlocking: every parked getter and putter, thread or task, re-checks and hears
+        // `ShutDown` (a getter once nothing is left or on its way).
+        getters.wake();
+        putters.wake();
+        joiners.wake();
         // The items' destructors run last, outside every lock.
         drop(dropped);
     }

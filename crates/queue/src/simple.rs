@@ -70,6 +70,31 @@ impl<T> SimpleQueue<T> {
         }
     }
 
+    /// Takes the oldest item as an async task, waiting while the queue is empty.
+    ///
+    /// The task waits in the same FIFO as blocked getter threads, so threads and tasks can
+    /// share one queue. Runtime-agnostic (plain `Waker`s); for a timeout, wrap it in the
+    /// runtime's (`tokio::time::timeout`). The future is `Send` for `T: Send`. A dropped future
+    /// never takes an item (it stays for the next getter), and a wake-up it received passes on
+    /// to the next getter. See [`SimpleGetAsync`](crate::SimpleGetAsync).
+    ///
+    /// Python: `await q.get()` on an `asyncio.Queue` (asyncio has no `SimpleQueue`; `janus`
+    /// bridges a thread side and an async side).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = weft_queue::SimpleQueue::new();
+    /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| q.put("from a thread"));
+    ///     assert_eq!(rt.block_on(q.get_async()), "from a thread");
+    /// });
+    /// ```
+    pub fn get_async(&self) -> crate::SimpleGetAsync<'_, T> {
+        crate::SimpleGetAsync::new(&self.inner)
+    }
+
     /// Takes the oldest item if there is one now.
     ///
     /// Python: `q.get_nowait()`.

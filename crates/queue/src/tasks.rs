@@ -6,19 +6,23 @@
 //! `task_done` calls. Each core passes its way of reading `pushed`, which must include every
 //! item already handed to a consumer.
 //!
-//! Joiners wait in a [`WaitList`] kept under the core's lists lock. A joiner registers and
-//! re-checks the count under that lock; the `task_done` that brings the count to zero takes the
-//! same lock before waking them. So a joiner either sees zero, or is registered when it is woken:
-//! no lost wake-up (loom models `join_returns_only_after_every_task_done` and
-//! `unbounded_join_waits_for_task_done`).
+//! Joiners, threads and tasks alike, wait in a [`WaitQueue`] kept under the core's lists lock.
+//! A joiner registers and re-checks the count under that lock; the `task_done` that brings the
+//! count to zero takes the same lock before waking them all. So a joiner either sees zero, or
+//! is registered when it is woken: no lost wake-up (loom models
+//! `join_returns_only_after_every_task_done`, `unbounded_join_waits_for_task_done` and
+//! `join_async_waits_for_task_done`). Every joiner is woken at once, so one that leaves (a
+//! dropped `join_async`) has nothing to pass on.
+
+use std::task::{Context, Poll};
 
 use weft_sync::{
-    Deadline, Mutex, WaitList,
+    Deadline, Mutex,
     atomic::{AtomicUsize, Ordering},
-    park::Waiter,
+    waitq::{Token, WaitQueue},
 };
 
-use crate::TaskDoneError;
+use crate::{TaskDoneError, wait::TaskWait};
 
 /// The `task_done` count of a lock-free core.
 #[derive(Debug)]
@@ -91,36 +95,75 @@ impl Tasks {
         }
     }
 
-    /// Blocks until every task is done. `joiners` picks the joiners' list out of the core's
+    /// Blocks until every task is done. `joiners` picks the joiners' queue out of the core's
     /// lists, which `lists` guards.
     pub(crate) fn join<L>(
         &self,
         lists: &Mutex<L>,
-        joiners: impl Fn(&mut L) -> &mut WaitList,
+        joiners: impl Fn(&mut L) -> &mut WaitQueue,
         pushed: impl Fn() -> usize,
     ) {
-        let mut waiter: Option<Waiter> = None;
         while self.unfinished(&pushed) != 0 {
-            let w = waiter.get_or_insert_with(Waiter::new);
-            {
+            let ticket = {
                 let mut l = lists.lock();
                 if self.unfinished(&pushed) == 0 {
                     return;
                 }
-                joiners(&mut l).push_back(w, ());
+                joiners(&mut l).register_thread(())
+            };
+            // Every joiner is woken once the count reaches zero (or on an immediate shutdown
+            // that settles it); the loop re-checks.
+            let _ = ticket.park(Deadline::never());
+        }
+    }
+
+    /// One poll of an async join: `Ready` once every task is done. A queued task is polled
+    /// again only once it was woken.
+    pub(crate) fn poll_join<L>(
+        &self,
+        lists: &Mutex<L>,
+        joiners: impl Fn(&mut L) -> &mut WaitQueue,
+        pushed: impl Fn() -> usize,
+        wait: &mut TaskWait,
+        cx: &Context<'_>,
+    ) -> Poll<()> {
+        if let Some(ticket) = &wait.ticket {
+            if ticket.token().is_none()
+                && joiners(&mut lists.lock()).update_waker(ticket, cx.waker())
+            {
+                return Poll::Pending;
             }
-            let _ = w.wait(Deadline::never());
-            w.rearm();
+            wait.ticket = None;
+        }
+        if self.unfinished(&pushed) == 0 {
+            return Poll::Ready(());
+        }
+        let mut l = lists.lock();
+        // Re-checked under the lock that the last `task_done` takes before waking joiners.
+        if self.unfinished(&pushed) == 0 {
+            return Poll::Ready(());
+        }
+        wait.ticket = Some(joiners(&mut l).register_task(cx.waker(), ()));
+        Poll::Pending
+    }
+
+    /// A queued async join is dropped: it leaves. Joiners are woken all at once, so a wake-up
+    /// it received concerns it alone.
+    pub(crate) fn cancel_join<L>(
+        lists: &Mutex<L>,
+        joiners: impl Fn(&mut L) -> &mut WaitQueue,
+        wait: &mut TaskWait,
+    ) {
+        if let Some(ticket) = wait.ticket.take() {
+            let _ = joiners(&mut lists.lock()).leave(&ticket);
         }
     }
 
     /// Wakes every registered joiner (after the count reached zero, or on shutdown).
-    pub(crate) fn wake<L>(lists: &Mutex<L>, joiners: impl Fn(&mut L) -> &mut WaitList) {
+    pub(crate) fn wake<L>(lists: &Mutex<L>, joiners: impl Fn(&mut L) -> &mut WaitQueue) {
         // Joiners register and re-check under the lists lock, so taking it here after the count
         // reached zero is enough.
-        let woken = joiners(&mut lists.lock()).take();
-        for (n, ()) in woken {
-            n.notify();
-        }
+        let woken = joiners(&mut lists.lock()).wake_all(Token::RETRY);
+        woken.wake();
     }
 }

@@ -3,9 +3,14 @@
 //! Run with
 //! `RUSTFLAGS="--cfg weft_loom -C debug-assertions" cargo test -p weft-queue --test loom --release --target-dir target/loom`:
 //! each model declares its preemption bound (`weft_sync::model_with_preemptions`). Without
-//! `weft_loom` each model runs once on real threads. `-- --ignored` adds the two deep models.
+//! `weft_loom` each model runs once on real threads. `-- --ignored` adds the four deep models.
 
-use std::time::Duration;
+use std::{
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll, Waker},
+    time::Duration,
+};
 
 use weft_queue::{GetError, LifoQueue, PriorityQueue, PutError, Queue, ShutDown};
 use weft_sync::{
@@ -367,6 +372,9 @@ trait Api: Send + Sync + 'static {
     fn join(&self);
     fn unfinished_tasks(&self) -> usize;
     fn len(&self) -> usize;
+    fn put_async(&self, item: i32) -> impl Future<Output = Result<(), ShutDown<i32>>> + Send + '_;
+    fn get_async(&self) -> impl Future<Output = Result<i32, ShutDown>> + Send + '_;
+    fn join_async(&self) -> impl Future<Output = ()> + Send + '_;
 }
 
 macro_rules! api {
@@ -404,6 +412,18 @@ macro_rules! api {
             }
             fn len(&self) -> usize {
                 $q::len(self)
+            }
+            fn put_async(
+                &self,
+                item: i32,
+            ) -> impl Future<Output = Result<(), ShutDown<i32>>> + Send + '_ {
+                $q::put_async(self, item)
+            }
+            fn get_async(&self) -> impl Future<Output = Result<i32, ShutDown>> + Send + '_ {
+                $q::get_async(self)
+            }
+            fn join_async(&self) -> impl Future<Output = ()> + Send + '_ {
+                $q::join_async(self)
             }
         }
     )*};
@@ -656,6 +676,211 @@ fn join_after_two_items<Q: Api>(cap: usize) {
     w.join().unwrap();
 }
 
+// The async twins. A task is `block_on` on its own loom thread (loom's executor), or a future
+// polled by hand with a no-op waker when the model drops it at a chosen point.
+
+/// Polls a future once with a waker that does nothing (the model drops or re-polls it itself).
+fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
+    Pin::new(f).poll(&mut Context::from_waker(Waker::noop()))
+}
+
+/// A task and a thread both get from a queue of capacity `cap` while the main thread puts two
+/// items: each gets one, none is lost or duplicated, nobody sleeps forever (threads and tasks in
+/// one FIFO, each woken for its item).
+fn task_and_thread_getters<Q: Api>(cap: usize) {
+    let q = Arc::new(Q::make(cap));
+    let task = {
+        let q = Arc::clone(&q);
+        spawn(move || weft_sync::block_on(q.get_async()).unwrap())
+    };
+    let thread = {
+        let q = Arc::clone(&q);
+        spawn(move || q.get().unwrap())
+    };
+    q.put(1).unwrap();
+    q.put(2).unwrap();
+    let got = vec![task.join().unwrap(), thread.join().unwrap()];
+    assert_eq!(sorted(got), vec![1, 2], "each item exactly once");
+    assert_eq!(q.len(), 0);
+}
+
+/// A task and a thread both put into a full queue of capacity `cap` while the main thread
+/// takes every item: both get in, none is lost.
+fn task_and_thread_putters<Q: Api>(cap: usize) {
+    let q = Arc::new(Q::make(cap));
+    for i in 0..cap {
+        q.put(i as i32).unwrap();
+    }
+    let task = {
+        let q = Arc::clone(&q);
+        spawn(move || weft_sync::block_on(q.put_async(10)).unwrap())
+    };
+    let thread = {
+        let q = Arc::clone(&q);
+        spawn(move || q.put(20).unwrap())
+    };
+    let got: Vec<i32> = (0..cap + 2).map(|_| q.get().unwrap()).collect();
+    task.join().unwrap();
+    thread.join().unwrap();
+    let mut want: Vec<i32> = (0..cap as i32).collect();
+    want.extend([10, 20]);
+    assert_eq!(sorted(got), want, "each item exactly once");
+}
+
+/// Two queued `get_async` futures; the first is dropped while a put runs. Dropped before the
+/// put's wake-up, it just leaves and the put wakes the second; dropped after it (never polled
+/// again), it passes the wake-up on. Either way the second future, polled once more, has been
+/// woken and takes the item, which the dropped one never took.
+fn dropped_get_async_passes_its_wake_up_on<Q: Api>(cap: usize) {
+    let q = Arc::new(Q::make(cap));
+    let mut first = Box::pin(q.get_async());
+    let mut second = Box::pin(q.get_async());
+    assert!(poll_once(&mut first).is_pending());
+    assert!(poll_once(&mut second).is_pending());
+    let putter = {
+        let q = Arc::clone(&q);
+        spawn(move || q.put(1).unwrap())
+    };
+    drop(first);
+    putter.join().unwrap();
+    assert_eq!(
+        poll_once(&mut second),
+        Poll::Ready(Ok(1)),
+        "the wake-up reached the second getter"
+    );
+}
+
+/// Two queued `put_async` futures on a full queue; the first is dropped while a get frees the
+/// slot. Either way the second gets in when polled once more, and the dropped one's item is
+/// never queued nor counted.
+fn dropped_put_async_passes_its_wake_up_on<Q: Api>(cap: usize) {
+    let q = Arc::new(Q::make(cap));
+    for i in 0..cap {
+        q.put(i as i32).unwrap();
+    }
+    let mut first = Box::pin(q.put_async(10));
+    let mut second = Box::pin(q.put_async(20));
+    assert!(poll_once(&mut first).is_pending());
+    assert!(poll_once(&mut second).is_pending());
+    let getter = {
+        let q = Arc::clone(&q);
+        spawn(move || q.get().unwrap())
+    };
+    drop(first);
+    assert_eq!(getter.join().unwrap(), 0);
+    assert_eq!(
+        poll_once(&mut second),
+        Poll::Ready(Ok(())),
+        "the slot's wake-up reached the second putter"
+    );
+    let mut want: Vec<i32> = (1..cap as i32).collect();
+    want.push(20);
+    assert_eq!(
+        sorted(drain(&*q)),
+        want,
+        "the dropped put's item was never queued"
+    );
+    assert_eq!(q.unfinished_tasks(), cap + 1, "and never counted");
+}
+
+/// `two_getters_two_putters` with one getter a task: a woken task that finds the head slot
+/// still being written re-parks, and the task (or thread) that then takes an item passes the
+/// wake-up on, as two threads do.
+fn task_and_thread_getters_two_putters<Q: Api>(cap: usize) {
+    let q = Arc::new(Q::make(cap));
+    let task = {
+        let q = Arc::clone(&q);
+        spawn(move || weft_sync::block_on(q.get_async()))
+    };
+    let thread = {
+        let q = Arc::clone(&q);
+        spawn(move || q.get())
+    };
+    thread::yield_now();
+    let p = {
+        let q = Arc::clone(&q);
+        spawn(move || q.put(1))
+    };
+    q.put(2).unwrap();
+    p.join().unwrap().unwrap();
+    let got = vec![
+        task.join().unwrap().unwrap(),
+        thread.join().unwrap().unwrap(),
+    ];
+    assert_eq!(sorted(got), vec![1, 2], "each item to one getter");
+    assert_eq!(q.len(), 0);
+}
+
+/// `two_putters_two_getters` with one putter a task (the mirror image).
+fn task_and_thread_putters_two_getters<Q: Api>(cap: usize) {
+    let q = Arc::new(Q::make(cap));
+    for i in 0..cap as i32 {
+        q.put(10 + i).unwrap();
+    }
+    let task = {
+        let q = Arc::clone(&q);
+        spawn(move || weft_sync::block_on(q.put_async(1)))
+    };
+    let thread = {
+        let q = Arc::clone(&q);
+        spawn(move || q.put(2))
+    };
+    thread::yield_now();
+    let g = {
+        let q = Arc::clone(&q);
+        spawn(move || q.get())
+    };
+    let mine = q.get().unwrap();
+    let theirs = g.join().unwrap().unwrap();
+    task.join().unwrap().unwrap();
+    thread.join().unwrap().unwrap();
+    let mut all = vec![mine, theirs];
+    all.extend(drain(&*q));
+    let mut want: Vec<i32> = (0..cap as i32).map(|i| 10 + i).collect();
+    want.extend([1, 2]);
+    assert_eq!(sorted(all), sorted(want), "every item once");
+}
+
+/// `shutdown` races a parked async getter and a put: the task gets the item if the put got in
+/// (every accepted item is handed out), `ShutDown` otherwise, and never sleeps forever.
+fn shutdown_races_a_parked_async_getter<Q: Api>(cap: usize) {
+    let q = Arc::new(Q::make(cap));
+    let task = {
+        let q = Arc::clone(&q);
+        spawn(move || weft_sync::block_on(q.get_async()))
+    };
+    let putter = {
+        let q = Arc::clone(&q);
+        spawn(move || q.put(1).is_ok())
+    };
+    q.shutdown(false);
+    let accepted = putter.join().unwrap();
+    let got = task.join().unwrap();
+    if accepted {
+        assert_eq!(got, Ok(1), "an accepted item is handed out");
+    } else {
+        assert_eq!(got, Err(ShutDown(())));
+    }
+}
+
+/// `join_async` on a task returns only after the worker's `task_done`, and sees its work.
+fn join_async_waits_for_task_done<Q: Api>(cap: usize) {
+    let q = Arc::new(Q::make(cap));
+    let done = Arc::new(AtomicBool::new(false));
+    q.put(1).unwrap();
+    let w = {
+        let (q, done) = (Arc::clone(&q), Arc::clone(&done));
+        spawn(move || {
+            q.get().unwrap();
+            done.store(true, Ordering::Relaxed);
+            q.task_done().unwrap();
+        })
+    };
+    weft_sync::block_on(q.join_async());
+    assert!(done.load(Ordering::Relaxed), "join_async returned early");
+    w.join().unwrap();
+}
+
 macro_rules! models {
     ($($name:ident: $bound:literal => $body:expr;)*) => {$(
         #[test]
@@ -692,6 +917,24 @@ models! {
     lifo_timed_putter_two_gets_capacity_1: 2 => timed_putter_two_gets::<LifoQueue<i32>>(1);
     priority_two_getters_two_putters_capacity_2: 1 => two_getters_two_putters::<PriorityQueue<i32>>(2);
     priority_join_after_two_items_capacity_1: 2 => join_after_two_items::<PriorityQueue<i32>>(1);
+    ring_task_and_thread_getters_capacity_1: 1 => task_and_thread_getters::<Queue<i32>>(1);
+    ring_task_and_thread_getters_capacity_2: 1 => task_and_thread_getters::<Queue<i32>>(2);
+    ring_task_and_thread_putters_capacity_1: 1 => task_and_thread_putters::<Queue<i32>>(1);
+    ring_task_and_thread_putters_capacity_2: 1 => task_and_thread_putters::<Queue<i32>>(2);
+    ring_dropped_get_async_passes_its_wake_up_on: 2 => dropped_get_async_passes_its_wake_up_on::<Queue<i32>>(1);
+    ring_dropped_put_async_passes_its_wake_up_on: 2 => dropped_put_async_passes_its_wake_up_on::<Queue<i32>>(1);
+    ring_shutdown_races_a_parked_async_getter: 2 => shutdown_races_a_parked_async_getter::<Queue<i32>>(1);
+    ring_join_async_waits_for_task_done: 2 => join_async_waits_for_task_done::<Queue<i32>>(1);
+    unbounded_task_and_thread_getters: 1 => task_and_thread_getters::<Queue<i32>>(0);
+    unbounded_dropped_get_async_passes_its_wake_up_on: 2 => dropped_get_async_passes_its_wake_up_on::<Queue<i32>>(0);
+    unbounded_shutdown_races_a_parked_async_getter: 2 => shutdown_races_a_parked_async_getter::<Queue<i32>>(0);
+    unbounded_join_async_waits_for_task_done: 2 => join_async_waits_for_task_done::<Queue<i32>>(0);
+    lifo_task_and_thread_getters_capacity_1: 1 => task_and_thread_getters::<LifoQueue<i32>>(1);
+    lifo_task_and_thread_putters_capacity_1: 1 => task_and_thread_putters::<LifoQueue<i32>>(1);
+    lifo_dropped_get_async_passes_its_wake_up_on: 2 => dropped_get_async_passes_its_wake_up_on::<LifoQueue<i32>>(1);
+    lifo_dropped_put_async_passes_its_wake_up_on: 2 => dropped_put_async_passes_its_wake_up_on::<LifoQueue<i32>>(1);
+    lifo_shutdown_races_a_parked_async_getter: 2 => shutdown_races_a_parked_async_getter::<LifoQueue<i32>>(1);
+    priority_join_async_waits_for_task_done: 2 => join_async_waits_for_task_done::<PriorityQueue<i32>>(1);
 }
 
 // The same two scenarios at two preemptions: enough to reach the stranded-item and
@@ -710,4 +953,24 @@ fn ring_two_getters_two_putters_capacity_2_deep() {
 #[ignore = "deep: over 10 minutes; run with --ignored"]
 fn ring_two_putters_two_getters_capacity_2_deep() {
     weft_sync::model_with_preemptions(2, || two_putters_two_getters::<Queue<i32>>(2));
+}
+
+// The same two scenarios with one getter (putter) an async task, at two preemptions: a woken
+// task passes its wake-up on as a woken thread does. As long as the thread-only deep models;
+// run them on demand with `-- --ignored`.
+
+#[test]
+#[ignore = "deep: over 10 minutes; run with --ignored"]
+fn ring_task_and_thread_getters_two_putters_capacity_2_deep() {
+    weft_sync::model_with_preemptions(2, || {
+        task_and_thread_getters_two_putters::<Queue<i32>>(2);
+    });
+}
+
+#[test]
+#[ignore = "deep: over 10 minutes; run with --ignored"]
+fn ring_task_and_thread_putters_two_getters_capacity_2_deep() {
+    weft_sync::model_with_preemptions(2, || {
+        task_and_thread_putters_two_getters::<Queue<i32>>(2);
+    });
 }
