@@ -34,6 +34,7 @@ const ORDER: &[&str] = &[
     "multiprocessing_workers",
     "asyncio_gather",
     "asyncio_to_thread",
+    "asyncio_hybrid",
     "celery",
 ];
 
