@@ -8,6 +8,7 @@
 //! | `lock.acquire(timeout=t)` | `lock.acquire_timeout(t)` → `Option<LockGuard>` |
 //! | `lock.release()` | `drop(guard)`, on any thread ([`LockGuard`] is `Send`) |
 //! | `lock.locked()` | `lock.locked()` |
+//! | `async with lock:` (`asyncio.Lock`) | `let g = lock.acquire_async().await;` (threads and tasks share one lock) |
 //! | `rlock = threading.RLock()` | `let rlock = RLock::new(data);` |
 //! | `rlock._is_owned()` | `rlock.is_owned()` |
 //! | `rlock._recursion_count()` | `rlock.recursion_count()` |
@@ -43,6 +44,6 @@ mod raw;
 mod rlock;
 
 pub use crate::{
-    lock::{Lock, LockGuard},
+    lock::{Acquire, Lock, LockGuard},
     rlock::{RLock, RLockGuard},
 };

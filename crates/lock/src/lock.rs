@@ -1,14 +1,17 @@
 use std::{
     fmt,
+    future::Future,
     marker::PhantomData,
     ops::{Deref, DerefMut},
     panic::{RefUnwindSafe, UnwindSafe},
+    pin::Pin,
+    task::{Context, Poll},
     time::Duration,
 };
 
 use weft_sync::cell::UnsafeCell;
 
-use crate::raw::RawLock;
+use crate::raw::{RawLock, TaskWait};
 
 /// A mutual-exclusion lock that owns the data it protects: Python's `threading.Lock`.
 ///
@@ -98,6 +101,9 @@ const _: () = {
     send_sync::<Lock<Vec<u8>>>();
     send_sync::<LockGuard<'static, ()>>();
     send_sync::<LockGuard<'static, Vec<u8>>>();
+    send_sync::<Acquire<'static, Vec<u8>>>();
+    const fn send<T: Send>() {}
+    send::<Acquire<'static, std::cell::Cell<u8>>>();
 };
 
 impl<T> Lock<T> {
@@ -207,6 +213,44 @@ impl<T: ?Sized> Lock<T> {
     #[inline]
     pub fn acquire_timeout(&self, timeout: Duration) -> Option<LockGuard<'_, T>> {
         self.raw.lock_timeout(timeout).then(|| LockGuard::new(self))
+    }
+
+    /// Acquires the lock as an async task, waiting until it is free; resolves to the guard.
+    ///
+    /// The task waits in the same FIFO as blocked threads, so threads and tasks can share one
+    /// lock and neither starves the other: a release goes to the oldest waiter, thread or task,
+    /// with the same [fairness](Lock#fairness) (an arriving thread or task may barge; a waiter
+    /// that has waited about half a millisecond is handed the lock). Runtime-agnostic (plain
+    /// `Waker`s); `poll` never blocks, and a queued task is polled again only once a release
+    /// woke it. For a timeout, wrap it in the runtime's (`tokio::time::timeout`).
+    ///
+    /// Cancellation is safe at any point: a future dropped after the lock was handed to it
+    /// (even before it was polled again) releases it, which passes it to the next waiter; a
+    /// future dropped before it was woken just leaves. See [`Acquire`].
+    ///
+    /// Python: `async with lock:` / `await lock.acquire()` on an `asyncio.Lock`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_lock::Lock;
+    ///
+    /// let lock = Lock::new(0);
+    /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// std::thread::scope(|s| {
+    ///     let held = lock.acquire();
+    ///     s.spawn(move || drop(held)); // a thread releases it...
+    ///     let mut g = rt.block_on(lock.acquire_async()); // ...and a task takes it
+    ///     *g += 1;
+    /// });
+    /// assert_eq!(*lock.acquire(), 1);
+    /// ```
+    pub fn acquire_async(&self) -> Acquire<'_, T> {
+        Acquire {
+            lock: self,
+            wait: TaskWait::default(),
+            done: false,
+        }
     }
 
     /// Whether the lock is held by anyone (a snapshot, stale as soon as it returns).
@@ -353,5 +397,77 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for LockGuard<'_, T> {
 impl<T: ?Sized + fmt::Display> fmt::Display for LockGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&**self, f)
+    }
+}
+
+/// The future of [`Lock::acquire_async`]: resolves to a [`LockGuard`].
+///
+/// The task waits in the same FIFO as blocked threads. `Send` where `T: Send` (and `Sync`
+/// where `T: Send` too); its `poll` never blocks, and a queued task is polled again only once
+/// a release woke it.
+///
+/// # Cancellation
+///
+/// Dropping the future is always safe and loses nothing. Not yet queued, or still queued, it
+/// simply leaves. Already woken (even if never polled since): a lock handed to it is released
+/// at once, which passes it to the next waiter; a plain wake-up ("the lock is free: compete for
+/// it") is passed on the same way, by taking the lock (unless a barging thread took it, whose
+/// own release then wakes the next waiter) and releasing it.
+///
+/// # Examples
+///
+/// ```
+/// use std::{future::Future, pin::pin, task::{Context, Waker}};
+/// use weft_lock::Lock;
+///
+/// let lock = Lock::new(());
+/// let held = lock.acquire();
+/// let mut fut = pin!(lock.acquire_async());
+/// let mut cx = Context::from_waker(Waker::noop());
+/// assert!(fut.as_mut().poll(&mut cx).is_pending()); // queued behind the holder
+/// drop(held); // the release wakes the queued future
+/// assert!(fut.as_mut().poll(&mut cx).is_ready());
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct Acquire<'a, T: ?Sized> {
+    lock: &'a Lock<T>,
+    wait: TaskWait,
+    done: bool,
+}
+
+impl<'a, T: ?Sized> Future for Acquire<'a, T> {
+    type Output = LockGuard<'a, T>;
+
+    /// # Panics
+    ///
+    /// If polled again after it returned the guard.
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<LockGuard<'a, T>> {
+        let this = &mut *self;
+        assert!(!this.done, "Acquire polled after completion");
+        if this.lock.raw.poll_lock(&mut this.wait, cx) {
+            this.done = true;
+            Poll::Ready(LockGuard::new(this.lock))
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl<T: ?Sized> Drop for Acquire<'_, T> {
+    fn drop(&mut self) {
+        if self.lock.raw.cancel(&mut self.wait) {
+            // SAFETY: `cancel` returned `true`: this future holds the lock (handed to it, or
+            // taken to pass a wake-up on) and nobody else will release it. Releasing it wakes
+            // the next waiter, thread or task.
+            unsafe { self.lock.raw.unlock() }
+        }
+    }
+}
+
+impl<T: ?Sized> fmt::Debug for Acquire<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Acquire")
+            .field("queued", &self.wait.is_queued())
+            .finish_non_exhaustive()
     }
 }
