@@ -57,6 +57,8 @@ use crate::raw::{RawLock, TaskWait};
 /// });
 /// assert_eq!(counter.into_inner(), 4);
 /// ```
+// The layout puts the state byte right before the data, in one cache line (see `RawLock`).
+#[repr(C, align(16))]
 pub struct Lock<T: ?Sized = ()> {
     raw: RawLock,
     data: UnsafeCell<T>,
@@ -469,5 +471,33 @@ impl<T: ?Sized> fmt::Debug for Acquire<'_, T> {
         f.debug_struct("Acquire")
             .field("queued", &self.wait.is_queued())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(weft_loom)))]
+mod tests {
+    use super::Lock;
+
+    /// Issue 12: the state byte and the start of the data lie in one 16-byte block (so in one
+    /// cache line) wherever the lock is placed, for data aligned to at most 8.
+    #[test]
+    fn the_state_byte_and_the_data_share_a_16_byte_block() {
+        fn check<T>(lock: &Lock<T>) {
+            let state = lock.raw.state_addr();
+            let data = lock.data.with(|p| p as usize);
+            assert!(data > state, "the data follows the state byte");
+            assert_eq!(
+                state / 16,
+                data / 16,
+                "state at {state:#x}, data at {data:#x}"
+            );
+        }
+        check(&Lock::new(0u64));
+        check(&Lock::new(0u8));
+        check(&Lock::new([0u32; 100]));
+        check(&*Box::new(Lock::new(String::new())));
+        let many: Vec<Lock<u64>> = (0..64).map(Lock::new).collect();
+        many.iter().for_each(check);
+        assert_eq!(std::mem::align_of::<Lock<u64>>(), 16);
     }
 }

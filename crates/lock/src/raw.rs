@@ -70,6 +70,12 @@ const PARKED: u8 = 2;
 /// How long a queued waiter may wait before releases hand the lock to it directly.
 const FAIR_AFTER: Duration = Duration::from_micros(500);
 
+/// The least time between two hand-offs on one lock (unless the owner asks for one with
+/// `unlock_fair`). A hand-off leaves the lock held, idle, until its waiter is scheduled, which
+/// on a machine with more runnable threads than cores can take a whole time slice; so, as in
+/// parking_lot (whose buckets hand off at most once per random 0-1 ms), they are rationed.
+const FAIR_INTERVAL: Duration = Duration::from_millis(1);
+
 /// A counter that loom does not see (see [`RawLock::handoffs`]).
 #[cfg(weft_loom)]
 #[allow(clippy::disallowed_types)] // An observation for the models, not part of the protocol.
@@ -83,6 +89,8 @@ struct Waiters {
     /// Waiters that were woken to retry, lost the lock to a barging thread, and wait again.
     /// They are served before `queue`, so later arrivals do not overtake them.
     bumped: WaitQueue<Instant>,
+    /// When the next hand-off may happen (the throttle, see [`FAIR_INTERVAL`]).
+    next_handoff: Deadline,
 }
 
 impl Waiters {
@@ -110,6 +118,23 @@ impl Waiters {
         let bumped = !self.bumped.is_empty();
         self.queue(bumped)
     }
+
+    /// Whether a release should hand the lock to the next waiter, which first queued at
+    /// `since`: it has waited at least [`FAIR_AFTER`] and the last hand-off on this lock is at
+    /// least [`FAIR_INTERVAL`] ago (or the owner asks for it: `force`).
+    ///
+    /// Both read weft-sync's clock: under loom a logical one, so the models explore "hand off"
+    /// and "let them race" wherever time could have passed.
+    fn hand_off(&mut self, since: Instant, force: bool) -> bool {
+        if force {
+            return true;
+        }
+        if !since.elapsed_at_least(FAIR_AFTER) || !self.next_handoff.has_passed() {
+            return false;
+        }
+        self.next_handoff = Deadline::after(FAIR_INTERVAL);
+        true
+    }
 }
 
 /// Where an async acquire is: not queued, or queued with a ticket (in `bumped` or not), and
@@ -128,11 +153,9 @@ impl TaskWait {
     }
 }
 
-/// A word-sized lock: no data, no owner, released by whoever holds the right to.
+/// What only the slow paths touch.
 #[derive(Debug)]
-pub(crate) struct RawLock {
-    /// `LOCKED | PARKED` bits; see the module docs.
-    state: AtomicU8,
+struct Cold {
     /// The waiting threads and tasks.
     waiters: Mutex<Waiters>,
     /// How many releases handed the lock off, so that loom models can tell that they explored
@@ -142,18 +165,48 @@ pub(crate) struct RawLock {
     handoffs: Observation,
 }
 
+/// Bytes between the cold part and the state byte: they put the state byte at an offset that
+/// is a multiple of 16 (see [`RawLock`]).
+const PAD: usize = (16 - size_of::<Cold>() % 16) % 16;
+
+/// A lock with no data and no owner, released by whoever holds the right to.
+///
+/// The layout is fixed (`repr(C)`): the cold part first, then the state byte *last*, at an
+/// offset that is a multiple of 16, so that in a 16-aligned [`crate::Lock`] the state byte and
+/// the start of the data that follows it always lie in one 16-byte block, hence in one cache
+/// line. An acquire then brings the data along with the state, as std's and parking_lot's
+/// one-word mutexes do, wherever the lock happens to be placed (see docs/lock.md, issue 12).
+#[derive(Debug)]
+#[repr(C)]
+pub(crate) struct RawLock {
+    cold: Cold,
+    _pad: [u8; PAD],
+    /// `LOCKED | PARKED` bits; see the module docs.
+    state: AtomicU8,
+}
+
 impl RawLock {
     /// An unlocked lock.
     pub(crate) fn new() -> Self {
         Self {
+            cold: Cold {
+                waiters: Mutex::new(Waiters {
+                    queue: WaitQueue::new(),
+                    bumped: WaitQueue::new(),
+                    next_handoff: Deadline::after(Duration::ZERO),
+                }),
+                #[cfg(weft_loom)]
+                handoffs: Observation::new(0),
+            },
+            _pad: [0; PAD],
             state: AtomicU8::new(0),
-            waiters: Mutex::new(Waiters {
-                queue: WaitQueue::new(),
-                bumped: WaitQueue::new(),
-            }),
-            #[cfg(weft_loom)]
-            handoffs: Observation::new(0),
         }
+    }
+
+    /// The address of the state byte (for the layout test).
+    #[cfg(all(test, not(weft_loom)))]
+    pub(crate) fn state_addr(&self) -> usize {
+        std::ptr::from_ref(&self.state) as usize
     }
 
     /// Whether somebody holds the lock (a snapshot).
@@ -316,7 +369,7 @@ impl RawLock {
 
             let first = *since.get_or_insert_with(Instant::now);
             let ticket = {
-                let mut w = self.waiters.lock();
+                let mut w = self.cold.waiters.lock();
                 // Re-check under the waiters' lock. The holder's release cannot clear LOCKED
                 // while PARKED is set without this lock, and PARKED is cleared only under it:
                 // if both are still set, the release comes after our registration and finds
@@ -362,7 +415,7 @@ impl RawLock {
     /// lock, clearing `PARKED` if it was the last. A received token is the caller's to honour
     /// or pass on.
     fn leave(&self, ticket: &Ticket, bumped: bool) -> Left<Instant> {
-        let mut w = self.waiters.lock();
+        let mut w = self.cold.waiters.lock();
         let left = w.queue(bumped).leave(ticket);
         if matches!(left, Left::Removed(_)) && w.is_empty() {
             // The timeout stands and nobody else waits: the next release is fast again.
@@ -382,7 +435,7 @@ impl RawLock {
             let token = match ticket.token() {
                 Some(token) => token,
                 None => {
-                    let mut w = self.waiters.lock();
+                    let mut w = self.cold.waiters.lock();
                     if w.queue(wait.bumped).update_waker(ticket, cx.waker()) {
                         return false;
                     }
@@ -417,7 +470,7 @@ impl RawLock {
                 continue;
             }
             let first = *wait.since.get_or_insert_with(Instant::now);
-            let mut w = self.waiters.lock();
+            let mut w = self.cold.waiters.lock();
             // The re-check of `lock_slow`, for the same reason.
             let now = self.state.load(Ordering::Relaxed);
             if now != LOCKED | PARKED {
@@ -452,10 +505,9 @@ impl RawLock {
     #[inline(never)]
     fn unlock_slow(&self, force_fair: bool) {
         let wakeup = {
-            let mut w = self.waiters.lock();
+            let mut w = self.cold.waiters.lock();
             let more = w.len() > 1;
-            let next = w.next();
-            let Some(&since) = next.front() else {
+            let Some(&since) = w.next().front() else {
                 // PARKED was set by a waiter that has not queued yet (it re-checks under the
                 // waiters' lock and retries), or the last waiter left. Release: as in
                 // `unlock`. A swap, not a store: it must come after any PARKED bit set
@@ -464,7 +516,7 @@ impl RawLock {
                 self.state.swap(0, Ordering::Release);
                 return;
             };
-            if force_fair || since.elapsed_at_least(FAIR_AFTER) {
+            if w.hand_off(since, force_fair) {
                 // The state stays LOCKED: the woken waiter owns the lock from now on. PARKED
                 // stays set only while others still wait. Relaxed: while we hold LOCKED and the
                 // waiters' lock nobody else changes the state (a would-be waiter may set
@@ -474,15 +526,16 @@ impl RawLock {
                     self.state.swap(LOCKED, Ordering::Relaxed);
                 }
                 #[cfg(weft_loom)]
-                self.handoffs
+                self.cold
+                    .handoffs
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                next.wake_one(Token::HANDOFF)
+                w.next().wake_one(Token::HANDOFF)
             } else {
                 // Release: as in `unlock`; barging threads may take it before the waiter runs.
                 // A swap for the reason given above.
                 self.state
                     .swap(if more { PARKED } else { 0 }, Ordering::Release);
-                next.wake_one(Token::RETRY)
+                w.next().wake_one(Token::RETRY)
             }
         };
         // Wake after unlocking, so the woken waiter does not block on the waiters' lock.
@@ -494,6 +547,8 @@ impl RawLock {
     /// How many releases handed the lock off (loom builds only, for the models).
     #[cfg(weft_loom)]
     pub(crate) fn handoffs(&self) -> usize {
-        self.handoffs.load(std::sync::atomic::Ordering::Relaxed)
+        self.cold
+            .handoffs
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 }
