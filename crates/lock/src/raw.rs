@@ -10,21 +10,28 @@
 //! ```
 //!
 //! * `0 -> LOCKED` (acquire fast path): one compare-exchange, Acquire on success.
-//! * `LOCKED -> 0` (release fast path): one compare-exchange, Release. It fails exactly when
-//!   `PARKED` is set, and the release then goes through [`RawLock::unlock_slow`].
-//! * A waiter sets `PARKED` (Relaxed) before it queues; the waiters' lock orders the rest.
-//! * `PARKED` is cleared only under the waiters' lock, and only when both queues are (or
-//!   become) empty. So "somebody queued" implies "`PARKED` set" whenever that lock is free, and
-//!   a release can never take the fast path while somebody waits.
+//! * `-> 0` (release): one swap, Release (an `xchg`, as std's futex mutex releases). The lock
+//!   is free from that instant; if the swap read `PARKED`, the release then goes through
+//!   [`RawLock::unlock_slow`] to wake a waiter. ([`RawLock::unlock_fair`] keeps the lock held
+//!   instead: a compare-exchange `LOCKED -> 0` that fails on `PARKED`, then a hand-off.)
+//! * A waiter sets `PARKED` (Relaxed) only while the lock is held, before it queues; the
+//!   waiters' lock orders the rest.
+//! * `PARKED` is cleared by a release's swap, which then takes the waiters' lock and puts it
+//!   back if anyone else still waits, or under the waiters' lock when both queues are (or
+//!   become) empty. So whenever the waiters' lock is free, "somebody queued" implies either
+//!   "`PARKED` set" or "a release that read `PARKED` is on its way to wake somebody".
 //!
 //! # Waiting protocol
 //!
 //! A waiter sets `PARKED`, takes the waiters' lock, and re-reads the state: only if it still
 //! reads `LOCKED | PARKED` does it register (a thread with [`WaitQueue::register_thread`], a
 //! task with [`WaitQueue::register_task`]) and, after the lock is released, park or return
-//! `Pending`. That re-check is what makes a lost wake-up impossible: the owner cannot clear
-//! `LOCKED` without the waiters' lock (its fast path fails while `PARKED` is set), so its
-//! release comes after the waiter registered and finds it.
+//! `Pending`. That re-check is what makes a lost wake-up impossible: the holder's swap comes
+//! after the waiter's `PARKED` in the state's modification order (else the waiter's
+//! compare-exchange would have failed), so it reads `PARKED` and its slow path takes the
+//! waiters' lock; if it took that lock first, the waiter's re-check, ordered after it by the
+//! lock, reads the free lock and retries instead of sleeping; otherwise the release finds the
+//! waiter registered.
 //!
 //! A release with waiters pops the oldest one under the waiters' lock (a woken waiter that lost
 //! the race, in `bumped`, before the others), delivers its token there, and performs the
@@ -121,19 +128,17 @@ impl Waiters {
 
     /// Whether a release should hand the lock to the next waiter, which first queued at
     /// `since`: it has waited at least [`FAIR_AFTER`] and the last hand-off on this lock is at
-    /// least [`FAIR_INTERVAL`] ago (or the owner asks for it: `force`).
+    /// least [`FAIR_INTERVAL`] ago (`unlock_fair` hands off regardless).
     ///
     /// Both read weft-sync's clock: under loom a logical one, so the models explore "hand off"
     /// and "let them race" wherever time could have passed.
-    fn hand_off(&mut self, since: Instant, force: bool) -> bool {
-        if force {
-            return true;
-        }
-        if !since.elapsed_at_least(FAIR_AFTER) || !self.next_handoff.has_passed() {
-            return false;
-        }
+    fn may_hand_off(&self, since: Instant) -> bool {
+        since.elapsed_at_least(FAIR_AFTER) && self.next_handoff.has_passed()
+    }
+
+    /// Starts the throttle after a hand-off.
+    fn handed_off(&mut self) {
         self.next_handoff = Deadline::after(FAIR_INTERVAL);
-        true
     }
 }
 
@@ -272,14 +277,11 @@ impl RawLock {
     /// nobody releases it twice).
     #[inline]
     pub(crate) unsafe fn unlock(&self) {
-        // Release: publishes the critical section to the next owner's Acquire. Fails when
-        // PARKED is set: somebody must be woken.
-        if self
-            .state
-            .compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed)
-            .is_err()
-        {
-            self.unlock_slow(false);
+        // Release: publishes the critical section to the next owner's Acquire. One swap (an
+        // `xchg`, cheaper than a compare-exchange, as std's futex mutex releases): the lock is
+        // free from here on, and if PARKED was set somebody must be woken.
+        if self.state.swap(0, Ordering::Release) != LOCKED {
+            self.unlock_slow();
         }
     }
 
@@ -296,7 +298,7 @@ impl RawLock {
             .compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed)
             .is_err()
         {
-            self.unlock_slow(true);
+            self.unlock_slow_fair();
         }
     }
 
@@ -370,10 +372,10 @@ impl RawLock {
             let first = *since.get_or_insert_with(Instant::now);
             let ticket = {
                 let mut w = self.cold.waiters.lock();
-                // Re-check under the waiters' lock. The holder's release cannot clear LOCKED
-                // while PARKED is set without this lock, and PARKED is cleared only under it:
-                // if both are still set, the release comes after our registration and finds
-                // us. Relaxed: the lock orders this load after every store made under it.
+                // Re-check under the waiters' lock. The holder's release swap reads our PARKED
+                // and then takes this lock: either it did so already, and this load (ordered
+                // after it by the lock) reads the free lock, or it comes after our
+                // registration and finds us (see the module docs). Relaxed: the lock orders it.
                 let now = self.state.load(Ordering::Relaxed);
                 if now != LOCKED | PARKED {
                     drop(w);
@@ -500,14 +502,69 @@ impl RawLock {
         }
     }
 
-    /// The release with (possibly) somebody queued.
+    /// The release with (possibly) somebody queued, after `unlock`'s swap freed the lock and
+    /// cleared PARKED.
+    ///
+    /// Between the swap and the waiters' lock, a thread may take the free lock (barging) and
+    /// release it with the fast path, waking nobody: that is fine, this release wakes the next
+    /// waiter. Under the waiters' lock PARKED is put back while anyone is still queued, so the
+    /// invariant holds again whenever the waiters' lock is free.
     #[cold]
     #[inline(never)]
-    fn unlock_slow(&self, force_fair: bool) {
+    fn unlock_slow(&self) {
         let wakeup = {
             let mut w = self.cold.waiters.lock();
             let more = w.len() > 1;
+            // PARKED was set by a waiter that has not queued yet (it re-checks under the
+            // waiters' lock and sees the lock free), or the last waiter left: nobody to wake.
             let Some(&since) = w.next().front() else {
+                return;
+            };
+            let rest = if more { PARKED } else { 0 };
+            // A hand-off takes the lock back for the waiter: only if nobody barged in since
+            // the swap (then the state is still 0: a would-be waiter sets PARKED only while the
+            // lock is held). Acquire: pairs with the Release of a barging thread's release, so
+            // its writes reach the waiter along with ours. Relaxed on failure: then we wake the
+            // waiter to retry.
+            if w.may_hand_off(since)
+                && self
+                    .state
+                    .compare_exchange(0, LOCKED | rest, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                w.handed_off();
+                #[cfg(weft_loom)]
+                self.cold
+                    .handoffs
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                // The token's delivery (Release) publishes the critical section to the waiter.
+                w.next().wake_one(Token::HANDOFF)
+            } else {
+                // Wake it to compete. PARKED goes back for the others still queued (an RMW:
+                // a barging thread may hold the lock meanwhile). Relaxed: ordered by the
+                // waiters' lock, like every PARKED change made under it.
+                if more {
+                    self.state.fetch_or(PARKED, Ordering::Relaxed);
+                }
+                w.next().wake_one(Token::RETRY)
+            }
+        };
+        // Wake after unlocking, so the woken waiter does not block on the waiters' lock.
+        if let Some((wakeup, _)) = wakeup {
+            wakeup.wake();
+        }
+    }
+
+    /// The fair release with (possibly) somebody queued: the lock is still held (its
+    /// compare-exchange failed on PARKED), and goes to the oldest waiter without ever being
+    /// free.
+    #[cold]
+    #[inline(never)]
+    fn unlock_slow_fair(&self) {
+        let wakeup = {
+            let mut w = self.cold.waiters.lock();
+            let more = w.len() > 1;
+            if w.next().front().is_none() {
                 // PARKED was set by a waiter that has not queued yet (it re-checks under the
                 // waiters' lock and retries), or the last waiter left. Release: as in
                 // `unlock`. A swap, not a store: it must come after any PARKED bit set
@@ -515,30 +572,22 @@ impl RawLock {
                 // that), so that the would-be waiter's re-check reads our release.
                 self.state.swap(0, Ordering::Release);
                 return;
-            };
-            if w.hand_off(since, force_fair) {
-                // The state stays LOCKED: the woken waiter owns the lock from now on. PARKED
-                // stays set only while others still wait. Relaxed: while we hold LOCKED and the
-                // waiters' lock nobody else changes the state (a would-be waiter may set
-                // PARKED, already set), and the token's delivery below publishes our critical
-                // section to the new owner.
-                if !more {
-                    self.state.swap(LOCKED, Ordering::Relaxed);
-                }
-                #[cfg(weft_loom)]
-                self.cold
-                    .handoffs
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                w.next().wake_one(Token::HANDOFF)
-            } else {
-                // Release: as in `unlock`; barging threads may take it before the waiter runs.
-                // A swap for the reason given above.
-                self.state
-                    .swap(if more { PARKED } else { 0 }, Ordering::Release);
-                w.next().wake_one(Token::RETRY)
             }
+            // The state stays LOCKED: the woken waiter owns the lock from now on. PARKED stays
+            // set only while others still wait. Relaxed: while we hold LOCKED and the waiters'
+            // lock nobody else changes the state (a would-be waiter may set PARKED, already
+            // set), and the token's delivery below publishes our critical section to the new
+            // owner.
+            if !more {
+                self.state.swap(LOCKED, Ordering::Relaxed);
+            }
+            #[cfg(weft_loom)]
+            self.cold
+                .handoffs
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            w.next().wake_one(Token::HANDOFF)
         };
-        // Wake after unlocking, so the woken waiter does not block on the waiters' lock.
+        // Wake after unlocking, as in `unlock_slow`.
         if let Some((wakeup, _)) = wakeup {
             wakeup.wake();
         }
