@@ -31,16 +31,18 @@ use crate::raw::{RawLock, TaskWait};
 ///
 /// The lock is *eventually fair*. An arriving thread may take a free lock ahead of the threads
 /// already waiting (barging, which keeps a busy lock fast), but a waiter is never overtaken
-/// indefinitely: once a waiter has waited for about half a millisecond, the next release hands
-/// the lock directly to it (the lock never becomes free in between, so nobody can barge). A woken
-/// waiter that loses a race keeps its place at the front of the line. Waiters are woken oldest
-/// first.
-/// [`LockGuard::unlock_fair`] hands off at once.
+/// indefinitely: once a waiter has waited for about half a millisecond, a release hands the
+/// lock directly to it (nobody can barge in between), at most one such hand-off per
+/// millisecond on one lock, as parking_lot rations them. A woken waiter that loses a race keeps
+/// its place at the front of the line. Waiters, threads and tasks alike, are woken oldest
+/// first. [`LockGuard::unlock_fair`] hands off at once.
 ///
 /// # Cost
 ///
-/// Uncontended, [`Lock::acquire`] is one compare-exchange and the release one more. A contended
-/// acquire spins briefly and then sleeps; a release wakes a sleeper only if there is one.
+/// Uncontended, [`Lock::acquire`] is one compare-exchange and the release one swap, as std's
+/// futex mutex. A contended acquire spins briefly (only while nobody sleeps) and then sleeps; a
+/// release wakes a sleeper only if there is one. The state byte sits right before the data, in
+/// one cache line, so the acquire brings the data along.
 ///
 /// # Examples
 ///

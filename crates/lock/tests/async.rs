@@ -402,3 +402,61 @@ fn many_tasks_and_threads_exclude_each_other_multi_thread() {
     }
     assert_eq!(*lock.acquire(), 2 * 1_000 + 8 * 500);
 }
+
+/// Polls a future once with `waker`.
+fn poll_once<F: Future + Unpin>(f: &mut F, waker: &Waker) -> Poll<F::Output> {
+    std::pin::Pin::new(f).poll(&mut Context::from_waker(waker))
+}
+
+#[test]
+fn a_future_dropped_after_a_retry_wake_up_passes_it_on() {
+    // Two queued tasks, a plain release: the oldest is woken (to retry, as it has waited far
+    // less than the hand-off threshold; a hand-off on a stalled machine ends the same way). It
+    // is dropped without being polled again: it must pass the wake-up on, or the second task
+    // sleeps forever with the lock free.
+    for _ in 0..20 {
+        let lock = Lock::new(0);
+        let held = lock.acquire();
+        let (c1, w1) = counting_waker();
+        let (c2, w2) = counting_waker();
+        let mut first = Box::pin(lock.acquire_async());
+        let mut second = Box::pin(lock.acquire_async());
+        assert!(poll_once(&mut first, &w1).is_pending());
+        assert!(poll_once(&mut second, &w2).is_pending());
+        drop(held);
+        assert_eq!(c1.0.load(Ordering::SeqCst), 1, "the oldest is woken");
+        assert_eq!(c2.0.load(Ordering::SeqCst), 0);
+        drop(first);
+        assert_eq!(c2.0.load(Ordering::SeqCst), 1, "the wake-up was passed on");
+        let Poll::Ready(mut g) = poll_once(&mut second, &w2) else {
+            panic!("the second task gets the lock")
+        };
+        *g += 1;
+        drop(g);
+        assert!(!lock.locked());
+    }
+}
+
+#[test]
+fn a_release_wakes_the_next_of_several_queued_tasks_in_turn() {
+    // Three queued tasks and plain releases: each release reaches the next one (a release
+    // that woke one and forgot that others still wait would strand the rest).
+    for _ in 0..20 {
+        let lock = Lock::new(Vec::new());
+        let held = lock.acquire();
+        let wakers: Vec<_> = (0..3).map(|_| counting_waker()).collect();
+        let mut futs: Vec<_> = (0..3).map(|_| Box::pin(lock.acquire_async())).collect();
+        for (f, (_, w)) in futs.iter_mut().zip(&wakers) {
+            assert!(poll_once(f, w).is_pending());
+        }
+        drop(held);
+        for (i, (f, (c, w))) in futs.iter_mut().zip(&wakers).enumerate() {
+            assert_eq!(c.0.load(Ordering::SeqCst), 1, "task {i} was woken in turn");
+            let Poll::Ready(mut g) = poll_once(f, w) else {
+                panic!("task {i} gets the lock")
+            };
+            g.push(i);
+        }
+        assert_eq!(*lock.acquire(), [0, 1, 2]);
+    }
+}
