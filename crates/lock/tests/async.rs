@@ -16,6 +16,9 @@ use weft_lock::{Lock, LockGuard};
 /// Every async wait in these tests is bounded by this (a hang fails instead of blocking).
 const LIMIT: Duration = Duration::from_secs(20);
 
+/// Rounds of the contention tests (far fewer under Miri, which is slow).
+const ROUNDS: usize = if cfg!(miri) { 20 } else { 1_000 };
+
 fn current_thread() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -84,13 +87,15 @@ fn a_future_dropped_unpolled_or_unwoken_just_leaves() {
 #[test]
 fn the_future_and_the_guard_are_send() {
     fn send<T: Send>(_: &T) {}
-    let lock: &'static Lock<Vec<u8>> = Box::leak(Box::new(Lock::new(Vec::new())));
+    let lock = Arc::new(Lock::new(Vec::new()));
     send(&lock.acquire_async());
     let rt = multi_thread();
     rt.block_on(async {
-        // A guard held across an `.await` inside a spawned task.
+        // A guard held across an `.await` inside a spawned task (the task owns an `Arc` and
+        // borrows the lock from it).
+        let l = Arc::clone(&lock);
         let h = tokio::spawn(async move {
-            let mut g: LockGuard<'static, Vec<u8>> = lock.acquire_async().await;
+            let mut g: LockGuard<'_, Vec<u8>> = l.acquire_async().await;
             g.push(1);
             tokio::task::yield_now().await;
             g.push(2);
@@ -203,7 +208,7 @@ fn a_task_and_a_thread_contend() {
         let inside = Arc::new(AtomicUsize::new(0));
         let (l, i) = (Arc::clone(&lock), Arc::clone(&inside));
         let thread = std::thread::spawn(move || {
-            for _ in 0..2_000 {
+            for _ in 0..2 * ROUNDS {
                 let mut g = l.acquire();
                 assert_eq!(i.fetch_add(1, Ordering::SeqCst), 0, "two holders");
                 *g += 1;
@@ -211,7 +216,7 @@ fn a_task_and_a_thread_contend() {
             }
         });
         rt.block_on(async {
-            for n in 0..2_000 {
+            for n in 0..2 * ROUNDS {
                 let mut g = tokio::time::timeout(LIMIT, lock.acquire_async())
                     .await
                     .expect("never starved");
@@ -225,7 +230,7 @@ fn a_task_and_a_thread_contend() {
             }
         });
         thread.join().unwrap();
-        assert_eq!(*lock.acquire(), 4_000);
+        assert_eq!(*lock.acquire(), 4 * ROUNDS);
     }
 }
 
@@ -241,7 +246,7 @@ fn tasks_and_threads_with_timeouts_lose_nothing() {
         .map(|_| {
             let (l, d) = (Arc::clone(&lock), Arc::clone(&done));
             std::thread::spawn(move || {
-                for _ in 0..2_000 {
+                for _ in 0..2 * ROUNDS {
                     if let Some(mut g) = l.acquire_timeout(Duration::from_micros(50)) {
                         *g += 1;
                         d.fetch_add(1, Ordering::Relaxed);
@@ -255,7 +260,7 @@ fn tasks_and_threads_with_timeouts_lose_nothing() {
             .map(|_| {
                 let (l, d) = (Arc::clone(&lock), Arc::clone(&done));
                 tokio::spawn(async move {
-                    for n in 0..1_000u64 {
+                    for n in 0..ROUNDS as u64 {
                         let t = Duration::from_micros(20 + n % 80);
                         if let Ok(mut g) = tokio::time::timeout(t, l.acquire_async()).await {
                             *g += 1;
@@ -369,7 +374,7 @@ fn many_tasks_and_threads_exclude_each_other_multi_thread() {
         .map(|_| {
             let (l, i) = (Arc::clone(&lock), Arc::clone(&inside));
             std::thread::spawn(move || {
-                for _ in 0..1_000 {
+                for _ in 0..ROUNDS {
                     let mut g = l.acquire();
                     assert_eq!(i.fetch_add(1, Ordering::SeqCst), 0, "two holders");
                     *g += 1;
@@ -383,7 +388,7 @@ fn many_tasks_and_threads_exclude_each_other_multi_thread() {
             .map(|_| {
                 let (l, i) = (Arc::clone(&lock), Arc::clone(&inside));
                 tokio::spawn(async move {
-                    for _ in 0..500 {
+                    for _ in 0..ROUNDS / 2 {
                         let mut g = l.acquire_async().await;
                         assert_eq!(i.fetch_add(1, Ordering::SeqCst), 0, "two holders");
                         *g += 1;
@@ -400,7 +405,7 @@ fn many_tasks_and_threads_exclude_each_other_multi_thread() {
     for t in threads {
         t.join().unwrap();
     }
-    assert_eq!(*lock.acquire(), 2 * 1_000 + 8 * 500);
+    assert_eq!(*lock.acquire(), 2 * ROUNDS + 8 * (ROUNDS / 2));
 }
 
 /// Polls a future once with `waker`.
@@ -414,7 +419,7 @@ fn a_future_dropped_after_a_retry_wake_up_passes_it_on() {
     // less than the hand-off threshold; a hand-off on a stalled machine ends the same way). It
     // is dropped without being polled again: it must pass the wake-up on, or the second task
     // sleeps forever with the lock free.
-    for _ in 0..20 {
+    for _ in 0..if cfg!(miri) { 2 } else { 20 } {
         let lock = Lock::new(0);
         let held = lock.acquire();
         let (c1, w1) = counting_waker();
@@ -441,7 +446,7 @@ fn a_future_dropped_after_a_retry_wake_up_passes_it_on() {
 fn a_release_wakes_the_next_of_several_queued_tasks_in_turn() {
     // Three queued tasks and plain releases: each release reaches the next one (a release
     // that woke one and forgot that others still wait would strand the rest).
-    for _ in 0..20 {
+    for _ in 0..if cfg!(miri) { 2 } else { 20 } {
         let lock = Lock::new(Vec::new());
         let held = lock.acquire();
         let wakers: Vec<_> = (0..3).map(|_| counting_waker()).collect();
