@@ -8,14 +8,16 @@
 //! | `lock.acquire(timeout=t)` | `lock.acquire_timeout(t)` → `Option<LockGuard>` |
 //! | `lock.release()` | `drop(guard)`, on any thread ([`LockGuard`] is `Send`) |
 //! | `lock.locked()` | `lock.locked()` |
+//! | `async with lock:` (`asyncio.Lock`) | `let g = lock.acquire_async().await;` (threads and tasks share one lock) |
 //! | `rlock = threading.RLock()` | `let rlock = RLock::new(data);` |
 //! | `rlock._is_owned()` | `rlock.is_owned()` |
 //! | `rlock._recursion_count()` | `rlock.recursion_count()` |
 //!
 //! Both locks own the data they protect, as Rust's `Mutex` does, and neither is poisoned by a
-//! panic. The uncontended path of [`Lock`] is a single compare-exchange each way; a contended
-//! acquire spins briefly, then sleeps on a wait list until a release wakes it or hands the lock
-//! to it (see [`Lock`'s fairness](Lock#fairness)). Every interleaving of that protocol is
+//! panic. The uncontended path of [`Lock`] is one compare-exchange to acquire and one swap to
+//! release; a contended acquire spins briefly, then waits in weft-sync's waiting core (one FIFO
+//! of threads and async tasks, [`Lock::acquire_async`]) until a release wakes it or hands the
+//! lock to it (see [`Lock`'s fairness](Lock#fairness)). Every interleaving of that protocol is
 //! checked with loom (`tests/loom.rs`).
 //!
 //! # Examples
@@ -43,6 +45,6 @@ mod raw;
 mod rlock;
 
 pub use crate::{
-    lock::{Lock, LockGuard},
+    lock::{Acquire, Lock, LockGuard},
     rlock::{RLock, RLockGuard},
 };

@@ -1,14 +1,17 @@
 use std::{
     fmt,
+    future::Future,
     marker::PhantomData,
     ops::{Deref, DerefMut},
     panic::{RefUnwindSafe, UnwindSafe},
+    pin::Pin,
+    task::{Context, Poll},
     time::Duration,
 };
 
 use weft_sync::cell::UnsafeCell;
 
-use crate::raw::RawLock;
+use crate::raw::{RawLock, TaskWait};
 
 /// A mutual-exclusion lock that owns the data it protects: Python's `threading.Lock`.
 ///
@@ -28,16 +31,18 @@ use crate::raw::RawLock;
 ///
 /// The lock is *eventually fair*. An arriving thread may take a free lock ahead of the threads
 /// already waiting (barging, which keeps a busy lock fast), but a waiter is never overtaken
-/// indefinitely: once a waiter has waited for about half a millisecond, the next release hands
-/// the lock directly to it (the lock never becomes free in between, so nobody can barge). A woken
-/// waiter that loses a race keeps its place at the front of the line. Waiters are woken oldest
-/// first.
-/// [`LockGuard::unlock_fair`] hands off at once.
+/// indefinitely: once a waiter has waited for about half a millisecond, a release hands the
+/// lock directly to it (nobody can barge in between), at most one such hand-off per
+/// millisecond on one lock, as parking_lot rations them. A woken waiter that loses a race keeps
+/// its place at the front of the line. Waiters, threads and tasks alike, are woken oldest
+/// first. [`LockGuard::unlock_fair`] hands off at once.
 ///
 /// # Cost
 ///
-/// Uncontended, [`Lock::acquire`] is one compare-exchange and the release one more. A contended
-/// acquire spins briefly and then sleeps; a release wakes a sleeper only if there is one.
+/// Uncontended, [`Lock::acquire`] is one compare-exchange and the release one swap, as std's
+/// futex mutex. A contended acquire spins briefly (only while nobody sleeps) and then sleeps; a
+/// release wakes a sleeper only if there is one. The state byte sits right before the data, in
+/// one cache line, so the acquire brings the data along.
 ///
 /// # Examples
 ///
@@ -54,6 +59,8 @@ use crate::raw::RawLock;
 /// });
 /// assert_eq!(counter.into_inner(), 4);
 /// ```
+// The layout puts the state byte right before the data, in one cache line (see `RawLock`).
+#[repr(C, align(16))]
 pub struct Lock<T: ?Sized = ()> {
     raw: RawLock,
     data: UnsafeCell<T>,
@@ -98,6 +105,9 @@ const _: () = {
     send_sync::<Lock<Vec<u8>>>();
     send_sync::<LockGuard<'static, ()>>();
     send_sync::<LockGuard<'static, Vec<u8>>>();
+    send_sync::<Acquire<'static, Vec<u8>>>();
+    const fn send<T: Send>() {}
+    send::<Acquire<'static, std::cell::Cell<u8>>>();
 };
 
 impl<T> Lock<T> {
@@ -207,6 +217,44 @@ impl<T: ?Sized> Lock<T> {
     #[inline]
     pub fn acquire_timeout(&self, timeout: Duration) -> Option<LockGuard<'_, T>> {
         self.raw.lock_timeout(timeout).then(|| LockGuard::new(self))
+    }
+
+    /// Acquires the lock as an async task, waiting until it is free; resolves to the guard.
+    ///
+    /// The task waits in the same FIFO as blocked threads, so threads and tasks can share one
+    /// lock and neither starves the other: a release goes to the oldest waiter, thread or task,
+    /// with the same [fairness](Lock#fairness) (an arriving thread or task may barge; a waiter
+    /// that has waited about half a millisecond is handed the lock). Runtime-agnostic (plain
+    /// `Waker`s); `poll` never blocks, and a queued task is polled again only once a release
+    /// woke it. For a timeout, wrap it in the runtime's (`tokio::time::timeout`).
+    ///
+    /// Cancellation is safe at any point: a future dropped after the lock was handed to it
+    /// (even before it was polled again) releases it, which passes it to the next waiter; a
+    /// future dropped before it was woken just leaves. See [`Acquire`].
+    ///
+    /// Python: `async with lock:` / `await lock.acquire()` on an `asyncio.Lock`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_lock::Lock;
+    ///
+    /// let lock = Lock::new(0);
+    /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// std::thread::scope(|s| {
+    ///     let held = lock.acquire();
+    ///     s.spawn(move || drop(held)); // a thread releases it...
+    ///     let mut g = rt.block_on(lock.acquire_async()); // ...and a task takes it
+    ///     *g += 1;
+    /// });
+    /// assert_eq!(*lock.acquire(), 1);
+    /// ```
+    pub fn acquire_async(&self) -> Acquire<'_, T> {
+        Acquire {
+            lock: self,
+            wait: TaskWait::default(),
+            done: false,
+        }
     }
 
     /// Whether the lock is held by anyone (a snapshot, stale as soon as it returns).
@@ -353,5 +401,105 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for LockGuard<'_, T> {
 impl<T: ?Sized + fmt::Display> fmt::Display for LockGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&**self, f)
+    }
+}
+
+/// The future of [`Lock::acquire_async`]: resolves to a [`LockGuard`].
+///
+/// The task waits in the same FIFO as blocked threads. `Send` where `T: Send` (and `Sync`
+/// where `T: Send` too); its `poll` never blocks, and a queued task is polled again only once
+/// a release woke it.
+///
+/// # Cancellation
+///
+/// Dropping the future is always safe and loses nothing. Not yet queued, or still queued, it
+/// simply leaves. Already woken (even if never polled since): a lock handed to it is released
+/// at once, which passes it to the next waiter; a plain wake-up ("the lock is free: compete for
+/// it") is passed on the same way, by taking the lock (unless a barging thread took it, whose
+/// own release then wakes the next waiter) and releasing it.
+///
+/// # Examples
+///
+/// ```
+/// use std::{future::Future, pin::pin, task::{Context, Waker}};
+/// use weft_lock::Lock;
+///
+/// let lock = Lock::new(());
+/// let held = lock.acquire();
+/// let mut fut = pin!(lock.acquire_async());
+/// let mut cx = Context::from_waker(Waker::noop());
+/// assert!(fut.as_mut().poll(&mut cx).is_pending()); // queued behind the holder
+/// drop(held); // the release wakes the queued future
+/// assert!(fut.as_mut().poll(&mut cx).is_ready());
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct Acquire<'a, T: ?Sized> {
+    lock: &'a Lock<T>,
+    wait: TaskWait,
+    done: bool,
+}
+
+impl<'a, T: ?Sized> Future for Acquire<'a, T> {
+    type Output = LockGuard<'a, T>;
+
+    /// # Panics
+    ///
+    /// If polled again after it returned the guard.
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<LockGuard<'a, T>> {
+        let this = &mut *self;
+        assert!(!this.done, "Acquire polled after completion");
+        if this.lock.raw.poll_lock(&mut this.wait, cx) {
+            this.done = true;
+            Poll::Ready(LockGuard::new(this.lock))
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl<T: ?Sized> Drop for Acquire<'_, T> {
+    fn drop(&mut self) {
+        if self.lock.raw.cancel(&mut self.wait) {
+            // SAFETY: `cancel` returned `true`: this future holds the lock (handed to it, or
+            // taken to pass a wake-up on) and nobody else will release it. Releasing it wakes
+            // the next waiter, thread or task.
+            unsafe { self.lock.raw.unlock() }
+        }
+    }
+}
+
+impl<T: ?Sized> fmt::Debug for Acquire<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Acquire")
+            .field("queued", &self.wait.is_queued())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(weft_loom)))]
+mod tests {
+    use super::Lock;
+
+    /// Issue 12: the state byte and the start of the data lie in one 16-byte block (so in one
+    /// cache line) wherever the lock is placed, for data aligned to at most 8.
+    #[test]
+    fn the_state_byte_and_the_data_share_a_16_byte_block() {
+        fn check<T>(lock: &Lock<T>) {
+            let state = lock.raw.state_addr();
+            let data = lock.data.with(|p| p as usize);
+            assert!(data > state, "the data follows the state byte");
+            assert_eq!(
+                state / 16,
+                data / 16,
+                "state at {state:#x}, data at {data:#x}"
+            );
+        }
+        check(&Lock::new(0u64));
+        check(&Lock::new(0u8));
+        check(&Lock::new([0u32; 100]));
+        check(&*Box::new(Lock::new(String::new())));
+        let many: Vec<Lock<u64>> = (0..64).map(Lock::new).collect();
+        many.iter().for_each(check);
+        assert_eq!(std::mem::align_of::<Lock<u64>>(), 16);
     }
 }

@@ -253,6 +253,143 @@ fn lock_guard_released_on_another_thread() {
     });
 }
 
+/// A task (`acquire_async` under `block_on`) and a thread contend for the lock while `main`
+/// holds it at first: never two holders, every access to the cell is ordered, and both get in
+/// (loom reports a deadlock if a release reached neither).
+#[test]
+fn lock_a_task_and_a_thread_contending() {
+    weft_sync::model(|| {
+        let lock = Arc::new(Lock::new(0usize));
+        let mut g = lock.acquire();
+        let thread_waiter = {
+            let lock = lock.clone();
+            thread::spawn(move || *lock.acquire() += 10)
+        };
+        let task = {
+            let lock = lock.clone();
+            thread::spawn(move || {
+                weft_sync::block_on(async {
+                    *lock.acquire_async().await += 100;
+                });
+            })
+        };
+        *g += 1;
+        drop(g);
+        thread_waiter.join().unwrap();
+        task.join().unwrap();
+        assert_eq!(*lock.try_acquire().expect("the lock was lost"), 111);
+    });
+}
+
+/// A queued `acquire_async` future is handed the lock (`unlock_fair` on another thread) while
+/// `main` drops it, and a thread waits behind it: dropped before the hand-off it just leaves,
+/// dropped after it (never polled again) it releases the lock it was handed. Either way the
+/// thread gets in (else deadlock) and the lock is free at the end.
+#[test]
+fn lock_a_future_dropped_after_its_handoff_passes_it_on() {
+    use std::{
+        future::Future,
+        task::{Context, Waker},
+    };
+    weft_sync::model(|| {
+        let lock = Arc::new(Lock::new(0usize));
+        let mut g = lock.acquire();
+        let mut fut = Box::pin(lock.acquire_async());
+        assert!(
+            fut.as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_pending()
+        );
+        let thread_waiter = {
+            let lock = lock.clone();
+            thread::spawn(move || *lock.acquire() += 10)
+        };
+        *g += 1;
+        // loom has no scoped threads, so the guard's borrow is stretched to `'static`.
+        // SAFETY: `keep`, moved along with the guard, keeps the lock alive until after the guard
+        // is dropped, and `main` holds another `Arc` until the end.
+        let g: LockGuard<'static, usize> = unsafe { std::mem::transmute(g) };
+        let keep = lock.clone();
+        let releaser = thread::spawn(move || {
+            g.unlock_fair();
+            drop(keep);
+        });
+        drop(fut);
+        releaser.join().unwrap();
+        thread_waiter.join().unwrap();
+        assert_eq!(*lock.try_acquire().expect("the lock was lost"), 11);
+    });
+}
+
+/// The same with a plain release, which wakes the queued future to retry or hands it the lock
+/// (the fairness decision reads the logical clock: both explored): a future dropped after a
+/// retry wake-up takes the lock if it is free and releases it, so the wake-up reaches the
+/// thread behind it.
+#[test]
+fn lock_a_future_dropped_around_its_wake_passes_it_on() {
+    use std::{
+        future::Future,
+        task::{Context, Waker},
+    };
+    weft_sync::model(|| {
+        let lock = Arc::new(Lock::new(0usize));
+        let g = lock.acquire();
+        let mut fut = Box::pin(lock.acquire_async());
+        assert!(
+            fut.as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_pending()
+        );
+        let thread_waiter = {
+            let lock = lock.clone();
+            thread::spawn(move || *lock.acquire() += 10)
+        };
+        // SAFETY: as in the model above.
+        let g: LockGuard<'static, usize> = unsafe { std::mem::transmute(g) };
+        let keep = lock.clone();
+        let releaser = thread::spawn(move || {
+            drop(g);
+            drop(keep);
+        });
+        drop(fut);
+        releaser.join().unwrap();
+        thread_waiter.join().unwrap();
+        assert_eq!(*lock.try_acquire().expect("the lock was lost"), 10);
+    });
+}
+
+/// Two tasks and two threads in flight at once (`main` is the second thread): each gets the
+/// lock exactly once, every access is ordered, and nobody is stranded.
+#[test]
+fn lock_two_tasks_and_two_threads() {
+    weft_sync::model_with_preemptions(2, || {
+        let lock = Arc::new(Lock::new(0usize));
+        let g = lock.acquire();
+        let tasks: Vec<_> = [1, 10]
+            .into_iter()
+            .map(|add| {
+                let lock = lock.clone();
+                thread::spawn(move || {
+                    weft_sync::block_on(async {
+                        *lock.acquire_async().await += add;
+                    });
+                })
+            })
+            .collect();
+        let thread_waiter = {
+            let lock = lock.clone();
+            thread::spawn(move || *lock.acquire() += 100)
+        };
+        drop(g);
+        *lock.acquire() += 1000;
+        thread_waiter.join().unwrap();
+        for t in tasks {
+            t.join().unwrap();
+        }
+        assert_eq!(*lock.try_acquire().expect("the lock was lost"), 1111);
+    });
+}
+
 /// RLock bookkeeping: the owner re-enters without blocking, its count unwinds level by level,
 /// and another thread gets the lock only after the last level is released (checked with the
 /// owner's published depth and a non-atomic cell written by both).
