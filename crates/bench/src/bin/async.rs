@@ -18,9 +18,6 @@
 //!   weft `Queue::put` + `get_async` vs tokio `mpsc` (`blocking_send`), async-channel
 //!   (`send_blocking`), flume (`send` + `recv_async`) and kanal (a sync sender, an async
 //!   receiver).
-//!
-//! weft's `Lock` and `Queue` rows need `Lock::acquire_async` and `Queue::put_async`/`get_async`:
-//! they are built with the `async-lock-queue` feature (see build.rs).
 #![allow(clippy::disallowed_types, missing_docs)]
 
 use std::{
@@ -91,7 +88,6 @@ fn lock_uncontended(rt: &Runtime) {
         return;
     }
     let n = scale(2_000_000);
-    #[cfg(weft_bench_async_lock_queue)]
     {
         let lock = weft_lock::Lock::new(0u64);
         let r = ns_per(n, || {
@@ -132,8 +128,7 @@ fn lock_sweep(rt: &Runtime, base: &str, outside_ns: f64) {
         if !enabled(&sweep_name(base, t)) {
             continue;
         }
-        #[cfg(weft_bench_async_lock_queue)]
-        {
+            {
             let r = ns_per(total, || {
                 let lock = Arc::new(weft_lock::Lock::new(0u64));
                 run_tasks(rt, t, total, lock, &|l, i, n| async move {
@@ -332,8 +327,7 @@ fn queue_sweep(rt: &Runtime) {
         if !enabled(&sweep_name(base, t)) {
             continue;
         }
-        #[cfg(weft_bench_async_lock_queue)]
-        {
+            {
             let r = queue_point(
                 rt,
                 t,
@@ -455,8 +449,7 @@ fn mixed_sweep(rt: &Runtime) {
         if !enabled(&sweep_name(base, t)) {
             continue;
         }
-        #[cfg(weft_bench_async_lock_queue)]
-        {
+            {
             let r = mixed_point(
                 rt,
                 t,
