@@ -412,8 +412,13 @@ impl Shared {
     }
 }
 
+/// Rounds an idle worker spins before it parks: [`SPIN_BUSY`] busy ones, then yields.
 const SPIN_ROUNDS: u32 = 64;
-const SPIN_BUSY: u32 = 10;
+/// Busy rounds (2 + 4 + 8 + 16 = 30 pause instructions, under a microsecond) before the
+/// worker starts yielding. Short on purpose (issue 12): a worker that has just completed a
+/// future has often just woken its waiter, and when both share a CPU, every busy round is time
+/// the woken thread waits for the CPU; a yield hands it over at once (docs/pool.md, "Issue 12").
+const SPIN_BUSY: u32 = 4;
 
 /// Under the lock, after a worker left `alive`: the callers of `shutdown(wait = true)` to wake
 /// (each looks at `alive` again). A caller inside a worker waits for `alive <= 1`, the others for
