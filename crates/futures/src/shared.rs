@@ -46,6 +46,11 @@ const LISTENERS: usize = 0b1000;
 /// The hook slot is full, and owned by whoever makes the future done (see `add_hook`).
 const HOOKED: usize = 0b1_0000;
 
+/// Busy rounds a blocking wait spins while its task is pending (14 pause instructions).
+const WAIT_SPIN_PENDING: u32 = 3;
+/// Busy rounds it spins once its task is running (254 pause instructions, a few microseconds).
+const WAIT_SPIN_RUNNING: u32 = 8;
+
 /// Whether `state` is final (finished or cancelled).
 #[inline]
 pub(crate) fn is_done(state: usize) -> bool {
@@ -521,10 +526,24 @@ impl<T> Shared<T> {
         }
         // A completion that is a few hundred nanoseconds away is caught by a short busy spin,
         // far more cheaply than by parking (no yields: a yield costs about as much as a park).
-        let mut spin = SpinWait::new();
-        while spin.spin_no_yield() {
-            if self.is_done() {
+        // Once the task is seen running, the spin goes on a while longer: a worker is on it
+        // right now, on another CPU (this thread holds its own), and a short task is done
+        // within microseconds (issue 12, docs/pool.md). A task not yet picked up gets only the
+        // short spin: if its worker shares this CPU, spinning only keeps it away.
+        let mut pending = SpinWait::with_limits(WAIT_SPIN_PENDING, WAIT_SPIN_PENDING);
+        let mut running = SpinWait::with_limits(WAIT_SPIN_RUNNING, WAIT_SPIN_RUNNING);
+        loop {
+            let state = self.state.load(Ordering::Acquire);
+            if is_done(state) {
                 return true;
+            }
+            let more = if state & PHASE == RUNNING {
+                running.spin_no_yield()
+            } else {
+                pending.spin_no_yield()
+            };
+            if !more {
+                break;
             }
         }
         let mut ticket = None;
