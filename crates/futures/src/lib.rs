@@ -18,6 +18,7 @@
 //! | `Executor.map(..., buffersize=n)`'s iterator | [`Map`] (shared by every executor) |
 //! | `RuntimeError` from `submit` after shutdown | [`Rejected`] (the work handed back) |
 //! | `await asyncio.wrap_future(f)` | `f.await` (feature `async`) |
+//! | `await asyncio.wait([asyncio.wrap_future(f)])` | `f.wait_async().await` (feature `async`; threads and tasks wait in one FIFO) |
 //!
 //! A future is pending, then running, then finished; or cancelled while pending. Every
 //! transition is one CAS on one atomic word, so it happens exactly once whatever races; a done
@@ -58,7 +59,7 @@ mod shared;
 mod wait;
 
 #[cfg(feature = "async")]
-pub use crate::awaiting::ResultFuture;
+pub use crate::awaiting::{FutureWait, ResultFuture};
 pub use crate::{
     as_completed::{AsCompleted, AsCompletedTimeout, as_completed, as_completed_timeout},
     error::{Rejected, TaskError, Timeout},
@@ -94,4 +95,5 @@ const _: () = {
 const _: () = {
     const fn send_sync<T: Send + Sync>() {}
     send_sync::<ResultFuture<Vec<u8>>>();
+    send_sync::<FutureWait<'static, Vec<u8>>>();
 };

@@ -3,19 +3,25 @@
 //! Each pending future carries a hook `(queue, index)`; the thread that makes it done pushes
 //! `index` here (O(1)), and the one consumer takes the whole batch at once. Completion order is
 //! the order of the pushes.
+//!
+//! The consumer, when it finds the queue empty, waits in weft-sync's waiting core: it registers
+//! under the queue's lock, and a push delivers it a token under the same lock and wakes it
+//! after unlocking. A consumer whose deadline passes settles with `leave` under the lock: either
+//! it is still queued (the timeout stands) or a push reached it, and the index that push left is
+//! in `ready` for it to take. There is one consumer, so a token is never meant for anyone else.
 
 use std::mem;
 
 use weft_sync::{
     Deadline, Mutex, SpinWait,
-    park::{Notifier, Parked, Waiter},
+    waitq::{Token, WaitQueue},
 };
 
 #[derive(Default)]
 struct Inner {
     ready: Vec<usize>,
-    /// The consumer, while it sleeps on an empty queue.
-    sleeper: Option<Notifier>,
+    /// The consumer, while it sleeps on an empty queue (at most one entry).
+    sleeper: WaitQueue,
 }
 
 /// Indices of futures that completed, in completion order.
@@ -31,20 +37,21 @@ impl CompletionQueue {
         Self {
             inner: Mutex::new(Inner {
                 ready: Vec::with_capacity(n),
-                sleeper: None,
+                sleeper: WaitQueue::new(),
             }),
         }
     }
 
     /// Called by the thread that completed future `index`.
     pub(crate) fn push(&self, index: usize) {
-        let sleeper = {
+        let wakeup = {
             let mut inner = self.inner.lock();
             inner.ready.push(index);
-            inner.sleeper.take()
+            // The token is delivered here, under the lock; the wake-up runs after it.
+            inner.sleeper.wake_one(Token::RETRY)
         };
-        if let Some(n) = sleeper {
-            n.notify();
+        if let Some((w, ())) = wakeup {
+            w.wake();
         }
     }
 
@@ -52,7 +59,6 @@ impl CompletionQueue {
     /// one arrives or `deadline` passes. `false` on timeout (with `batch` left empty).
     pub(crate) fn take_batch(&self, batch: &mut Vec<usize>, deadline: Deadline) -> bool {
         debug_assert!(batch.is_empty());
-        let mut waiter = None;
         let mut spin = SpinWait::new();
         loop {
             let mut inner = self.inner.lock();
@@ -66,25 +72,18 @@ impl CompletionQueue {
                 drop(inner);
                 continue;
             }
-            let w = waiter.get_or_insert_with(Waiter::new);
-            inner.sleeper = Some(w.notifier());
+            let ticket = inner.sleeper.register_thread(());
             drop(inner);
-            match w.wait(deadline) {
-                Parked::Woken => w.rearm(),
-                Parked::TimedOut => {
-                    let mut inner = self.inner.lock();
-                    if inner.sleeper.as_ref().is_some_and(|n| w.is(n)) {
-                        // The timeout stands; take what came in meanwhile, if anything.
-                        inner.sleeper = None;
-                        mem::swap(&mut inner.ready, batch);
-                        return !batch.is_empty();
-                    }
-                    drop(inner);
-                    // A pusher took our notifier: collect the notification, then look again.
-                    let _ = w.wait_notified();
-                    w.rearm();
-                }
+            if ticket.park(deadline).is_some() {
+                // A push delivered our token: look again (its index is in `ready`).
+                continue;
             }
+            let mut inner = self.inner.lock();
+            // Whether we are still queued (the timeout stands) or a push reached us at this
+            // very moment (its index is in `ready`), what came in meanwhile is ours: take it.
+            let _ = inner.sleeper.leave(&ticket);
+            mem::swap(&mut inner.ready, batch);
+            return !batch.is_empty();
         }
     }
 }

@@ -12,7 +12,7 @@
 //! ```
 //!
 //! Bits 0..=2 hold the phase; bit 3 (`LISTENERS`) says that someone registered with the
-//! listener list (a waiter, a callback or a waker) and that the thread making the future done
+//! listener list (a waiting thread or task, or a callback) and that the thread making the future done
 //! must take the lock and fire them; bit 4 (`HOOKED`) says that the hook slot holds an
 //! `as_completed` / `wait` hook, which the thread making the future done takes without a lock. Every transition is a CAS, so it
 //! happens once whatever races; the phases after PENDING and RUNNING are final.
@@ -27,10 +27,10 @@ use std::{
 };
 
 use weft_sync::{
-    Arc, Deadline, Mutex, SpinWait, WaitList,
+    Arc, Deadline, Mutex, SpinWait,
     atomic::{AtomicUsize, Ordering},
     cell::UnsafeCell,
-    park::{Parked, Waiter},
+    waitq::{Left, Ticket, Token, WaitQueue},
 };
 
 use crate::{TaskError, queue::CompletionQueue};
@@ -45,6 +45,11 @@ pub(crate) const CANCELLED: usize = 4;
 const LISTENERS: usize = 0b1000;
 /// The hook slot is full, and owned by whoever makes the future done (see `add_hook`).
 const HOOKED: usize = 0b1_0000;
+
+/// Busy rounds a blocking wait spins while its task is pending (14 pause instructions).
+const WAIT_SPIN_PENDING: u32 = 3;
+/// Busy rounds it spins once its task is running (254 pause instructions, a few microseconds).
+const WAIT_SPIN_RUNNING: u32 = 8;
 
 /// Whether `state` is final (finished or cancelled).
 #[inline]
@@ -63,9 +68,9 @@ fn run_callback(f: Box<dyn FnOnce() + Send>) {
 
 /// Everything a done future must wake, kept under `Shared::listeners`.
 ///
-/// Compact on purpose: the listeners (waiters, callbacks, a waker) only cost a pointer until
-/// used (the `as_completed` hook has its own lock-free slot). A small `Shared` keeps a million
-/// futures cache- and allocator-friendly.
+/// Compact on purpose: the listeners (waiting threads and tasks, callbacks) only cost a pointer
+/// until used (the `as_completed` hook has its own lock-free slot). A small `Shared` keeps a
+/// million futures cache- and allocator-friendly.
 #[derive(Default)]
 pub(crate) struct Listeners {
     more: Option<Box<More>>,
@@ -73,14 +78,14 @@ pub(crate) struct Listeners {
 
 #[derive(Default)]
 struct More {
-    waiters: WaitList,
+    /// Blocked threads and awaiting tasks, in one FIFO (weft-sync's waiting core). The
+    /// completing thread wakes them all, each with its own [`Token::RETRY`], under this lock.
+    waiters: WaitQueue,
     /// Done-callbacks in registration order.
     callbacks: Vec<Box<dyn FnOnce() + Send>>,
     /// Further hooks (only if a future ever carried two at once; by construction it cannot:
     /// a future is moved into one `as_completed` / `wait` at a time, which unhooks it).
     hooks: Vec<Hook>,
-    #[cfg(feature = "async")]
-    waker: Option<std::task::Waker>,
 }
 
 impl Listeners {
@@ -285,29 +290,54 @@ impl<T> Shared<T> {
         }
     }
 
-    /// Takes the listeners (after the final transition) and fires them on this thread:
-    /// waiters first, then the waker, then any extra hooks, then the callbacks in registration
-    /// order.
+    /// Fires the listeners (after the final transition) on this thread: the waiting threads
+    /// and tasks first (their tokens delivered under the lock, the wake-ups performed after
+    /// it), then any extra hooks, then the callbacks in registration order.
+    ///
+    /// The `More` box stays in place: a waiter that gave up at this very moment settles with
+    /// [`WaitQueue::leave`] on the same queue, under the same lock, and finds its token there.
     fn fire(&self, before_callbacks: impl FnOnce()) {
-        let Some(more) = self.listeners.lock().more.take() else {
-            return;
+        let (wakeups, hooks, callbacks) = {
+            let mut l = self.listeners.lock();
+            let Some(more) = l.more.as_mut() else {
+                return;
+            };
+            (
+                more.waiters.wake_all(Token::RETRY),
+                mem::take(&mut more.hooks),
+                mem::take(&mut more.callbacks),
+            )
         };
-        let mut more = *more;
-        for (notifier, ()) in mem::take(&mut more.waiters) {
-            notifier.notify();
-        }
-        #[cfg(feature = "async")]
-        if let Some(w) = more.waker.take() {
-            w.wake();
-        }
-        for (queue, index) in mem::take(&mut more.hooks) {
+        wakeups.wake();
+        for (queue, index) in hooks {
             queue.push(index);
         }
-        if !more.callbacks.is_empty() {
+        if !callbacks.is_empty() {
             before_callbacks();
         }
-        for f in more.callbacks {
+        for f in callbacks {
             run_callback(f);
+        }
+    }
+
+    /// A waiter stops waiting (its deadline passed, or its task's future was dropped) and
+    /// settles under the lock: its entry leaves the queue, or its token was already delivered.
+    ///
+    /// Returns whether the completion had reached it. There is nothing to pass on either way:
+    /// a completion wakes every waiter, each with its own token, so a token one waiter drops
+    /// was meant for nobody else.
+    fn leave(&self, ticket: &Ticket) -> bool {
+        let mut l = self.listeners.lock();
+        let more = l
+            .more
+            .as_mut()
+            .expect("a registered waiter's listener list stays in place");
+        match more.waiters.leave(ticket) {
+            Left::Removed(()) => {
+                more.waiters.shrink();
+                false
+            }
+            Left::Received(_) => true,
         }
     }
 
@@ -428,28 +458,62 @@ impl<T> Shared<T> {
         }
     }
 
-    /// Registers `waker` (replacing an older one); `false` if already done.
+    /// One poll of a task waiting for the future to be done: `Ready` once done, `Pending` with
+    /// the task's waker in the waiting queue (registered on the first poll, kept current on the
+    /// later ones) otherwise. `ticket` is the task's entry, owned by its future.
+    ///
+    /// The task waits in the same FIFO as blocked threads; the completing thread delivers its
+    /// token under the lock and wakes it after. Never blocks beyond the listener lock.
     #[cfg(feature = "async")]
-    pub(crate) fn set_waker(&self, waker: &std::task::Waker) -> bool {
-        self.register(|l| match &mut l.more().waker {
-            Some(w) if w.will_wake(waker) => {}
-            slot => *slot = Some(waker.clone()),
-        })
+    pub(crate) fn poll_done(
+        &self,
+        ticket: &mut Option<Ticket>,
+        waker: &std::task::Waker,
+    ) -> std::task::Poll<()> {
+        use std::task::Poll;
+        let Some(t) = ticket else {
+            if self.is_done() {
+                return Poll::Ready(());
+            }
+            let mut registered = None;
+            if self.register(|l| registered = Some(l.more().waiters.register_task(waker, ()))) {
+                *ticket = registered;
+                return Poll::Pending;
+            }
+            // Done before we registered: nothing was queued.
+            return Poll::Ready(());
+        };
+        if t.token().is_none() {
+            if self.is_done() {
+                // Done, and the completing thread has not delivered our token yet: leave rather
+                // than wait for a wake-up we no longer need.
+                self.forget_wait(ticket);
+                return Poll::Ready(());
+            }
+            let mut l = self.listeners.lock();
+            let more = l
+                .more
+                .as_mut()
+                .expect("a registered waiter's listener list stays in place");
+            if more.waiters.update_waker(t, waker) {
+                return Poll::Pending;
+            }
+            // No longer queued: the completion delivered our token under this lock.
+        }
+        *ticket = None;
+        Poll::Ready(())
     }
 
-    /// Drops a registered waker (when the awaiting task goes away).
+    /// A task stops waiting (its future is dropped, or it saw the future done before its
+    /// wake-up came): its entry leaves the queue, or the token it already received is dropped
+    /// (see [`Shared::leave`]: nothing to pass on).
     #[cfg(feature = "async")]
-    pub(crate) fn clear_waker(&self) {
-        if self.is_done() {
-            return;
+    pub(crate) fn forget_wait(&self, ticket: &mut Option<Ticket>) {
+        if let Some(t) = ticket.take()
+            && t.token().is_none()
+        {
+            let _ = self.leave(&t);
         }
-        let w = self
-            .listeners
-            .lock()
-            .more
-            .as_mut()
-            .and_then(|m| m.waker.take());
-        drop(w);
     }
 
     /// Blocks until done or until `deadline`; whether it is done.
@@ -462,35 +526,39 @@ impl<T> Shared<T> {
         }
         // A completion that is a few hundred nanoseconds away is caught by a short busy spin,
         // far more cheaply than by parking (no yields: a yield costs about as much as a park).
-        let mut spin = SpinWait::new();
-        while spin.spin_no_yield() {
-            if self.is_done() {
+        // Once the task is seen running, the spin goes on a while longer: a worker is on it
+        // right now, on another CPU (this thread holds its own), and a short task is done
+        // within microseconds (issue 12, docs/pool.md). A task not yet picked up gets only the
+        // short spin: if its worker shares this CPU, spinning only keeps it away.
+        let mut pending = SpinWait::with_limits(WAIT_SPIN_PENDING, WAIT_SPIN_PENDING);
+        let mut running = SpinWait::with_limits(WAIT_SPIN_RUNNING, WAIT_SPIN_RUNNING);
+        loop {
+            let state = self.state.load(Ordering::Acquire);
+            if is_done(state) {
                 return true;
             }
-        }
-        let w = Waiter::new();
-        if !self.register(|l| l.more().waiters.push_back(&w, ())) {
-            return true;
-        }
-        match w.wait(deadline) {
-            Parked::Woken => true,
-            Parked::TimedOut => {
-                let still_queued = self
-                    .listeners
-                    .lock()
-                    .more
-                    .as_mut()
-                    .is_some_and(|m| m.waiters.remove(&w).is_some());
-                if still_queued {
-                    // The timeout stands; report the state as it is now.
-                    self.is_done()
-                } else {
-                    // `fire` took our notifier: the notification is on its way.
-                    let _ = w.wait_notified();
-                    true
-                }
+            let more = if state & PHASE == RUNNING {
+                running.spin_no_yield()
+            } else {
+                pending.spin_no_yield()
+            };
+            if !more {
+                break;
             }
         }
+        let mut ticket = None;
+        if !self.register(|l| ticket = Some(l.more().waiters.register_thread(()))) {
+            return true;
+        }
+        let ticket = ticket.expect("registered");
+        if ticket.park(deadline).is_some() {
+            // The completion delivered our token (Acquire): the final state is visible.
+            return true;
+        }
+        // The deadline passed. Settle under the lock: either we leave the queue (the timeout
+        // stands) or the completion reached us at that very moment (the future is done).
+        let received = self.leave(&ticket);
+        received || self.is_done()
     }
 
     /// A clone of the error of a done future (`None` if it finished with a value).

@@ -107,3 +107,52 @@ fn block_on_without_a_runtime() {
     assert_eq!(rt.block_on(async { f.await }), Ok(3));
     t.join().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn threads_and_tasks_wait_on_one_future() {
+    use std::sync::Arc;
+    let (p, f) = promise::<u32>();
+    let f = Arc::new(f);
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let f = Arc::clone(&f);
+            std::thread::spawn(move || f.wait())
+        })
+        .collect();
+    let tasks: Vec<_> = (0..3)
+        .map(|_| {
+            let f = Arc::clone(&f);
+            tokio::spawn(async move { f.wait_async().await })
+        })
+        .collect();
+    tokio::task::yield_now().await;
+    p.set_result(8);
+    for t in tasks {
+        tokio::time::timeout(Duration::from_secs(10), t)
+            .await
+            .expect("a task was not woken")
+            .unwrap();
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(Arc::try_unwrap(f).unwrap().result(), Ok(8));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn wait_async_timed_out_then_done() {
+    let (p, f) = promise::<u8>();
+    // The runtime's timeout drops the wait: its entry leaves the queue.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(10), f.wait_async())
+            .await
+            .is_err()
+    );
+    assert!(!f.done());
+    let thread = std::thread::spawn(move || p.set_result(9));
+    tokio::time::timeout(Duration::from_secs(10), f.wait_async())
+        .await
+        .expect("the second wait was not woken");
+    thread.join().unwrap();
+    assert_eq!(f.await, Ok(9));
+}

@@ -221,6 +221,104 @@ fn async_waker_vs_completion() {
     });
 }
 
+/// A thread with a timed wait and a task awaiting one future, in the same waiting queue, racing
+/// its completion: the task always completes; the thread reports "done" exactly when the future
+/// is done by then, and a "not done" leaves it waiting in nobody's way.
+#[cfg(feature = "async")]
+#[test]
+fn thread_and_task_wait_one_future_vs_completion() {
+    weft_sync::model(|| {
+        let (p, f) = promise::<u32>();
+        let f = Arc::new(f);
+        let waiter = {
+            let f = f.clone();
+            thread::spawn(move || {
+                let done = f.wait_timeout(std::time::Duration::from_secs(1));
+                // `true` means done; `false` is only ever a timeout, never a lost completion:
+                // an untimed wait afterwards still returns.
+                if done {
+                    assert!(f.done());
+                }
+                f.wait();
+                done
+            })
+        };
+        let completer = thread::spawn(move || p.set_result(4));
+        weft_sync::block_on(f.wait_async());
+        assert!(f.done());
+        let _ = waiter.join().unwrap();
+        completer.join().unwrap();
+        let f = Arc::try_unwrap(f).unwrap();
+        assert_eq!(f.result(), Ok(4));
+    });
+}
+
+/// A task's wait is dropped (cancelled) while the completion runs and a thread waits untimed on
+/// the same future: whether the drop leaves the queue before the completion or after its token
+/// was delivered, the thread is still woken and the queue is left consistent.
+#[cfg(feature = "async")]
+#[test]
+fn dropped_task_wait_vs_completion_and_thread() {
+    use std::{
+        future::Future as _,
+        pin::pin,
+        task::{Context, Waker},
+    };
+    weft_sync::model(|| {
+        let (p, f) = promise::<u32>();
+        let f = Arc::new(f);
+        let waiter = {
+            let f = f.clone();
+            thread::spawn(move || {
+                f.wait();
+                assert!(f.done());
+            })
+        };
+        let completer = thread::spawn(move || p.set_result(6));
+        {
+            // Register the task (one poll), then drop its wait: a cancelled `select!` arm.
+            let mut wait = pin!(f.wait_async());
+            let mut cx = Context::from_waker(Waker::noop());
+            let _ = wait.as_mut().poll(&mut cx);
+        }
+        completer.join().unwrap();
+        waiter.join().unwrap();
+        // A later task wait finds the future done at once.
+        weft_sync::block_on(f.wait_async());
+        let f = Arc::try_unwrap(f).unwrap();
+        assert_eq!(f.result(), Ok(6));
+    });
+}
+
+/// An awaiting task dropped (its `ResultFuture` with it) racing the completion, while a second
+/// task waits on the future through `wait_async`: the second task is woken either way.
+#[cfg(feature = "async")]
+#[test]
+fn dropped_result_future_vs_completion() {
+    use std::{
+        future::{Future as _, IntoFuture},
+        pin::pin,
+        task::{Context, Waker},
+    };
+    weft_sync::model(|| {
+        let (p, f) = promise::<u32>();
+        let (p2, f2) = promise::<u32>();
+        let completer = thread::spawn(move || {
+            p.set_result(1);
+            p2.set_result(2);
+        });
+        {
+            let mut awaiting = pin!(f.into_future());
+            let mut cx = Context::from_waker(Waker::noop());
+            if let std::task::Poll::Ready(r) = awaiting.as_mut().poll(&mut cx) {
+                assert_eq!(r, Ok(1));
+            }
+        }
+        assert_eq!(weft_sync::block_on(f2.into_future()), Ok(2));
+        completer.join().unwrap();
+    });
+}
+
 /// `Map` over an executor whose one worker races the map being dropped after its first result:
 /// the task consumed ran, and the one still in flight either ran or was cancelled by the drop,
 /// exactly once (never both, never neither); nothing past the buffer was submitted.

@@ -32,10 +32,10 @@ use std::{
 
 use weft_futures::TaskError;
 use weft_sync::{
-    Arc, Deadline, Mutex, SpinWait, WaitList,
+    Arc, Deadline, Mutex, SpinWait,
     atomic::{AtomicBool, AtomicUsize, Ordering},
-    park::Waiter,
     thread::{self, JoinHandle},
+    waitq::{Token, WaitQueue, Wakeups},
 };
 
 use crate::job::{Abort, BoxJob, Finishing, Job, current_is_finishing};
@@ -52,8 +52,9 @@ enum Closed {
 struct State {
     /// Jobs accepted and not yet taken by a worker.
     jobs: VecDeque<BoxJob>,
-    /// Parked idle workers.
-    sleepers: WaitList,
+    /// Parked idle workers (weft-sync's waiting core): a submit that needs one pops the oldest
+    /// and delivers its token under this lock.
+    sleepers: WaitQueue,
     /// Workers without a job (starting, spinning or parked); see the module docs.
     idle: usize,
     /// Workers started so far (never more than `max_workers`; also the next thread's number).
@@ -63,7 +64,7 @@ struct State {
     handles: Vec<JoinHandle<()>>,
     closed: Closed,
     /// Callers of `shutdown(wait = true)` waiting for the last worker to exit.
-    exit_waiters: WaitList,
+    exit_waiters: WaitQueue,
 }
 
 pub(crate) type Initializer = Box<dyn Fn() + Send + Sync>;
@@ -112,13 +113,13 @@ impl Shared {
         Self {
             state: Mutex::new(State {
                 jobs: VecDeque::new(),
-                sleepers: WaitList::new(),
+                sleepers: WaitQueue::new(),
                 idle: 0,
                 spawned: 0,
                 alive: 0,
                 handles: Vec::new(),
                 closed: Closed::Open,
-                exit_waiters: WaitList::new(),
+                exit_waiters: WaitQueue::new(),
             }),
             queued: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
@@ -163,15 +164,17 @@ impl Shared {
         // Idle workers that are awake (spinning, or woken and not yet back) take queued jobs
         // by themselves; wake a parked one only when they are too few.
         let awake = st.idle - st.sleepers.len();
+        // The token is delivered under the lock; a popped worker stays idle and counts as
+        // awake until it takes a job.
         let wake = if queued > awake {
-            st.sleepers.pop_front()
+            st.sleepers.wake_one(Token::RETRY)
         } else {
             None
         };
         let spawn = this.reserve_worker(&mut st);
         drop(st);
-        if let Some((notifier, ())) = wake {
-            notifier.notify();
+        if let Some((wakeup, ())) = wake {
+            wakeup.wake();
         }
         if let Some(index) = spawn {
             Self::spawn_worker(this, index);
@@ -233,13 +236,9 @@ impl Shared {
                 st.spawned -= 1;
                 this.full.store(false, Ordering::Relaxed);
                 let none_left = st.alive == 0;
-                let waiters = if st.alive <= 1 {
-                    st.exit_waiters.take()
-                } else {
-                    WaitList::new()
-                };
+                let waiters = exited(&mut st);
                 drop(st);
-                notify_all(waiters);
+                waiters.wake();
                 if none_left {
                     // No thread will ever run what is queued: fail it rather than hang.
                     this.break_pool(format!("could not start a worker thread: {e}"));
@@ -264,10 +263,9 @@ impl Shared {
             this.exit(true);
             return;
         }
-        let waiter = Waiter::new();
         let finishing = Finishing::new(this);
         let mut idle = true;
-        while let Some(job) = this.next_job(&waiter, &finishing, &mut idle) {
+        while let Some(job) = this.next_job(&finishing, &mut idle) {
             // The task's own panic is caught inside `run` and fails its future; this catches
             // what could still escape (a captured value whose `Drop` panics when a cancelled
             // task is discarded), so that a worker never dies with the pool counting on it.
@@ -277,12 +275,7 @@ impl Shared {
     }
 
     /// The next job for a worker, or `None` once the pool is closed and its queue empty.
-    fn next_job(
-        &self,
-        waiter: &Waiter,
-        finishing: &Finishing<'_>,
-        idle: &mut bool,
-    ) -> Option<BoxJob> {
+    fn next_job(&self, finishing: &Finishing<'_>, idle: &mut bool) -> Option<BoxJob> {
         let mut spun = false;
         loop {
             let mut st = self.state.lock();
@@ -313,11 +306,12 @@ impl Shared {
             }
             // The queue is empty and checked under the lock that every push takes: a push
             // after this point finds us in `sleepers`.
-            st.sleepers.push_back(waiter, ());
+            let ticket = st.sleepers.register_thread(());
             drop(st);
-            let _ = waiter.wait(Deadline::never());
-            // Our notifier was popped by the waker, so none is reachable any more.
-            waiter.rearm();
+            // No deadline: an idle worker waits until a submit, a shutdown or a breakage pops
+            // it (each delivers a token), so it never has to leave the queue.
+            let woken = ticket.park(Deadline::never());
+            debug_assert!(woken.is_some());
             spun = false;
         }
     }
@@ -338,13 +332,9 @@ impl Shared {
             st.idle -= 1;
         }
         st.alive -= 1;
-        let waiters = if st.alive <= 1 {
-            st.exit_waiters.take()
-        } else {
-            WaitList::new()
-        };
+        let waiters = exited(&mut st);
         drop(st);
-        notify_all(waiters);
+        waiters.wake();
     }
 
     /// Marks the pool broken: every queued job fails with [`TaskError::BrokenPool`], and no
@@ -357,12 +347,12 @@ impl Shared {
         self.closed.store(true, Ordering::Relaxed);
         let jobs = mem::take(&mut st.jobs);
         self.queued.store(0, Ordering::Relaxed);
-        let sleepers = st.sleepers.take();
+        let sleepers = st.sleepers.wake_all(Token::RETRY);
         drop(st);
         for job in jobs {
             job.abort(Abort::Broken(reason.clone()));
         }
-        notify_all(sleepers);
+        sleepers.wake();
     }
 
     /// Python's `shutdown(wait, cancel_futures)`.
@@ -379,7 +369,7 @@ impl Shared {
         };
         self.queued.store(st.jobs.len(), Ordering::Relaxed);
         // Parked workers wake to drain what is left, then exit.
-        let sleepers = st.sleepers.take();
+        let sleepers = st.sleepers.wake_all(Token::RETRY);
         let handles = if wait {
             mem::take(&mut st.handles)
         } else {
@@ -389,7 +379,7 @@ impl Shared {
         for job in cancelled {
             job.abort(Abort::Cancel);
         }
-        notify_all(sleepers);
+        sleepers.wake();
         if !wait {
             return;
         }
@@ -408,25 +398,35 @@ impl Shared {
     /// Blocks until at most `left` workers are alive (workers started concurrently with a
     /// shutdown, whose handles another caller took, are waited for here).
     fn wait_exited(&self, left: usize) {
-        let waiter = Waiter::new();
         loop {
             let mut st = self.state.lock();
             if st.alive <= left {
                 return;
             }
-            st.exit_waiters.push_back(&waiter, ());
+            let ticket = st.exit_waiters.register_thread(());
             drop(st);
-            let _ = waiter.wait(Deadline::never());
-            waiter.rearm();
+            // No deadline: a worker's exit pops us (see `exited`); then look again.
+            let woken = ticket.park(Deadline::never());
+            debug_assert!(woken.is_some());
         }
     }
 }
 
+/// Rounds an idle worker spins before it parks: [`SPIN_BUSY`] busy ones, then yields.
 const SPIN_ROUNDS: u32 = 64;
-const SPIN_BUSY: u32 = 10;
+/// Busy rounds (2 + 4 + 8 + 16 = 30 pause instructions, under a microsecond) before the
+/// worker starts yielding. Short on purpose (issue 12): a worker that has just completed a
+/// future has often just woken its waiter, and when both share a CPU, every busy round is time
+/// the woken thread waits for the CPU; a yield hands it over at once (docs/pool.md, "Issue 12").
+const SPIN_BUSY: u32 = 4;
 
-fn notify_all(list: WaitList) {
-    for (notifier, ()) in list {
-        notifier.notify();
+/// Under the lock, after a worker left `alive`: the callers of `shutdown(wait = true)` to wake
+/// (each looks at `alive` again). A caller inside a worker waits for `alive <= 1`, the others for
+/// `alive == 0`, so every exit down to one worker left wakes them.
+fn exited(st: &mut State) -> Wakeups {
+    if st.alive <= 1 {
+        st.exit_waiters.wake_all(Token::RETRY)
+    } else {
+        Wakeups::new()
     }
 }
