@@ -7,7 +7,7 @@
 //! it is a *logical* clock, so that loom explores the shipped decision both ways:
 //!
 //! * The clock is one counter per model execution. It advances when a thread reads the time
-//!   ([`Instant::now`]) and when a thread parks ([`crate::park::Waiter::wait`]): parking takes
+//!   ([`Instant::now`]) and when a thread parks ([`crate::waitq::Ticket::park`]): parking takes
 //!   time, reading it marks a moment.
 //! * [`Instant::elapsed_at_least`] answers "has the clock advanced since this instant?" for any
 //!   positive duration. It reads the counter with a relaxed load, which may lag behind advances

@@ -10,7 +10,7 @@ use std::time::Instant;
 /// several times never waits longer in total than asked, and never returns before it.
 ///
 /// Under `weft_loom` the deadline reads weft's logical [`crate::clock`]: [`Deadline::has_passed`]
-/// is explored both ways, and [`crate::park::Waiter::wait`] with a finite deadline yields once
+/// is explored both ways, and [`crate::waitq::Ticket::park`] with a finite deadline yields once
 /// and then times out unless notified (a timed wait may always end by timing out).
 ///
 /// # Examples

@@ -10,35 +10,37 @@
 //! [`Deadline`]: under loom a logical clock, so that every time-based decision is explored both
 //! ways.
 //!
-//! # Parking
+//! # Waiting
 //!
-//! Every blocking weft type is built from three pieces:
+//! Every blocking weft primitive waits through [`waitq`], the one waiting core: a
+//! [`WaitQueue`] of parked threads and async tasks in one FIFO, kept under the primitive's own
+//! lock. A waker pops waiters and delivers a [`waitq::Token`] into each one's slot under that
+//! lock, then performs the wake-ups (unpark, `Waker::wake`) after releasing it; a waiter that
+//! stops waiting (its deadline passed, its future was dropped) settles with a single
+//! [`waitq::WaitQueue::leave`]: its entry was still queued, or it received a token it must
+//! honour or pass on.
 //!
-//! * [`park::Waiter`]: one per blocked call; the thread parks on it, optionally until a
-//!   [`Deadline`], and learns whether it was woken or timed out.
-//! * [`park::Notifier`]: the other end, kept in a wait list; `notify` wakes that one waiter.
-//! * [`WaitList`]: a FIFO of notifiers, kept under the primitive's own lock, from which a
-//!   timed-out waiter can remove itself (or learn that it was already woken).
-//!
-//! [`waitq`] is the one waiting core the primitives move to: a [`WaitQueue`] of parked threads
-//! and async tasks in one FIFO, wake-ups carrying a [`waitq::Token`] delivered under the
-//! primitive's lock, and a single [`waitq::WaitQueue::leave`] for a waiter that stops waiting
-//! (timeout or dropped future). `park` and `WaitList` remain for the primitives not yet moved.
-//!
-//! loom does not model time, so under `weft_loom` a wait with a finite deadline yields once and
-//! then reports [`park::Parked::TimedOut`] unless it was notified: models explore "gave up at the
-//! same moment it was woken", the classic lost-wake-up race, deterministically.
+//! loom does not model time, so under `weft_loom` a thread's wait with a finite deadline
+//! yields once and then times out unless a token arrived: models explore "gave up at the same
+//! moment it was woken", the classic lost-wake-up race, deterministically.
 //!
 //! # Examples
 //!
 //! ```
 //! use std::time::Duration;
-//! use weft_sync::{Deadline, park::{Parked, Waiter}};
+//! use weft_sync::{Arc, Deadline, Mutex, waitq::{Token, WaitQueue}};
 //!
-//! let waiter = Waiter::new();
-//! let notifier = waiter.notifier();
-//! let t = weft_sync::thread::spawn(move || notifier.notify());
-//! assert_eq!(waiter.wait(Deadline::after(Duration::from_secs(10))), Parked::Woken);
+//! let q = Arc::new(Mutex::new(WaitQueue::<()>::new()));
+//! let ticket = q.lock().register_thread(());
+//! let q2 = Arc::clone(&q);
+//! let t = weft_sync::thread::spawn(move || {
+//!     let woken = q2.lock().wake_one(Token::RETRY);
+//!     if let Some((wakeup, ())) = woken {
+//!         wakeup.wake(); // after the lock is released
+//!     }
+//! });
+//! let token = ticket.park(Deadline::after(Duration::from_secs(10)));
+//! assert_eq!(token, Some(Token::RETRY));
 //! t.join().unwrap();
 //! ```
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
@@ -47,9 +49,7 @@ pub mod clock;
 mod deadline;
 mod model;
 mod mutex;
-pub mod park;
 mod spin;
-mod wait_list;
 pub mod waitq;
 
 pub mod atomic;
@@ -61,7 +61,6 @@ pub use crate::{
     model::{model, model_with_preemptions},
     mutex::{Mutex, MutexGuard},
     spin::SpinWait,
-    wait_list::WaitList,
     waitq::WaitQueue,
 };
 

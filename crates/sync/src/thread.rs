@@ -1,6 +1,6 @@
 //! Threads: `std::thread`, or loom's model of it under `weft_loom`.
 //!
-//! Parking is deliberately not re-exported: block through [`crate::park::Waiter`], which
+//! Parking is deliberately not re-exported: block through [`crate::waitq::Ticket::park`], which
 //! separates a real wake-up from a spurious one and owns the timed form.
 
 #[cfg(not(weft_loom))]

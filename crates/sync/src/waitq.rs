@@ -108,7 +108,7 @@ struct Slot {
     /// The parked thread, for a thread waiter.
     thread: Option<Thread>,
     /// Under loom a thread sleeps on its own condition variable rather than on loom's park
-    /// token, which also wakes threads blocked on a loom `Mutex` (see `crate::park`).
+    /// token, which also wakes threads blocked on a loom `Mutex` (see docs/architecture.md).
     #[cfg(weft_loom)]
     sleep: loom::sync::Mutex<()>,
     #[cfg(weft_loom)]

@@ -128,7 +128,7 @@ fn lock_sweep(rt: &Runtime, base: &str, outside_ns: f64) {
         if !enabled(&sweep_name(base, t)) {
             continue;
         }
-            {
+        {
             let r = ns_per(total, || {
                 let lock = Arc::new(weft_lock::Lock::new(0u64));
                 run_tasks(rt, t, total, lock, &|l, i, n| async move {
@@ -327,7 +327,7 @@ fn queue_sweep(rt: &Runtime) {
         if !enabled(&sweep_name(base, t)) {
             continue;
         }
-            {
+        {
             let r = queue_point(
                 rt,
                 t,
@@ -449,7 +449,7 @@ fn mixed_sweep(rt: &Runtime) {
         if !enabled(&sweep_name(base, t)) {
             continue;
         }
-            {
+        {
             let r = mixed_point(
                 rt,
                 t,
