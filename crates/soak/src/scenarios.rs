@@ -68,10 +68,13 @@ fn lock(r: &Round, _: &mut Rng) -> Tally {
     let taken = AtomicU64::new(0);
     spawn(r.threads, r.seed, |_, rng| {
         while Instant::now() < r.until {
-            let g = match rng.range(0, 2) {
+            let g = match rng.range(0, 4) {
                 0 => Some(lock.acquire()),
                 1 => lock.try_acquire(),
-                _ => lock.acquire_timeout(short(rng)),
+                2 => lock.acquire_timeout(short(rng)),
+                // A task among the threads, waiting without end or dropped by its timeout.
+                3 => poll_for(lock.acquire_async(), None),
+                _ => poll_for(lock.acquire_async(), Some(short(rng))),
             };
             s.op();
             if let Some(mut g) = g {
@@ -491,10 +494,19 @@ macro_rules! queue_round {
                     serial += 1;
                     loop {
                         s.op();
-                        let r = match rng.range(0, 2) {
+                        let r = match rng.range(0, 4) {
                             0 => q.put(it).map_err(|e| PutError::ShutDown(e.into_inner())),
                             1 => q.try_put(it),
-                            _ => q.put_timeout(it, short(rng)),
+                            2 => q.put_timeout(it, short(rng)),
+                            3 => poll_for(q.put_async(it), None)
+                                .expect("an unlimited put ends")
+                                .map_err(|e| PutError::ShutDown(e.into_inner())),
+                            // A task's put dropped by its timeout: the item goes with the
+                            // future, never queued, so it is simply tried again.
+                            _ => match poll_for(q.put_async(it), Some(short(rng))) {
+                                Some(r) => r.map_err(|e| PutError::ShutDown(e.into_inner())),
+                                None => Err(PutError::Full(it)),
+                            },
                         };
                         match r {
                             Ok(()) => {
@@ -519,10 +531,18 @@ macro_rules! queue_round {
                 let mut mine = Vec::new();
                 loop {
                     s.op();
-                    let r = match rng.range(0, 2) {
+                    let r = match rng.range(0, 4) {
                         0 => q.get().map_err(|_| GetError::ShutDown),
                         1 => q.try_get(),
-                        _ => q.get_timeout(short(rng)),
+                        2 => q.get_timeout(short(rng)),
+                        3 => poll_for(q.get_async(), None)
+                            .expect("an unlimited get ends")
+                            .map_err(|_| GetError::ShutDown),
+                        // A task's get dropped by its timeout never takes an item.
+                        _ => match poll_for(q.get_async(), Some(short(rng))) {
+                            Some(r) => r.map_err(|_| GetError::ShutDown),
+                            None => Err(GetError::Empty),
+                        },
                     };
                     match r {
                         Ok(it) => {
