@@ -8,10 +8,9 @@ use std::{
 
 use weft_sync::cell::UnsafeCell;
 
-use crate::{
-    ConditionGuard,
-    raw::{LockWait, Raw},
-};
+use weft_lock::raw::TaskWait;
+
+use crate::{ConditionGuard, raw::Raw};
 
 /// A condition variable that owns the data it guards: Python's `threading.Condition`.
 ///
@@ -131,7 +130,7 @@ impl<T> Condition<T> {
     pub fn lock_async(&self) -> ConditionLock<'_, T> {
         ConditionLock {
             cond: self,
-            wait: LockWait::default(),
+            wait: TaskWait::default(),
             done: false,
         }
     }
@@ -269,7 +268,7 @@ impl<T: fmt::Debug> fmt::Debug for Condition<T> {
 #[must_use = "futures do nothing unless polled"]
 pub struct ConditionLock<'a, T> {
     cond: &'a Condition<T>,
-    wait: LockWait,
+    wait: TaskWait,
     done: bool,
 }
 

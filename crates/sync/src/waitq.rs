@@ -545,15 +545,10 @@ impl<T> WaitQueue<T> {
     ///
     /// If `ticket` was never registered in this queue (it is neither queued nor woken).
     pub fn leave(&mut self, ticket: &Ticket) -> Left<T> {
-        if let Some(at) = self.position(ticket)
-            && let Some(e) = self.entries.remove(at)
-        {
-            return Left::Removed(e.payload);
-        }
         // Not queued: a waker popped the entry and delivered the token under this same lock,
         // so the token is there.
-        match ticket.token() {
-            Some(t) => Left::Received(t),
+        match self.try_leave(ticket) {
+            Some(left) => left,
             None => unreachable!("a ticket left a queue it was never in"),
         }
     }
@@ -651,7 +646,10 @@ mod tests {
         assert!(from.try_leave(&a).is_none());
         assert_eq!(from.try_leave(&c), Some(Left::Removed(3)));
         // Appended behind the waiter already there, in their order, payloads mapped.
-        assert_eq!(to.payloads_mut().map(|p| *p).collect::<Vec<_>>(), [0, 10, 20]);
+        assert_eq!(
+            to.payloads_mut().map(|p| *p).collect::<Vec<_>>(),
+            [0, 10, 20]
+        );
         assert_eq!(to.leave(&already), Left::Removed(0));
         let (w, p) = to.wake_one(Token::HANDOFF).unwrap();
         assert_eq!(p, 10);
