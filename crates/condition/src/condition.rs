@@ -26,8 +26,9 @@ use crate::{ConditionGuard, raw::Raw};
 ///
 /// Waiters are notified oldest first (FIFO). A notified waiter is not woken at once if the
 /// mutex is held: it is moved onto the mutex's own queue and woken when the mutex is released,
-/// so it never wakes only to block again. The mutex itself is not strictly fair: a running
-/// thread may take it before a woken one, which keeps throughput high.
+/// so it never wakes only to block again. The mutex is `weft_lock::Lock`'s, with its eventual
+/// fairness: a running thread may take it before a woken one, which keeps throughput high, but
+/// a waiter queued for 0.5 ms or more is handed the mutex by the next release.
 ///
 /// weft's waits never wake spuriously: [`ConditionGuard::wait`] returns only after a notify.
 /// Still loop on your predicate ([`ConditionGuard::wait_for`] does), since another thread may
