@@ -12,7 +12,7 @@
 //! * `0 -> LOCKED` (acquire fast path): one compare-exchange, Acquire on success.
 //! * `-> 0` (release): one swap, Release (an `xchg`, as std's futex mutex releases). The lock
 //!   is free from that instant; if the swap read `PARKED`, the release then goes through
-//!   [`RawLock::unlock_slow`] to wake a waiter. ([`RawLock::unlock_fair`] keeps the lock held
+//!   `RawLock::unlock_slow` to wake a waiter. ([`RawLock::unlock_fair`] keeps the lock held
 //!   instead: a compare-exchange `LOCKED -> 0` that fails on `PARKED`, then a hand-off.)
 //! * A waiter sets `PARKED` (Relaxed) only while the lock is held, before it queues; the
 //!   waiters' lock orders the rest.
