@@ -8,10 +8,9 @@ use std::{
 
 use weft_sync::cell::UnsafeCell;
 
-use crate::{
-    ConditionGuard,
-    raw::{LockWait, Raw},
-};
+use weft_lock::raw::TaskWait;
+
+use crate::{ConditionGuard, raw::Raw};
 
 /// A condition variable that owns the data it guards: Python's `threading.Condition`.
 ///
@@ -27,8 +26,9 @@ use crate::{
 ///
 /// Waiters are notified oldest first (FIFO). A notified waiter is not woken at once if the
 /// mutex is held: it is moved onto the mutex's own queue and woken when the mutex is released,
-/// so it never wakes only to block again. The mutex itself is not strictly fair: a running
-/// thread may take it before a woken one, which keeps throughput high.
+/// so it never wakes only to block again. The mutex is `weft_lock::Lock`'s, with its eventual
+/// fairness: a running thread may take it before a woken one, which keeps throughput high, but
+/// a waiter queued for 0.5 ms or more is handed the mutex by the next release.
 ///
 /// weft's waits never wake spuriously: [`ConditionGuard::wait`] returns only after a notify.
 /// Still loop on your predicate ([`ConditionGuard::wait_for`] does), since another thread may
@@ -131,7 +131,7 @@ impl<T> Condition<T> {
     pub fn lock_async(&self) -> ConditionLock<'_, T> {
         ConditionLock {
             cond: self,
-            wait: LockWait::default(),
+            wait: TaskWait::default(),
             done: false,
         }
     }
@@ -269,7 +269,7 @@ impl<T: fmt::Debug> fmt::Debug for Condition<T> {
 #[must_use = "futures do nothing unless polled"]
 pub struct ConditionLock<'a, T> {
     cond: &'a Condition<T>,
-    wait: LockWait,
+    wait: TaskWait,
     done: bool,
 }
 

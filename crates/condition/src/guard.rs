@@ -7,9 +7,11 @@ use std::{
     time::Duration,
 };
 
-use weft_sync::waitq::Ticket;
+use weft_sync::waitq::{Ticket, Token};
 
-use crate::{Condition, raw::LockWait};
+use weft_lock::raw::TaskWait;
+
+use crate::Condition;
 
 /// The lock of a [`Condition`], held: derefs to the data, and waits and notifies.
 ///
@@ -277,7 +279,9 @@ impl<T> DerefMut for ConditionGuard<'_, T> {
 
 impl<T> Drop for ConditionGuard<'_, T> {
     fn drop(&mut self) {
-        self.cond.raw.unlock();
+        // SAFETY: a guard exists only while its holder owns the mutex (taken by `lock`, or
+        // taken back by a wait), and it is dropped once.
+        unsafe { self.cond.raw.unlock() };
     }
 }
 
@@ -300,7 +304,7 @@ enum Step {
     /// Queued on the condition; the lock is released.
     Waiting(Ticket),
     /// Notified; taking the lock again.
-    Relocking(LockWait),
+    Relocking(TaskWait),
     /// Completed: the guard holds the lock.
     Done,
 }
@@ -330,13 +334,16 @@ impl<T> Future for ConditionWait<'_, '_, T> {
                     this.step = Step::Waiting(raw.register_cond_task(cx));
                     return Poll::Pending;
                 }
-                Step::Waiting(ticket) => {
-                    if !raw.poll_cond(ticket, cx) {
-                        return Poll::Pending;
+                Step::Waiting(ticket) => match raw.poll_cond(ticket, cx) {
+                    None => return Poll::Pending,
+                    // Notified, and an unlock handed us the lock: the guard holds it again.
+                    Some(Token::HANDOFF) => {
+                        this.step = Step::Done;
+                        return Poll::Ready(());
                     }
-                    // Notified: take the lock again.
-                    this.step = Step::Relocking(LockWait::default());
-                }
+                    // Notified: take the lock again, competing as a woken locker does.
+                    Some(_) => this.step = Step::Relocking(TaskWait::bumped()),
+                },
                 Step::Relocking(wait) => {
                     if !raw.poll_lock(wait, cx) {
                         return Poll::Pending;
@@ -356,20 +363,21 @@ impl<T> Drop for ConditionWait<'_, '_, T> {
         match std::mem::replace(&mut self.step, Step::Done) {
             Step::Start | Step::Done => {}
             Step::Waiting(ticket) => {
-                let notified = raw.leave_cond(&ticket);
-                // The guard holds the lock again, as after a timed-out `wait_timeout`.
-                raw.lock();
-                if notified {
+                let token = raw.leave_cond(&ticket);
+                drop(ticket);
+                // The guard holds the lock again, as after a timed-out `wait_timeout` (a
+                // hand-off received meanwhile is that lock).
+                raw.relock(token);
+                if token.is_some() {
                     // The notification was spent on us: pass it on to the next waiter (with
                     // the lock held, it is moved to the lock's queue, not woken at once).
                     raw.notify(1);
                 }
             }
             Step::Relocking(mut wait) => {
-                // Leave the lock's queue (a wake-up received meanwhile is passed on), then
-                // take the lock, blocking.
-                raw.cancel_lock(&mut wait);
-                raw.lock();
+                // Leave the lock's queue and take the lock, blocking: the guard holds it again
+                // (a hand-off received meanwhile is that lock).
+                raw.cancel_relock(&mut wait);
             }
         }
     }

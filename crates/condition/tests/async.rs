@@ -205,7 +205,7 @@ fn a_wait_dropped_right_after_its_notification_passes_it_on() {
 
 #[test]
 fn a_wait_moved_to_the_lock_and_dropped_passes_it_on() {
-    // Notified while the lock is held, the task is marked as moved to the lock's queue;
+    // Notified while the lock is held, the task is moved to the lock's queue;
     // dropped there, it passes the notification on to the thread waiting behind it.
     let cond = Arc::new(Condition::new(0usize));
     let c = Arc::clone(&cond);

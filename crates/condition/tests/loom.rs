@@ -195,11 +195,11 @@ fn a_task_waiting_is_never_missed_by_a_notify() {
 
 /// A `wait_async` future, the oldest waiter, is dropped while a notifier sets a flag and calls
 /// `notify(1)` and a thread waits for the flag behind it. Dropped before the notification, it
-/// just leaves; dropped after it (marked for the lock, or woken, never polled again), it passes
-/// it on. Either way the thread returns (a swallowed notification is a deadlock), and the
+/// just leaves; dropped after it (moved to the lock's queue, or woken, never polled again), it
+/// passes it on. Either way the thread returns (a swallowed notification is a deadlock), and the
 /// dropped future's guard holds the lock again. `under_lock`: the notifier notifies holding the
-/// lock (Python's shape: the future is marked for the lock, then woken by the unlock), or after
-/// releasing it (woken directly).
+/// lock (Python's shape: the future is moved to the lock's queue, then woken or handed the lock
+/// by the unlock), or after releasing it (woken directly).
 fn dropped_wait_async_passes_its_notification_on(under_lock: bool) {
     use std::{
         future::Future,
@@ -308,8 +308,8 @@ fn notify_one_wakes_exactly_one_of_a_task_and_a_thread() {
 }
 
 /// As `timed_out_waiter_never_swallows_a_notification`, with the notify in Python's shape
-/// (holding the lock): the oldest waiter, the timed one, is marked for the lock and may time
-/// out while marked, or after the unlock woke it. Either way it counts as notified, or the
+/// (holding the lock): the oldest waiter, the timed one, is moved to the lock's queue ("marked"
+/// for it) and may time out there, or after the unlock woke it or handed it the lock. Either way it counts as notified, or the
 /// untimed one gets the notification.
 #[test]
 fn timed_out_marked_waiter_never_swallows_a_notification() {

@@ -41,7 +41,8 @@
 //! ```
 
 mod lock;
-mod raw;
+#[doc(hidden)]
+pub mod raw;
 mod rlock;
 
 pub use crate::{

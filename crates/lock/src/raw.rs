@@ -12,7 +12,7 @@
 //! * `0 -> LOCKED` (acquire fast path): one compare-exchange, Acquire on success.
 //! * `-> 0` (release): one swap, Release (an `xchg`, as std's futex mutex releases). The lock
 //!   is free from that instant; if the swap read `PARKED`, the release then goes through
-//!   [`RawLock::unlock_slow`] to wake a waiter. ([`RawLock::unlock_fair`] keeps the lock held
+//!   `RawLock::unlock_slow` to wake a waiter. ([`RawLock::unlock_fair`] keeps the lock held
 //!   instead: a compare-exchange `LOCKED -> 0` that fails on `PARKED`, then a hand-off.)
 //! * A waiter sets `PARKED` (Relaxed) only while the lock is held, before it queues; the
 //!   waiters' lock orders the rest.
@@ -59,6 +59,16 @@
 //! arrival time, so it is the one the hand-off goes to. The decision reads weft-sync's
 //! [`clock`](weft_sync::clock): under loom a logical clock, so the models explore both "hand off"
 //! and "let them race" wherever the waiter could have waited a while.
+//!
+//! # The raw API
+//!
+//! This module is public but hidden: weft-condition builds its mutex on [`RawLock`] (one mutex
+//! implementation, with this fairness). A condition's notify moves its waiters, entries intact,
+//! into the back of `queue` with [`RawLock::transfer_waiters`] instead of waking them ("wait
+//! morphing"): they then wait for the lock exactly as if they had just called `lock`, and a
+//! release wakes them or hands the lock to them in turn. A moved waiter that stops waiting
+//! leaves with [`RawLock::leave_moved`]. The caller's own queue lock is taken before the
+//! waiters' lock, always in that order.
 
 use std::{task::Context, time::Duration};
 
@@ -145,7 +155,7 @@ impl Waiters {
 /// Where an async acquire is: not queued, or queued with a ticket (in `bumped` or not), and
 /// when it first queued (kept across re-queueing, for the fairness decision).
 #[derive(Debug, Default)]
-pub(crate) struct TaskWait {
+pub struct TaskWait {
     ticket: Option<Ticket>,
     bumped: bool,
     since: Option<Instant>,
@@ -153,8 +163,19 @@ pub(crate) struct TaskWait {
 
 impl TaskWait {
     /// Whether the task is queued.
-    pub(crate) fn is_queued(&self) -> bool {
+    #[must_use]
+    pub fn is_queued(&self) -> bool {
         self.ticket.is_some()
+    }
+
+    /// A wait for a task that was woken to retry (a moved condition waiter): it queues with the
+    /// bumped waiters, served first, as a woken lock waiter that lost the race does.
+    #[must_use]
+    pub fn bumped() -> Self {
+        Self {
+            bumped: true,
+            ..Self::default()
+        }
     }
 }
 
@@ -183,7 +204,7 @@ const PAD: usize = (16 - size_of::<Cold>() % 16) % 16;
 /// one-word mutexes do, wherever the lock happens to be placed (see docs/lock.md, issue 12).
 #[derive(Debug)]
 #[repr(C)]
-pub(crate) struct RawLock {
+pub struct RawLock {
     cold: Cold,
     _pad: [u8; PAD],
     /// `LOCKED | PARKED` bits; see the module docs.
@@ -192,7 +213,8 @@ pub(crate) struct RawLock {
 
 impl RawLock {
     /// An unlocked lock.
-    pub(crate) fn new() -> Self {
+    #[must_use]
+    pub fn new() -> Self {
         Self {
             cold: Cold {
                 waiters: Mutex::new(Waiters {
@@ -216,14 +238,14 @@ impl RawLock {
 
     /// Whether somebody holds the lock (a snapshot).
     #[inline]
-    pub(crate) fn is_locked(&self) -> bool {
+    pub fn is_locked(&self) -> bool {
         // Relaxed: a snapshot that orders nothing.
         self.state.load(Ordering::Relaxed) & LOCKED != 0
     }
 
     /// Takes the lock, waiting as long as it takes.
     #[inline]
-    pub(crate) fn lock(&self) {
+    pub fn lock(&self) {
         // Acquire on success: pairs with the Release of the previous unlock (its CAS or swap),
         // so the previous owner's writes to the data are visible to us.
         if self
@@ -231,7 +253,7 @@ impl RawLock {
             .compare_exchange_weak(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
-            let acquired = self.lock_slow(Deadline::never());
+            let acquired = self.lock_slow(Deadline::never(), false);
             debug_assert!(acquired, "an untimed acquire returned without the lock");
         }
     }
@@ -239,7 +261,7 @@ impl RawLock {
     /// Takes the lock if nobody holds it; never waits. Barges past queued waiters, as Python's
     /// `acquire(blocking=False)` does.
     #[inline]
-    pub(crate) fn try_lock(&self) -> bool {
+    pub fn try_lock(&self) -> bool {
         // Relaxed: the CAS below is what synchronizes.
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
@@ -261,12 +283,12 @@ impl RawLock {
 
     /// Takes the lock, waiting at most `timeout`; `false` only once `timeout` has elapsed.
     #[inline]
-    pub(crate) fn lock_timeout(&self, timeout: Duration) -> bool {
+    pub fn lock_timeout(&self, timeout: Duration) -> bool {
         // Acquire: as in `lock`.
         self.state
             .compare_exchange_weak(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
-            || self.lock_slow(Deadline::after(timeout))
+            || self.lock_slow(Deadline::after(timeout), false)
     }
 
     /// Releases the lock.
@@ -276,7 +298,7 @@ impl RawLock {
     /// The caller holds the lock (it acquired it, or it was handed the right to release it, and
     /// nobody releases it twice).
     #[inline]
-    pub(crate) unsafe fn unlock(&self) {
+    pub unsafe fn unlock(&self) {
         // Release: publishes the critical section to the next owner's Acquire. One swap (an
         // `xchg`, cheaper than a compare-exchange, as std's futex mutex releases): the lock is
         // free from here on, and if PARKED was set somebody must be woken.
@@ -291,7 +313,7 @@ impl RawLock {
     ///
     /// As [`RawLock::unlock`].
     #[inline]
-    pub(crate) unsafe fn unlock_fair(&self) {
+    pub unsafe fn unlock_fair(&self) {
         // Release: as in `unlock`.
         if self
             .state
@@ -333,10 +355,9 @@ impl RawLock {
     /// has passed.
     #[cold]
     #[inline(never)]
-    fn lock_slow(&self, deadline: Deadline) -> bool {
+    fn lock_slow(&self, deadline: Deadline, mut bumped: bool) -> bool {
         let mut spin = SpinWait::new();
-        // Woken once and lost the race since: the next queueing is in `bumped`.
-        let mut bumped = false;
+        // `bumped`: woken once and lost the race since, so the next queueing is in `bumped`.
         let mut since: Option<Instant> = None;
         // Relaxed: every transition below is a CAS, or is ordered by the waiters' lock.
         let mut state = self.state.load(Ordering::Relaxed);
@@ -432,7 +453,7 @@ impl RawLock {
     ///
     /// Queued, the task only looks at its own token: it never takes the lock out of turn from
     /// the waiters queued before it (an arriving task barges like an arriving thread).
-    pub(crate) fn poll_lock(&self, wait: &mut TaskWait, cx: &Context<'_>) -> bool {
+    pub fn poll_lock(&self, wait: &mut TaskWait, cx: &Context<'_>) -> bool {
         if let Some(ticket) = &wait.ticket {
             let token = match ticket.token() {
                 Some(token) => token,
@@ -488,7 +509,7 @@ impl RawLock {
     /// A queued async acquire is dropped: leaves its queue, and passes on what it was given.
     /// Returns `true` when it holds the lock, which the caller must release (a hand-off, or the
     /// lock a retry wake-up announced, taken here so that releasing it wakes the next waiter).
-    pub(crate) fn cancel(&self, wait: &mut TaskWait) -> bool {
+    pub fn cancel(&self, wait: &mut TaskWait) -> bool {
         let Some(ticket) = wait.ticket.take() else {
             return false;
         };
@@ -593,11 +614,80 @@ impl RawLock {
         }
     }
 
+    /// Takes the lock after a wake-up to retry that did not come from this lock's own
+    /// `lock` (a condition waiter that was moved here, or notified while the lock was free):
+    /// if it loses the race, it queues with the bumped waiters, served first, as a woken lock
+    /// waiter does.
+    pub fn lock_bumped(&self) {
+        // Acquire: as in `lock`.
+        if self
+            .state
+            .compare_exchange_weak(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            let acquired = self.lock_slow(Deadline::never(), true);
+            debug_assert!(acquired, "an untimed acquire returned without the lock");
+        }
+    }
+
+    /// Moves waiters of another queue into the back of this lock's arrival queue, entries
+    /// intact and nobody woken, if the lock is held: `move_to(queue, now)` moves them (with
+    /// [`WaitQueue::transfer_front`], `now` as their arrival instant) and returns how many.
+    /// `None` when the lock is free: nothing is moved, and the caller wakes its waiters itself
+    /// to compete for it.
+    ///
+    /// A moved waiter is then woken by a release like any other: [`Token::RETRY`] (take it with
+    /// [`RawLock::lock_bumped`] or [`TaskWait::bumped`]) or [`Token::HANDOFF`] (it owns the
+    /// lock). Call with the other queue's lock held, so a moved waiter that stops waiting and
+    /// does not find itself there knows it is here ([`RawLock::leave_moved`]).
+    pub fn transfer_waiters(
+        &self,
+        move_to: impl FnOnce(&mut WaitQueue<Instant>, Instant) -> usize,
+    ) -> Option<usize> {
+        let now = Instant::now();
+        let mut w = self.cold.waiters.lock();
+        // Relaxed: the CAS below and the waiters' lock order what follows.
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            if state & LOCKED == 0 {
+                return None;
+            }
+            // Set PARKED while the lock is held, as a waiter does before queueing: the holder's
+            // release swap comes after it in the state's order, reads it, and takes the
+            // waiters' lock, after we released it, so it finds the moved waiters.
+            match self.mark_parked(state) {
+                Ok(()) => break,
+                Err(s) => state = s,
+            }
+        }
+        Some(move_to(&mut w.queue, now))
+    }
+
+    /// A moved waiter (see [`RawLock::transfer_waiters`]) stops waiting: leaves the arrival
+    /// queue, or reports the token a release delivered to it (a hand-off means it owns the
+    /// lock; a retry, that it must take the lock itself or pass the wake-up on).
+    pub fn leave_moved(&self, ticket: &Ticket) -> Left<Instant> {
+        self.leave(ticket, false)
+    }
+
+    /// A moved task waiter's later poll: stores its current waker in its entry; `false` when a
+    /// release delivered its token meanwhile (read it from the ticket).
+    pub fn update_moved_waker(&self, ticket: &Ticket, waker: &std::task::Waker) -> bool {
+        self.cold.waiters.lock().queue.update_waker(ticket, waker)
+    }
+
     /// How many releases handed the lock off (loom builds only, for the models).
     #[cfg(weft_loom)]
-    pub(crate) fn handoffs(&self) -> usize {
+    #[must_use]
+    pub fn handoffs(&self) -> usize {
         self.cold
             .handoffs
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Default for RawLock {
+    fn default() -> Self {
+        Self::new()
     }
 }

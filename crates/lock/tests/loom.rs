@@ -562,3 +562,61 @@ fn rlock_two_contenders_while_the_owner_recurses() {
         assert_eq!(g.with(|p| unsafe { *p }), 111);
     });
 }
+
+/// The raw API's wait morphing (what weft-condition's notify does): while a thread holds the
+/// lock, a waiter of another queue is moved, entry intact, into the lock's queue, with a third
+/// thread contending. The release that frees the lock wakes the moved waiter (or hands the lock
+/// to it), so it always gets the lock: a move that the release missed would leave it asleep.
+#[test]
+fn raw_a_waiter_moved_into_the_queue_is_woken_by_a_release() {
+    use weft_lock::raw::RawLock;
+    use weft_sync::{
+        Deadline, Mutex,
+        waitq::{Token, WaitQueue},
+    };
+    /// The data the raw lock guards, shared by the threads.
+    struct Count(UnsafeCell<usize>);
+    // SAFETY: every access to the cell holds the lock (or follows every join).
+    unsafe impl Sync for Count {}
+    weft_sync::model(|| {
+        let lock = Arc::new(RawLock::new());
+        let other = Arc::new(Mutex::new(WaitQueue::<()>::new()));
+        let count = Arc::new(Count(UnsafeCell::new(0usize)));
+        let ticket = other.lock().register_thread(());
+        let (l, o, c) = (lock.clone(), other.clone(), count.clone());
+        let mover = thread::spawn(move || {
+            l.lock();
+            let moved = {
+                let mut q = o.lock();
+                l.transfer_waiters(|to, now| q.transfer_front(1, to, |()| now))
+            };
+            assert_eq!(moved, Some(1), "the lock is held: the waiter moves");
+            // SAFETY: the lock is held.
+            c.0.with_mut(|p| unsafe { *p += 1 });
+            // SAFETY: taken above, released once.
+            unsafe { l.unlock() };
+        });
+        let (l, c) = (lock.clone(), count.clone());
+        let contender = thread::spawn(move || {
+            l.lock();
+            // SAFETY: the lock is held.
+            c.0.with_mut(|p| unsafe { *p += 1 });
+            // SAFETY: taken above, released once.
+            unsafe { l.unlock() };
+        });
+        match ticket.park(Deadline::never()) {
+            Some(Token::HANDOFF) => {}
+            Some(_) => lock.lock_bumped(),
+            None => unreachable!("an untimed park returned without a token"),
+        }
+        // SAFETY: the lock is held.
+        count.0.with_mut(|p| unsafe { *p += 1 });
+        // SAFETY: handed over or taken above, released once.
+        unsafe { lock.unlock() };
+        mover.join().unwrap();
+        contender.join().unwrap();
+        // SAFETY: every thread is joined.
+        assert_eq!(count.0.with(|p| unsafe { *p }), 3);
+        assert!(!lock.is_locked());
+    });
+}

@@ -545,17 +545,48 @@ impl<T> WaitQueue<T> {
     ///
     /// If `ticket` was never registered in this queue (it is neither queued nor woken).
     pub fn leave(&mut self, ticket: &Ticket) -> Left<T> {
+        // Not queued: a waker popped the entry and delivered the token under this same lock,
+        // so the token is there.
+        match self.try_leave(ticket) {
+            Some(left) => left,
+            None => unreachable!("a ticket left a queue it was never in"),
+        }
+    }
+
+    /// Moves up to `n` oldest waiters, entries intact (slot, thread or waker), to the back of
+    /// `to`, mapping each payload with `f`, without delivering a token: they keep waiting, now
+    /// in `to`, as if they had just registered there. Returns how many moved. Call with both
+    /// queues' locks held (every primitive taking them in the same order).
+    ///
+    /// A moved waiter that stops waiting finds itself neither queued here nor woken
+    /// ([`WaitQueue::try_leave`] returns `None`) and leaves `to` instead.
+    pub fn transfer_front<U>(
+        &mut self,
+        n: usize,
+        to: &mut WaitQueue<U>,
+        mut f: impl FnMut(T) -> U,
+    ) -> usize {
+        let moved = n.min(self.entries.len());
+        for e in self.entries.drain(..moved) {
+            to.entries.push_back(Entry {
+                slot: e.slot,
+                sleeper: e.sleeper,
+                payload: f(e.payload),
+            });
+        }
+        moved
+    }
+
+    /// As [`WaitQueue::leave`], for a waiter that may have been moved to another queue by
+    /// [`WaitQueue::transfer_front`]: `None` when it is neither queued here nor woken (it was
+    /// moved; leave the other queue). Call under the primitive's lock.
+    pub fn try_leave(&mut self, ticket: &Ticket) -> Option<Left<T>> {
         if let Some(at) = self.position(ticket)
             && let Some(e) = self.entries.remove(at)
         {
-            return Left::Removed(e.payload);
+            return Some(Left::Removed(e.payload));
         }
-        // Not queued: a waker popped the entry and delivered the token under this same lock,
-        // so the token is there.
-        match ticket.token() {
-            Some(t) => Left::Received(t),
-            None => unreachable!("a ticket left a queue it was never in"),
-        }
+        ticket.token().map(Left::Received)
     }
 
     /// Gives back memory held for a past crowd of waiters.
@@ -595,6 +626,39 @@ mod tests {
         );
         w.wake();
         assert_eq!(q.leave(&third), Left::Removed(()));
+    }
+
+    #[test]
+    fn transfer_front_moves_the_oldest_entries_without_waking_them() {
+        let mut from = WaitQueue::<u32>::new();
+        let mut to = WaitQueue::<u64>::new();
+        let waker = std::task::Waker::noop();
+        let a = from.register_thread(1);
+        let b = from.register_task(waker, 2);
+        let c = from.register_thread(3);
+        let already = to.register_thread(0);
+        assert_eq!(from.transfer_front(2, &mut to, |p| u64::from(p) * 10), 2);
+        assert_eq!(from.len(), 1);
+        assert_eq!(to.len(), 3);
+        assert_eq!(a.token(), None, "a moved waiter was woken");
+        assert_eq!(b.token(), None, "a moved waiter was woken");
+        // Moved: neither queued in `from` nor woken.
+        assert!(from.try_leave(&a).is_none());
+        assert_eq!(from.try_leave(&c), Some(Left::Removed(3)));
+        // Appended behind the waiter already there, in their order, payloads mapped.
+        assert_eq!(
+            to.payloads_mut().map(|p| *p).collect::<Vec<_>>(),
+            [0, 10, 20]
+        );
+        assert_eq!(to.leave(&already), Left::Removed(0));
+        let (w, p) = to.wake_one(Token::HANDOFF).unwrap();
+        assert_eq!(p, 10);
+        w.wake();
+        assert_eq!(a.token(), Some(Token::HANDOFF));
+        assert_eq!(from.try_leave(&a), Some(Left::Received(Token::HANDOFF)));
+        assert_eq!(to.leave(&b), Left::Removed(20));
+        // Asking for more than are queued moves what there is.
+        assert_eq!(from.transfer_front(5, &mut to, u64::from), 0);
     }
 
     #[test]

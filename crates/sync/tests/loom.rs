@@ -414,3 +414,60 @@ fn core_a_recycled_slot_is_never_shared() {
         assert_eq!(waits.load(S), 2);
     });
 }
+
+/// A waiter moved to a second queue (`transfer_front`, as a condition's notify moves its
+/// waiters to its mutex's queue), racing its own timeout and a hand-off in the second queue: it
+/// settles exactly once, leaving whichever queue holds it or keeping the token delivered there,
+/// and holds the hand-off exactly when the waker popped it.
+#[test]
+fn core_transfer_racing_leave_and_wake_settles_exactly_once() {
+    use weft_sync::waitq::{Left, Token, WaitQueue};
+    weft_sync::model(|| {
+        let first = Arc::new(Mutex::new(WaitQueue::<()>::new()));
+        let second = Arc::new(Mutex::new(WaitQueue::<u8>::new()));
+        let ticket = first.lock().register_thread(());
+        let (f, s) = (first.clone(), second.clone());
+        let mover = thread::spawn(move || {
+            // The order every primitive keeps: the first queue's lock, then the second's.
+            let mut from = f.lock();
+            let mut to = s.lock();
+            from.transfer_front(1, &mut to, |()| 7)
+        });
+        let s = second.clone();
+        let waker = thread::spawn(move || {
+            let popped = s.lock().wake_one(Token::HANDOFF);
+            popped
+                .map(|(w, payload)| {
+                    assert_eq!(payload, 7, "the payload was not mapped");
+                    w.wake();
+                })
+                .is_some()
+        });
+        let got = match ticket.park(Deadline::after(SHORT)) {
+            Some(t) => Some(t),
+            None => {
+                let left = first.lock().try_leave(&ticket);
+                match left {
+                    Some(Left::Removed(())) => None,
+                    Some(Left::Received(t)) => Some(t),
+                    // Moved: leave the second queue.
+                    None => match second.lock().leave(&ticket) {
+                        Left::Removed(payload) => {
+                            assert_eq!(payload, 7);
+                            None
+                        }
+                        Left::Received(t) => Some(t),
+                    },
+                }
+            }
+        };
+        let moved = mover.join().unwrap();
+        let woke = waker.join().unwrap();
+        assert_eq!(got.is_some(), woke, "a hand-off was lost or invented");
+        if woke {
+            assert_eq!(got, Some(Token::HANDOFF));
+            assert_eq!(moved, 1);
+        }
+        assert!(first.lock().is_empty() && second.lock().is_empty());
+    });
+}
