@@ -128,7 +128,7 @@ impl_q!(Queue);
 impl_q!(LifoQueue);
 impl_q!(PriorityQueue);
 
-const N: u32 = if cfg!(miri) { 100 } else { 2_000 };
+const N: u32 = if cfg!(miri) { 40 } else { 2_000 };
 
 /// Two producer threads, two consumer tasks; every item exactly once, then `join_async`.
 fn threads_feed_tasks<T: Q>(rt: &tokio::runtime::Runtime, maxsize: usize) {
