@@ -359,10 +359,23 @@ fn lock_a_future_dropped_around_its_wake_passes_it_on() {
 }
 
 /// Two tasks and two threads in flight at once (`main` is the second thread): each gets the
-/// lock exactly once, every access is ordered, and nobody is stranded.
+/// lock exactly once, every access is ordered, and nobody is stranded. Run at one preemption in
+/// CI; [`lock_two_tasks_and_two_threads_deep`] runs it at two (about 80 s).
 #[test]
 fn lock_two_tasks_and_two_threads() {
-    weft_sync::model_with_preemptions(2, || {
+    two_tasks_and_two_threads(1);
+}
+
+/// [`lock_two_tasks_and_two_threads`] at two preemptions: `cargo xtask loom lock` with
+/// `--ignored`, and the mutants runner's `deep:` models.
+#[test]
+#[ignore = "about 80 s: a deep model"]
+fn lock_two_tasks_and_two_threads_deep() {
+    two_tasks_and_two_threads(2);
+}
+
+fn two_tasks_and_two_threads(preemptions: usize) {
+    weft_sync::model_with_preemptions(preemptions, || {
         let lock = Arc::new(Lock::new(0usize));
         let g = lock.acquire();
         let tasks: Vec<_> = [1, 10]
