@@ -175,7 +175,37 @@ pub(crate) fn check() -> Vec<String> {
     if !ci.contains("xtask verify") {
         problems.push(".ci/run: must call `cargo xtask verify`".into());
     }
+    conflict_markers(&root, &mut problems);
     problems
+}
+
+/// Flags a merge's conflict markers left in a tracked text file (sources, manifests, docs,
+/// mutants catalogues), which nothing else would notice in a Markdown page or a catalogue.
+fn conflict_markers(root: &Path, problems: &mut Vec<String>) {
+    let Ok(out) = std::process::Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(root)
+        .output()
+    else {
+        return;
+    };
+    for name in out.stdout.split(|b| *b == 0).filter(|n| !n.is_empty()) {
+        let name = String::from_utf8_lossy(name);
+        if !["rs", "md", "toml", "txt", "json", "yml", "sh"]
+            .iter()
+            .any(|ext| name.ends_with(&format!(".{ext}")))
+        {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(root.join(name.as_ref())) else {
+            continue;
+        };
+        for (n, line) in text.lines().enumerate() {
+            if line.starts_with("<<<<<<< ") || line.starts_with(">>>>>>> ") {
+                problems.push(format!("{name}:{}: a merge conflict marker", n + 1));
+            }
+        }
+    }
 }
 
 /// `line` with the contents of its string literals dropped.
