@@ -49,7 +49,8 @@ impl Raw {
         Self {
             waiting: AtomicUsize::new(0),
             cond: Mutex::new(WaitQueue::new()),
-            lock: RawLock::new(),
+            // Never handed off: a dropped `wait_async` re-locks blocking (see `RawLock::without_hand_offs`).
+            lock: RawLock::without_hand_offs(),
         }
     }
 

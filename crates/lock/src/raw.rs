@@ -108,6 +108,8 @@ struct Waiters {
     bumped: WaitQueue<Instant>,
     /// When the next hand-off may happen (the throttle, see [`FAIR_INTERVAL`]).
     next_handoff: Deadline,
+    /// Whether a release may hand the lock off at all ([`RawLock::without_hand_offs`]).
+    hand_offs: bool,
 }
 
 impl Waiters {
@@ -143,7 +145,7 @@ impl Waiters {
     /// Both read weft-sync's clock: under loom a logical one, so the models explore "hand off"
     /// and "let them race" wherever time could have passed.
     fn may_hand_off(&self, since: Instant) -> bool {
-        since.elapsed_at_least(FAIR_AFTER) && self.next_handoff.has_passed()
+        self.hand_offs && since.elapsed_at_least(FAIR_AFTER) && self.next_handoff.has_passed()
     }
 
     /// Starts the throttle after a hand-off.
@@ -215,12 +217,28 @@ impl RawLock {
     /// An unlocked lock.
     #[must_use]
     pub fn new() -> Self {
+        Self::with_hand_offs(true)
+    }
+
+    /// An unlocked lock whose releases never hand it off: a woken waiter always competes for
+    /// it (barging), as the oldest waiter still goes first in line. For a lock that a thread
+    /// may re-acquire *blocking* while the tasks queued on it are polled by that same thread:
+    /// `Condition`'s dropped `wait_async` re-locks its guard in `Drop`, and a hand-off to a
+    /// task of the same current-thread runtime would leave the lock owned by a task that can
+    /// never run. Without hand-offs the lock is free whenever no running code holds it.
+    #[must_use]
+    pub fn without_hand_offs() -> Self {
+        Self::with_hand_offs(false)
+    }
+
+    fn with_hand_offs(hand_offs: bool) -> Self {
         Self {
             cold: Cold {
                 waiters: Mutex::new(Waiters {
                     queue: WaitQueue::new(),
                     bumped: WaitQueue::new(),
                     next_handoff: Deadline::after(Duration::ZERO),
+                    hand_offs,
                 }),
                 #[cfg(weft_loom)]
                 handoffs: Observation::new(0),
