@@ -265,55 +265,137 @@ fn event_pingpong(rt: &Runtime) {
     emit(w, "tokio", r, "ns/op");
 }
 
+/// The sending half of an async channel as the queue sweeps use it: each producer task keeps
+/// its own handle for the whole run and sends through a reference, as a program does (cloning a
+/// handle per item would measure a shared reference count, not the channel).
+trait AsyncSend: Clone + Send + Sync + 'static {
+    fn send(&self, v: u64) -> impl Future<Output = ()> + Send + '_;
+}
+
+/// The receiving half, likewise.
+trait AsyncRecv: Clone + Send + Sync + 'static {
+    fn recv(&self) -> impl Future<Output = u64> + Send + '_;
+}
+
+type WeftQueue = Arc<weft_queue::Queue<u64>>;
+/// tokio's `mpsc` has one receiver: the consumers share it behind a `tokio::sync::Mutex`.
+type TokioRx = Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<u64>>>;
+
+impl AsyncSend for WeftQueue {
+    async fn send(&self, v: u64) {
+        self.put_async(v).await.unwrap();
+    }
+}
+impl AsyncRecv for WeftQueue {
+    async fn recv(&self) -> u64 {
+        self.get_async().await.unwrap()
+    }
+}
+impl AsyncSend for tokio::sync::mpsc::Sender<u64> {
+    async fn send(&self, v: u64) {
+        tokio::sync::mpsc::Sender::send(self, v).await.unwrap();
+    }
+}
+impl AsyncRecv for TokioRx {
+    async fn recv(&self) -> u64 {
+        self.lock().await.recv().await.unwrap()
+    }
+}
+impl AsyncSend for async_channel::Sender<u64> {
+    async fn send(&self, v: u64) {
+        async_channel::Sender::send(self, v).await.unwrap();
+    }
+}
+impl AsyncRecv for async_channel::Receiver<u64> {
+    async fn recv(&self) -> u64 {
+        async_channel::Receiver::recv(self).await.unwrap()
+    }
+}
+impl AsyncSend for flume::Sender<u64> {
+    async fn send(&self, v: u64) {
+        self.send_async(v).await.unwrap();
+    }
+}
+impl AsyncRecv for flume::Receiver<u64> {
+    async fn recv(&self) -> u64 {
+        self.recv_async().await.unwrap()
+    }
+}
+impl AsyncSend for kanal::AsyncSender<u64> {
+    async fn send(&self, v: u64) {
+        kanal::AsyncSender::send(self, v).await.unwrap();
+    }
+}
+impl AsyncRecv for kanal::AsyncReceiver<u64> {
+    async fn recv(&self) -> u64 {
+        kanal::AsyncReceiver::recv(self).await.unwrap()
+    }
+}
+
+fn weft_queue() -> (WeftQueue, WeftQueue) {
+    let q = Arc::new(weft_queue::Queue::new(CAP));
+    (Arc::clone(&q), q)
+}
+
+fn tokio_channel() -> (tokio::sync::mpsc::Sender<u64>, TokioRx) {
+    let (tx, rx) = tokio::sync::mpsc::channel(CAP);
+    (tx, Arc::new(tokio::sync::Mutex::new(rx)))
+}
+
+/// Spawns `t` consumer tasks on `rt`, each taking its share of `total` items from its own
+/// handle.
+fn consumers<R: AsyncRecv>(
+    rt: &Runtime,
+    t: usize,
+    total: u64,
+    rx: &R,
+) -> Vec<tokio::task::JoinHandle<u64>> {
+    (0..t)
+        .map(|i| {
+            let rx = rx.clone();
+            rt.spawn(async move {
+                let mut x = 0u64;
+                for _ in 0..share(total, t, i) {
+                    x ^= rx.recv().await;
+                }
+                x
+            })
+        })
+        .collect()
+}
+
 /// One point of `async_queue_mpmc`: `t` producer tasks and `t` consumer tasks move `total` items
-/// through the channel `make` builds; `send` and `recv` are the channel's async forms.
-fn queue_point<S, R, FS, FR, SF, RF>(
+/// through the channel `make` builds.
+fn queue_point<S: AsyncSend, R: AsyncRecv>(
     rt: &Runtime,
     t: usize,
     total: u64,
     make: impl Fn() -> (S, R),
-    send: FS,
-    recv: FR,
-) -> f64
-where
-    S: Clone + Send + 'static,
-    R: Clone + Send + 'static,
-    FS: Fn(S, u64) -> SF + Copy + Send + 'static,
-    FR: Fn(R) -> RF + Copy + Send + 'static,
-    SF: Future<Output = ()> + Send,
-    RF: Future<Output = u64> + Send,
-{
+) -> f64 {
     ns_per(total, || {
         let (tx, rx) = make();
-        rt.block_on(async {
-            let start = Instant::now();
-            let mut hs = Vec::new();
-            for i in 0..t {
+        let start = Instant::now();
+        let mut hs: Vec<_> = (0..t)
+            .map(|i| {
                 let tx = tx.clone();
-                hs.push(tokio::spawn(async move {
+                rt.spawn(async move {
                     for k in 0..share(total, t, i) {
-                        send(tx.clone(), k).await;
+                        tx.send(k).await;
                     }
                     0
-                }));
-            }
-            for i in 0..t {
-                let rx = rx.clone();
-                hs.push(tokio::spawn(async move {
-                    let mut x = 0u64;
-                    for _ in 0..share(total, t, i) {
-                        x ^= recv(rx.clone()).await;
-                    }
-                    x
-                }));
-            }
+                })
+            })
+            .collect();
+        hs.extend(consumers(rt, t, total, &rx));
+        let x = rt.block_on(async {
             let mut x = 0;
             for h in hs {
                 x ^= h.await.unwrap();
             }
-            black_box(x);
-            start.elapsed()
-        })
+            x
+        });
+        black_box(x);
+        start.elapsed()
     })
 }
 
@@ -327,95 +409,32 @@ fn queue_sweep(rt: &Runtime) {
         if !enabled(&sweep_name(base, t)) {
             continue;
         }
-        {
-            let r = queue_point(
-                rt,
-                t,
-                total,
-                || {
-                    let q = Arc::new(weft_queue::Queue::new(CAP));
-                    (Arc::clone(&q), q)
-                },
-                |q: Arc<weft_queue::Queue<u64>>, v| async move { q.put_async(v).await.unwrap() },
-                |q: Arc<weft_queue::Queue<u64>>| async move { q.get_async().await.unwrap() },
-            );
-            emit_sweep(base, t, "weft", r, "ns/item");
-        }
-        let r = queue_point(
-            rt,
-            t,
-            total,
-            || {
-                let (tx, rx) = tokio::sync::mpsc::channel(CAP);
-                (tx, Arc::new(tokio::sync::Mutex::new(rx)))
-            },
-            |tx: tokio::sync::mpsc::Sender<u64>, v| async move { tx.send(v).await.unwrap() },
-            |rx: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<u64>>>| async move {
-                rx.lock().await.recv().await.unwrap()
-            },
-        );
+        let r = queue_point(rt, t, total, weft_queue);
+        emit_sweep(base, t, "weft", r, "ns/item");
+        let r = queue_point(rt, t, total, tokio_channel);
         emit_sweep(base, t, "tokio", r, "ns/item");
-        let r = queue_point(
-            rt,
-            t,
-            total,
-            || async_channel::bounded(CAP),
-            |tx: async_channel::Sender<u64>, v| async move { tx.send(v).await.unwrap() },
-            |rx: async_channel::Receiver<u64>| async move { rx.recv().await.unwrap() },
-        );
+        let r = queue_point(rt, t, total, || async_channel::bounded(CAP));
         emit_sweep(base, t, "async-channel", r, "ns/item");
-        let r = queue_point(
-            rt,
-            t,
-            total,
-            || flume::bounded(CAP),
-            |tx: flume::Sender<u64>, v| async move { tx.send_async(v).await.unwrap() },
-            |rx: flume::Receiver<u64>| async move { rx.recv_async().await.unwrap() },
-        );
+        let r = queue_point(rt, t, total, || flume::bounded(CAP));
         emit_sweep(base, t, "flume", r, "ns/item");
-        let r = queue_point(
-            rt,
-            t,
-            total,
-            || kanal::bounded_async(CAP),
-            |tx: kanal::AsyncSender<u64>, v| async move { tx.send(v).await.unwrap() },
-            |rx: kanal::AsyncReceiver<u64>| async move { rx.recv().await.unwrap() },
-        );
+        let r = queue_point(rt, t, total, || kanal::bounded_async(CAP));
         emit_sweep(base, t, "kanal", r, "ns/item");
     }
 }
 
 /// One point of `async_mixed`: `t` producer threads send `total` items with the blocking `send`;
 /// `t` consumer tasks on `rt` take them with the async `recv`.
-fn mixed_point<S, R, FR, RF>(
+fn mixed_point<S: Sync, R: AsyncRecv>(
     rt: &Runtime,
     t: usize,
     total: u64,
     make: impl Fn() -> (S, R),
     send: fn(&S, u64),
-    recv: FR,
-) -> f64
-where
-    S: Sync,
-    R: Clone + Send + 'static,
-    FR: Fn(R) -> RF + Copy + Send + 'static,
-    RF: Future<Output = u64> + Send,
-{
+) -> f64 {
     ns_per(total, || {
         let (tx, rx) = make();
         let start = Instant::now();
-        let consumers: Vec<_> = (0..t)
-            .map(|i| {
-                let rx = rx.clone();
-                rt.spawn(async move {
-                    let mut x = 0u64;
-                    for _ in 0..share(total, t, i) {
-                        x ^= recv(rx.clone()).await;
-                    }
-                    x
-                })
-            })
-            .collect();
+        let consumers = consumers(rt, t, total, &rx);
         drop(rx);
         std::thread::scope(|s| {
             for i in 0..t {
@@ -449,33 +468,11 @@ fn mixed_sweep(rt: &Runtime) {
         if !enabled(&sweep_name(base, t)) {
             continue;
         }
-        {
-            let r = mixed_point(
-                rt,
-                t,
-                total,
-                || {
-                    let q = Arc::new(weft_queue::Queue::new(CAP));
-                    (Arc::clone(&q), q)
-                },
-                |q, v| q.put(v).unwrap(),
-                |q: Arc<weft_queue::Queue<u64>>| async move { q.get_async().await.unwrap() },
-            );
-            emit_sweep(base, t, "weft", r, "ns/item");
-        }
-        let r = mixed_point(
-            rt,
-            t,
-            total,
-            || {
-                let (tx, rx) = tokio::sync::mpsc::channel(CAP);
-                (tx, Arc::new(tokio::sync::Mutex::new(rx)))
-            },
-            |tx, v| tx.blocking_send(v).unwrap(),
-            |rx: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<u64>>>| async move {
-                rx.lock().await.recv().await.unwrap()
-            },
-        );
+        let r = mixed_point(rt, t, total, weft_queue, |q, v| q.put(v).unwrap());
+        emit_sweep(base, t, "weft", r, "ns/item");
+        let r = mixed_point(rt, t, total, tokio_channel, |tx, v| {
+            tx.blocking_send(v).unwrap();
+        });
         emit_sweep(base, t, "tokio", r, "ns/item");
         let r = mixed_point(
             rt,
@@ -483,7 +480,6 @@ fn mixed_sweep(rt: &Runtime) {
             total,
             || async_channel::bounded(CAP),
             |tx, v| tx.send_blocking(v).unwrap(),
-            |rx: async_channel::Receiver<u64>| async move { rx.recv().await.unwrap() },
         );
         emit_sweep(base, t, "async-channel", r, "ns/item");
         let r = mixed_point(
@@ -492,7 +488,6 @@ fn mixed_sweep(rt: &Runtime) {
             total,
             || flume::bounded(CAP),
             |tx, v| tx.send(v).unwrap(),
-            |rx: flume::Receiver<u64>| async move { rx.recv_async().await.unwrap() },
         );
         emit_sweep(base, t, "flume", r, "ns/item");
         let r = mixed_point(
@@ -504,7 +499,6 @@ fn mixed_sweep(rt: &Runtime) {
                 (tx, rx.to_async())
             },
             |tx, v| tx.send(v).unwrap(),
-            |rx: kanal::AsyncReceiver<u64>| async move { rx.recv().await.unwrap() },
         );
         emit_sweep(base, t, "kanal", r, "ns/item");
     }
