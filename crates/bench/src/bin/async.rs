@@ -14,6 +14,7 @@
 //!   through a bounded queue of capacity 128; ns per item. weft `Queue::put_async`/`get_async`
 //!   vs tokio `mpsc` (its one receiver shared behind a `tokio::sync::Mutex`, the usual
 //!   workaround), async-channel, flume and kanal.
+//!   Every task keeps its own handle and calls it by reference (`AsyncSend`, `AsyncRecv`).
 //! * `async_mixed_t<T>`: T producer threads (blocking puts) feed T consumer tasks; ns per item;
 //!   weft `Queue::put` + `get_async` vs tokio `mpsc` (`blocking_send`), async-channel
 //!   (`send_blocking`), flume (`send` + `recv_async`) and kanal (a sync sender, an async
