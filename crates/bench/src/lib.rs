@@ -176,6 +176,49 @@ fn median_of(mut v: Vec<f64>) -> f64 {
     m
 }
 
+/// One implementation in a [`rounds`] comparison: its name (as [`emit`] takes it) and one run
+/// of its workload, returning the run's figure.
+pub type Contender<'a> = (&'static str, &'a mut dyn FnMut() -> f64);
+
+/// Measures several implementations of one workload in interleaved rounds: each round runs
+/// every contender once, starting one further along the list each round, for [`runs`] rounds.
+/// A change in the machine's load then falls on every implementation alike, where running all
+/// of one implementation's runs before the next one's would hand one of them the quiet minutes.
+/// Returns each contender's name with its runs, in the order given.
+pub fn rounds(contenders: &mut [Contender<'_>]) -> Vec<(&'static str, Vec<f64>)> {
+    let n = contenders.len();
+    let mut runs_of: Vec<Vec<f64>> = vec![Vec::new(); n];
+    for round in 0..runs() {
+        for k in 0..n {
+            let i = (round + k) % n;
+            runs_of[i].push((contenders[i].1)());
+        }
+    }
+    contenders.iter().map(|c| c.0).zip(runs_of).collect()
+}
+
+/// Reports what [`rounds`] measured: each contender's median, with its runs (as [`emit`]).
+pub fn emit_rounds(workload: &str, unit: &str, results: Vec<(&'static str, Vec<f64>)>) {
+    for (imp, runs) in results {
+        let m = median_of(runs);
+        emit(workload, imp, m, unit);
+    }
+}
+
+/// Reports what [`rounds`] measured for one point of the thread sweep `base` (as
+/// [`emit_sweep`]).
+pub fn emit_rounds_sweep(
+    base: &str,
+    threads: usize,
+    unit: &str,
+    results: Vec<(&'static str, Vec<f64>)>,
+) {
+    for (imp, runs) in results {
+        let m = median_of(runs);
+        emit_sweep(base, threads, imp, m, unit);
+    }
+}
+
 /// Times `f` once and returns the elapsed wall time.
 pub fn time(f: impl FnOnce()) -> Duration {
     let t = Instant::now();
@@ -186,6 +229,11 @@ pub fn time(f: impl FnOnce()) -> Duration {
 /// Nanoseconds per operation: the median over [`runs`] of `f`'s wall time divided by `ops`.
 pub fn ns_per_op(ops: u64, mut f: impl FnMut()) -> f64 {
     median(|| time(&mut f).as_nanos() as f64 / ops as f64)
+}
+
+/// Nanoseconds per operation of one run of `f` (`ops` operations), for [`rounds`].
+pub fn ns_once(ops: u64, f: impl FnOnce()) -> f64 {
+    time(f).as_nanos() as f64 / ops as f64
 }
 
 /// Microseconds per operation, as [`ns_per_op`].
@@ -286,6 +334,17 @@ pub fn share(total: u64, threads: usize, i: usize) -> u64 {
     total / t + u64::from((i as u64) < total % t)
 }
 
+/// One run of the sweep harness ([`sweep_ns_per_op`]): ns per operation of a single run, for
+/// [`rounds`].
+///
+/// # Panics
+///
+/// If `body` panics on any thread.
+pub fn sweep_ns_once(threads: usize, total: u64, body: &(impl Fn(usize, u64) + Sync)) -> f64 {
+    let wall = run_threads(threads, &|i| body(i, share(total, threads, i)));
+    wall.as_nanos() as f64 / total as f64
+}
+
 /// The sweep harness: `threads` threads start together, thread `i` runs `body(i, n)` with its
 /// [`share`] `n` of `total` operations; ns per operation = wall time / `total`, the median of
 /// [`runs`].
@@ -294,10 +353,7 @@ pub fn share(total: u64, threads: usize, i: usize) -> u64 {
 ///
 /// If `body` panics on any thread.
 pub fn sweep_ns_per_op(threads: usize, total: u64, body: &(impl Fn(usize, u64) + Sync)) -> f64 {
-    median(|| {
-        let wall = run_threads(threads, &|i| body(i, share(total, threads, i)));
-        wall.as_nanos() as f64 / total as f64
-    })
+    median(|| sweep_ns_once(threads, total, body))
 }
 
 /// Real work that the compiler cannot remove or fold: a chain of dependent multiply-xorshift

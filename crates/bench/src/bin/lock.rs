@@ -19,8 +19,8 @@ use std::{
 };
 
 use weft_bench::{
-    emit, emit_sweep, enabled, median, ns_per_op, python_median, scale, spin, sweep_enabled,
-    sweep_name, sweep_ns_per_op, thread_counts, work,
+    emit, emit_rounds, emit_rounds_sweep, enabled, ns_once, python_median, rounds, scale, spin,
+    sweep_enabled, sweep_name, sweep_ns_once, thread_counts, work,
 };
 use weft_lock::{Lock, RLock};
 
@@ -64,53 +64,43 @@ fn uncontended() {
     let n = scale(UNCONTENDED);
     let w = "lock_uncontended";
 
-    let lock = Lock::new(0u64);
-    emit(
-        w,
-        "weft",
-        ns_per_op(n, || {
-            for _ in 0..n {
-                *black_box(&lock).acquire() += 1;
-            }
-        }),
-        "ns/op",
+    let (weft, std, pl, floor) = (
+        Lock::new(0u64),
+        Mutex::new(0u64),
+        parking_lot::Mutex::new(0u64),
+        SpinLock::new(0u64),
     );
-
-    let lock = Mutex::new(0u64);
-    emit(
-        w,
-        "std",
-        ns_per_op(n, || {
-            for _ in 0..n {
-                *black_box(&lock).lock().unwrap() += 1;
-            }
+    let results = rounds(&mut [
+        ("weft", &mut || {
+            ns_once(n, || {
+                for _ in 0..n {
+                    *black_box(&weft).acquire() += 1;
+                }
+            })
         }),
-        "ns/op",
-    );
-
-    let lock = parking_lot::Mutex::new(0u64);
-    emit(
-        w,
-        "parking_lot",
-        ns_per_op(n, || {
-            for _ in 0..n {
-                *black_box(&lock).lock() += 1;
-            }
+        ("std", &mut || {
+            ns_once(n, || {
+                for _ in 0..n {
+                    *black_box(&std).lock().unwrap() += 1;
+                }
+            })
         }),
-        "ns/op",
-    );
-
-    let lock = SpinLock::new(0u64);
-    emit(
-        w,
-        "floor",
-        ns_per_op(n, || {
-            for _ in 0..n {
-                black_box(&lock).with(|v| *v += 1);
-            }
+        ("parking_lot", &mut || {
+            ns_once(n, || {
+                for _ in 0..n {
+                    *black_box(&pl).lock() += 1;
+                }
+            })
         }),
-        "ns/op",
-    );
+        ("floor", &mut || {
+            ns_once(n, || {
+                for _ in 0..n {
+                    black_box(&floor).with(|v| *v += 1);
+                }
+            })
+        }),
+    ]);
+    emit_rounds(w, "ns/op", results);
 
     let py = format!(
         r#"
@@ -132,12 +122,12 @@ for _ in range(runs):
     }
 }
 
-/// Runs `threads` threads that each call `incr` `per` times, all released together, and returns
-/// ns per increment: the wall time from the first thread's start to the last one's end, over
-/// the total. Each thread reads the clock itself, so a descheduled `main` cannot skew it.
-fn contended_run(threads: u64, incr: &(impl Fn() + Sync)) -> f64 {
+/// One run: `threads` threads that each call `incr` `per` times, all released together; ns per
+/// increment: the wall time from the first thread's start to the last one's end, over the total.
+/// Each thread reads the clock itself, so a descheduled `main` cannot skew it.
+fn contended_once(threads: u64, incr: &(impl Fn() + Sync)) -> f64 {
     let per = scale(CONTENDED_TOTAL) / threads;
-    median(|| {
+    {
         let start = Barrier::new(threads as usize);
         let spans: Vec<(Instant, Instant)> = thread::scope(|s| {
             let handles: Vec<_> = (0..threads)
@@ -157,7 +147,7 @@ fn contended_run(threads: u64, incr: &(impl Fn() + Sync)) -> f64 {
         let first = spans.iter().map(|s| s.0).min().unwrap();
         let last = spans.iter().map(|s| s.1).max().unwrap();
         (last - first).as_nanos() as f64 / (per * threads) as f64
-    })
+    }
 }
 
 fn contended(threads: u64) {
@@ -166,32 +156,26 @@ fn contended(threads: u64) {
         return;
     }
 
-    let lock = Lock::new(0u64);
-    emit(
-        &w,
-        "weft",
-        contended_run(threads, &|| *lock.acquire() += 1),
-        "ns/op",
+    let (weft, std, pl) = (
+        Lock::new(0u64),
+        Mutex::new(0u64),
+        parking_lot::Mutex::new(0u64),
     );
+    let results = rounds(&mut [
+        ("weft", &mut || {
+            contended_once(threads, &|| *weft.acquire() += 1)
+        }),
+        ("std", &mut || {
+            contended_once(threads, &|| *std.lock().unwrap() += 1)
+        }),
+        ("parking_lot", &mut || {
+            contended_once(threads, &|| *pl.lock() += 1)
+        }),
+    ]);
+    emit_rounds(&w, "ns/op", results);
     assert_eq!(
-        lock.into_inner() % (scale(CONTENDED_TOTAL) / threads * threads),
+        weft.into_inner() % (scale(CONTENDED_TOTAL) / threads * threads),
         0
-    );
-
-    let lock = Mutex::new(0u64);
-    emit(
-        &w,
-        "std",
-        contended_run(threads, &|| *lock.lock().unwrap() += 1),
-        "ns/op",
-    );
-
-    let lock = parking_lot::Mutex::new(0u64);
-    emit(
-        &w,
-        "parking_lot",
-        contended_run(threads, &|| *lock.lock() += 1),
-        "ns/op",
     );
 
     let py = format!(
@@ -225,31 +209,27 @@ fn rlock_uncontended() {
     let n = scale(UNCONTENDED);
     let w = "rlock_uncontended";
 
-    let lock = RLock::new(std::cell::Cell::new(0u64));
-    emit(
-        w,
-        "weft",
-        ns_per_op(n, || {
-            for _ in 0..n {
-                let g = black_box(&lock).acquire();
-                g.set(g.get() + 1);
-            }
+    let weft = RLock::new(std::cell::Cell::new(0u64));
+    let pl = parking_lot::ReentrantMutex::new(std::cell::Cell::new(0u64));
+    let results = rounds(&mut [
+        ("weft", &mut || {
+            ns_once(n, || {
+                for _ in 0..n {
+                    let g = black_box(&weft).acquire();
+                    g.set(g.get() + 1);
+                }
+            })
         }),
-        "ns/op",
-    );
-
-    let lock = parking_lot::ReentrantMutex::new(std::cell::Cell::new(0u64));
-    emit(
-        w,
-        "parking_lot",
-        ns_per_op(n, || {
-            for _ in 0..n {
-                let g = black_box(&lock).lock();
-                g.set(g.get() + 1);
-            }
+        ("parking_lot", &mut || {
+            ns_once(n, || {
+                for _ in 0..n {
+                    let g = black_box(&pl).lock();
+                    g.set(g.get() + 1);
+                }
+            })
         }),
-        "ns/op",
-    );
+    ]);
+    emit_rounds(w, "ns/op", results);
 
     let py = format!(
         r#"
@@ -303,12 +283,12 @@ impl BenchLock for parking_lot::Mutex<u64> {
 /// Total operations of one sweep point (whatever the thread count).
 const SWEEP_TOTAL: u64 = 500_000;
 
-/// One sweep point: `threads` threads share `SWEEP_TOTAL` critical sections, each made of
+/// One run of a sweep point: `threads` threads share `SWEEP_TOTAL` critical sections, each made of
 /// `inside` [`spin`] iterations on the protected value (or a bare increment when 0), followed by
 /// `outside` iterations on the thread's own value.
 fn sweep_point<L: BenchLock>(threads: usize, inside: u64, outside: u64) -> f64 {
     let lock = L::default();
-    sweep_ns_per_op(threads, scale(SWEEP_TOTAL), &|i, n| {
+    sweep_ns_once(threads, scale(SWEEP_TOTAL), &|i, n| {
         let mut x = i as u64;
         for _ in 0..n {
             lock.update(|v| if inside == 0 { v + 1 } else { spin(inside, v) });
@@ -330,12 +310,14 @@ fn sweep(base: &str, inside_ns: f64, outside_ns: f64) {
         if !enabled(&sweep_name(base, t)) {
             continue;
         }
-        let r = sweep_point::<Lock<u64>>(t, inside, outside);
-        emit_sweep(base, t, "weft", r, "ns/op");
-        let r = sweep_point::<Mutex<u64>>(t, inside, outside);
-        emit_sweep(base, t, "std", r, "ns/op");
-        let r = sweep_point::<parking_lot::Mutex<u64>>(t, inside, outside);
-        emit_sweep(base, t, "parking_lot", r, "ns/op");
+        let results = rounds(&mut [
+            ("weft", &mut || sweep_point::<Lock<u64>>(t, inside, outside)),
+            ("std", &mut || sweep_point::<Mutex<u64>>(t, inside, outside)),
+            ("parking_lot", &mut || {
+                sweep_point::<parking_lot::Mutex<u64>>(t, inside, outside)
+            }),
+        ]);
+        emit_rounds_sweep(base, t, "ns/op", results);
     }
 }
 
