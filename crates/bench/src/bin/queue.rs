@@ -18,8 +18,8 @@ use std::{
 };
 
 use weft_bench::{
-    emit, emit_sweep, enabled, median, ns_per_op, python_median, run_threads, scale, share, spin,
-    sweep_enabled, sweep_name, thread_counts, work,
+    emit, emit_rounds, emit_rounds_sweep, enabled, ns_once, python_median, rounds, run_threads,
+    scale, share, spin, sweep_enabled, sweep_name, thread_counts, work,
 };
 use weft_queue::{Queue, SimpleQueue};
 
@@ -116,9 +116,9 @@ const SWEEP_CAP: usize = 128;
 /// Items moved in one sweep point.
 const SWEEP_TOTAL: u64 = 500_000;
 
-/// One sweep point: `t` producers and `t` consumers, started together, move `total` items
-/// through (`tx`, `rx`); each item costs `work` [`spin`] iterations to make and as many to use.
-/// Returns ns per item (wall time / items).
+/// One run of a sweep point: `t` producers and `t` consumers, started together, move `total`
+/// items through (`tx`, `rx`); each item costs `work` [`spin`] iterations to make and as many to
+/// use. Returns ns per item (wall time / items).
 fn sweep_point<S: Sync, R: Sync>(
     t: usize,
     total: u64,
@@ -127,7 +127,7 @@ fn sweep_point<S: Sync, R: Sync>(
     send: fn(&S, u64),
     recv: fn(&R) -> u64,
 ) -> f64 {
-    median(|| {
+    {
         let (tx, rx) = make();
         let wall = run_threads(2 * t, &|i| {
             let mut x = i as u64;
@@ -147,7 +147,7 @@ fn sweep_point<S: Sync, R: Sync>(
             std::hint::black_box(x);
         });
         wall.as_nanos() as f64 / total as f64
-    })
+    }
 }
 
 fn sweep(base: &str, work_ns: f64) {
@@ -160,45 +160,52 @@ fn sweep(base: &str, work_ns: f64) {
         if !enabled(&sweep_name(base, t)) {
             continue;
         }
-        let r = sweep_point(
-            t,
-            total,
-            w,
-            || {
-                let q = Arc::new(Queue::new(SWEEP_CAP));
-                (Arc::clone(&q), q)
-            },
-            |q, v| q.put(v).unwrap(),
-            |q| q.get().unwrap(),
-        );
-        emit_sweep(base, t, "weft", r, "ns/item");
-        let r = sweep_point(
-            t,
-            total,
-            w,
-            || crossbeam_channel::bounded(SWEEP_CAP),
-            |tx, v| tx.send(v).unwrap(),
-            |rx| rx.recv().unwrap(),
-        );
-        emit_sweep(base, t, "crossbeam", r, "ns/item");
-        let r = sweep_point(
-            t,
-            total,
-            w,
-            || flume::bounded(SWEEP_CAP),
-            |tx, v| tx.send(v).unwrap(),
-            |rx| rx.recv().unwrap(),
-        );
-        emit_sweep(base, t, "flume", r, "ns/item");
-        let r = sweep_point(
-            t,
-            total,
-            w,
-            || kanal::bounded(SWEEP_CAP),
-            |tx, v| tx.send(v).unwrap(),
-            |rx| rx.recv().unwrap(),
-        );
-        emit_sweep(base, t, "kanal", r, "ns/item");
+        let results = rounds(&mut [
+            ("weft", &mut || {
+                sweep_point(
+                    t,
+                    total,
+                    w,
+                    || {
+                        let q = Arc::new(Queue::new(SWEEP_CAP));
+                        (Arc::clone(&q), q)
+                    },
+                    |q, v| q.put(v).unwrap(),
+                    |q| q.get().unwrap(),
+                )
+            }),
+            ("crossbeam", &mut || {
+                sweep_point(
+                    t,
+                    total,
+                    w,
+                    || crossbeam_channel::bounded(SWEEP_CAP),
+                    |tx, v| tx.send(v).unwrap(),
+                    |rx| rx.recv().unwrap(),
+                )
+            }),
+            ("flume", &mut || {
+                sweep_point(
+                    t,
+                    total,
+                    w,
+                    || flume::bounded(SWEEP_CAP),
+                    |tx, v| tx.send(v).unwrap(),
+                    |rx| rx.recv().unwrap(),
+                )
+            }),
+            ("kanal", &mut || {
+                sweep_point(
+                    t,
+                    total,
+                    w,
+                    || kanal::bounded(SWEEP_CAP),
+                    |tx, v| tx.send(v).unwrap(),
+                    |rx| rx.recv().unwrap(),
+                )
+            }),
+        ]);
+        emit_rounds_sweep(base, t, "ns/item", results);
     }
 }
 
@@ -210,37 +217,45 @@ fn main() {
 
     if enabled("queue_spsc") {
         let w = "queue_spsc";
-        let r = ns_per_op(n, || {
-            let q = Arc::new(Queue::new(CAP));
-            spsc(
-                n,
-                Arc::clone(&q),
-                q,
-                |q, v| q.put(v).unwrap(),
-                |q| q.get().unwrap(),
-            );
-        });
-        emit(w, "weft", r, "ns/item");
-        let r = ns_per_op(n, || {
-            let (tx, rx) = std::sync::mpsc::sync_channel(CAP);
-            spsc(n, tx, rx, |t, v| t.send(v).unwrap(), |r| r.recv().unwrap());
-        });
-        emit(w, "std", r, "ns/item");
-        let r = ns_per_op(n, || {
-            let (tx, rx) = crossbeam_channel::bounded(CAP);
-            spsc(n, tx, rx, |t, v| t.send(v).unwrap(), |r| r.recv().unwrap());
-        });
-        emit(w, "crossbeam", r, "ns/item");
-        let r = ns_per_op(n, || {
-            let (tx, rx) = flume::bounded(CAP);
-            spsc(n, tx, rx, |t, v| t.send(v).unwrap(), |r| r.recv().unwrap());
-        });
-        emit(w, "flume", r, "ns/item");
-        let r = ns_per_op(n, || {
-            let (tx, rx) = kanal::bounded(CAP);
-            spsc(n, tx, rx, |t, v| t.send(v).unwrap(), |r| r.recv().unwrap());
-        });
-        emit(w, "kanal", r, "ns/item");
+        let results = rounds(&mut [
+            ("weft", &mut || {
+                ns_once(n, || {
+                    let q = Arc::new(Queue::new(CAP));
+                    spsc(
+                        n,
+                        Arc::clone(&q),
+                        q,
+                        |q, v| q.put(v).unwrap(),
+                        |q| q.get().unwrap(),
+                    );
+                })
+            }),
+            ("std", &mut || {
+                ns_once(n, || {
+                    let (tx, rx) = std::sync::mpsc::sync_channel(CAP);
+                    spsc(n, tx, rx, |t, v| t.send(v).unwrap(), |r| r.recv().unwrap());
+                })
+            }),
+            ("crossbeam", &mut || {
+                ns_once(n, || {
+                    let (tx, rx) = crossbeam_channel::bounded(CAP);
+                    spsc(n, tx, rx, |t, v| t.send(v).unwrap(), |r| r.recv().unwrap());
+                })
+            }),
+            ("flume", &mut || {
+                ns_once(n, || {
+                    let (tx, rx) = flume::bounded(CAP);
+                    spsc(n, tx, rx, |t, v| t.send(v).unwrap(), |r| r.recv().unwrap());
+                })
+            }),
+            ("kanal", &mut || {
+                ns_once(n, || {
+                    let (tx, rx) = kanal::bounded(CAP);
+                    spsc(n, tx, rx, |t, v| t.send(v).unwrap(), |r| r.recv().unwrap());
+                })
+            }),
+        ]);
+        emit_rounds(w, "ns/item", results);
         if let Some(py) = python(n_py, 1, 1, "queue") {
             emit(w, "python", py, "ns/item");
         }
@@ -248,16 +263,21 @@ fn main() {
 
     if enabled("queue_spsc_simple") {
         let w = "queue_spsc_simple";
-        let r = ns_per_op(n, || {
-            let q = Arc::new(SimpleQueue::new());
-            spsc(n, Arc::clone(&q), q, |q, v| q.put(v), |q| q.get());
-        });
-        emit(w, "weft", r, "ns/item");
-        let r = ns_per_op(n, || {
-            let (tx, rx) = crossbeam_channel::unbounded();
-            spsc(n, tx, rx, |t, v| t.send(v).unwrap(), |r| r.recv().unwrap());
-        });
-        emit(w, "crossbeam", r, "ns/item");
+        let results = rounds(&mut [
+            ("weft", &mut || {
+                ns_once(n, || {
+                    let q = Arc::new(SimpleQueue::new());
+                    spsc(n, Arc::clone(&q), q, |q, v| q.put(v), |q| q.get());
+                })
+            }),
+            ("crossbeam", &mut || {
+                ns_once(n, || {
+                    let (tx, rx) = crossbeam_channel::unbounded();
+                    spsc(n, tx, rx, |t, v| t.send(v).unwrap(), |r| r.recv().unwrap());
+                })
+            }),
+        ]);
+        emit_rounds(w, "ns/item", results);
         if let Some(py) = python(n_py, 1, 1, "simple") {
             emit(w, "python", py, "ns/item");
         }
@@ -265,44 +285,52 @@ fn main() {
 
     if enabled("queue_mpmc") {
         let w = "queue_mpmc";
-        let r = ns_per_op(n, || {
-            let q = Arc::new(Queue::new(CAP));
-            mpmc(
-                n,
-                Arc::clone(&q),
-                q,
-                |q, v| q.put(v).unwrap(),
-                |q| q.get().unwrap(),
-            );
-        });
-        emit(w, "weft", r, "ns/item");
-        let r = ns_per_op(n, || {
-            let (tx, rx) = std::sync::mpsc::sync_channel(CAP);
-            let rx = Arc::new(Mutex::new(rx));
-            mpmc(
-                n,
-                tx,
-                rx,
-                |t, v| t.send(v).unwrap(),
-                |r| r.lock().unwrap().recv().unwrap(),
-            );
-        });
-        emit(w, "std", r, "ns/item");
-        let r = ns_per_op(n, || {
-            let (tx, rx) = crossbeam_channel::bounded(CAP);
-            mpmc(n, tx, rx, |t, v| t.send(v).unwrap(), |r| r.recv().unwrap());
-        });
-        emit(w, "crossbeam", r, "ns/item");
-        let r = ns_per_op(n, || {
-            let (tx, rx) = flume::bounded(CAP);
-            mpmc(n, tx, rx, |t, v| t.send(v).unwrap(), |r| r.recv().unwrap());
-        });
-        emit(w, "flume", r, "ns/item");
-        let r = ns_per_op(n, || {
-            let (tx, rx) = kanal::bounded(CAP);
-            mpmc(n, tx, rx, |t, v| t.send(v).unwrap(), |r| r.recv().unwrap());
-        });
-        emit(w, "kanal", r, "ns/item");
+        let results = rounds(&mut [
+            ("weft", &mut || {
+                ns_once(n, || {
+                    let q = Arc::new(Queue::new(CAP));
+                    mpmc(
+                        n,
+                        Arc::clone(&q),
+                        q,
+                        |q, v| q.put(v).unwrap(),
+                        |q| q.get().unwrap(),
+                    );
+                })
+            }),
+            ("std", &mut || {
+                ns_once(n, || {
+                    let (tx, rx) = std::sync::mpsc::sync_channel(CAP);
+                    let rx = Arc::new(Mutex::new(rx));
+                    mpmc(
+                        n,
+                        tx,
+                        rx,
+                        |t, v| t.send(v).unwrap(),
+                        |r| r.lock().unwrap().recv().unwrap(),
+                    );
+                })
+            }),
+            ("crossbeam", &mut || {
+                ns_once(n, || {
+                    let (tx, rx) = crossbeam_channel::bounded(CAP);
+                    mpmc(n, tx, rx, |t, v| t.send(v).unwrap(), |r| r.recv().unwrap());
+                })
+            }),
+            ("flume", &mut || {
+                ns_once(n, || {
+                    let (tx, rx) = flume::bounded(CAP);
+                    mpmc(n, tx, rx, |t, v| t.send(v).unwrap(), |r| r.recv().unwrap());
+                })
+            }),
+            ("kanal", &mut || {
+                ns_once(n, || {
+                    let (tx, rx) = kanal::bounded(CAP);
+                    mpmc(n, tx, rx, |t, v| t.send(v).unwrap(), |r| r.recv().unwrap());
+                })
+            }),
+        ]);
+        emit_rounds(w, "ns/item", results);
         if let Some(py) = python(n_py, P, C, "queue") {
             emit(w, "python", py, "ns/item");
         }

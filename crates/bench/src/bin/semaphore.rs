@@ -11,8 +11,8 @@
 use std::{hint::black_box, sync::Arc, thread};
 
 use weft_bench::{
-    emit, emit_sweep, enabled, ns_per_op, python_median, scale, spin, sweep_enabled, sweep_name,
-    sweep_ns_per_op, thread_counts, work,
+    emit, emit_rounds, emit_rounds_sweep, enabled, ns_once, python_median, rounds, scale, spin,
+    sweep_enabled, sweep_name, sweep_ns_once, thread_counts, work,
 };
 use weft_semaphore::Semaphore;
 
@@ -134,9 +134,10 @@ for _ in range(int(os.environ["WEFT_BENCH_RUNS"])):
 /// Total acquire + release pairs of one sweep point.
 const SWEEP_TOTAL: u64 = 500_000;
 
+/// One run of a sweep point.
 fn sweep_point<S: Sem>(threads: usize, inside: u64, outside: u64) -> f64 {
     let sem = S::new(PERMITS);
-    sweep_ns_per_op(threads, scale(SWEEP_TOTAL), &|i, n| {
+    sweep_ns_once(threads, scale(SWEEP_TOTAL), &|i, n| {
         let mut x = i as u64;
         for _ in 0..n {
             sem.acquire();
@@ -160,12 +161,14 @@ fn sweep(base: &str, inside_ns: f64, outside_ns: f64) {
         if !enabled(&sweep_name(base, t)) {
             continue;
         }
-        let r = sweep_point::<Semaphore>(t, inside, outside);
-        emit_sweep(base, t, "weft", r, "ns/op");
-        let r = sweep_point::<PlSem>(t, inside, outside);
-        emit_sweep(base, t, "parking_lot", r, "ns/op");
-        let r = sweep_point::<StdSem>(t, inside, outside);
-        emit_sweep(base, t, "std", r, "ns/op");
+        let results = rounds(&mut [
+            ("weft", &mut || sweep_point::<Semaphore>(t, inside, outside)),
+            ("parking_lot", &mut || {
+                sweep_point::<PlSem>(t, inside, outside)
+            }),
+            ("std", &mut || sweep_point::<StdSem>(t, inside, outside)),
+        ]);
+        emit_rounds_sweep(base, t, "ns/op", results);
     }
 }
 
@@ -178,24 +181,12 @@ fn main() {
     }
     let iters = scale(100_000);
     let ops = THREADS * iters;
-    emit(
-        workload,
-        "weft",
-        ns_per_op(ops, || run::<Semaphore>(iters)),
-        "ns/op",
-    );
-    emit(
-        workload,
-        "parking_lot",
-        ns_per_op(ops, || run::<PlSem>(iters)),
-        "ns/op",
-    );
-    emit(
-        workload,
-        "std",
-        ns_per_op(ops, || run::<StdSem>(iters)),
-        "ns/op",
-    );
+    let results = rounds(&mut [
+        ("weft", &mut || ns_once(ops, || run::<Semaphore>(iters))),
+        ("parking_lot", &mut || ns_once(ops, || run::<PlSem>(iters))),
+        ("std", &mut || ns_once(ops, || run::<StdSem>(iters))),
+    ]);
+    emit_rounds(workload, "ns/op", results);
     let py_iters = (iters / 20).max(1);
     if let Some(py) = python_median(&format!(
         "import os\nos.environ['ITERS']='{py_iters}'\n{PY}"
