@@ -30,8 +30,8 @@ use std::{
 
 use tokio::runtime::Runtime;
 use weft_bench::{
-    emit, emit_sweep, enabled, median, scale, share, spin, sweep_enabled, sweep_name,
-    thread_counts, work,
+    emit, emit_rounds, emit_rounds_sweep, emit_sweep, enabled, median, rounds, scale, share, spin,
+    sweep_enabled, sweep_name, thread_counts, work,
 };
 use weft_event::Event;
 use weft_semaphore::Semaphore;
@@ -50,6 +50,11 @@ fn runtime() -> Runtime {
         .enable_all()
         .build()
         .expect("a tokio runtime")
+}
+
+/// ns per operation of one run: `wall` over `total` operations.
+fn per(wall: Duration, total: u64) -> f64 {
+    wall.as_nanos() as f64 / total as f64
 }
 
 /// ns per operation: the median over the runs of the wall time `run` reports over `total`.
@@ -89,30 +94,29 @@ fn lock_uncontended(rt: &Runtime) {
         return;
     }
     let n = scale(2_000_000);
-    {
-        let lock = weft_lock::Lock::new(0u64);
-        let r = ns_per(n, || {
+    let weft = weft_lock::Lock::new(0u64);
+    let tokio = tokio::sync::Mutex::new(0u64);
+    let results = rounds(&mut [
+        ("weft", &mut || {
             rt.block_on(async {
                 let start = Instant::now();
                 for _ in 0..n {
-                    *black_box(&lock).acquire_async().await += 1;
+                    *black_box(&weft).acquire_async().await += 1;
                 }
-                start.elapsed()
+                per(start.elapsed(), n)
             })
-        });
-        emit(w, "weft", r, "ns/op");
-    }
-    let lock = tokio::sync::Mutex::new(0u64);
-    let r = ns_per(n, || {
-        rt.block_on(async {
-            let start = Instant::now();
-            for _ in 0..n {
-                *black_box(&lock).lock().await += 1;
-            }
-            start.elapsed()
-        })
-    });
-    emit(w, "tokio", r, "ns/op");
+        }),
+        ("tokio", &mut || {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..n {
+                    *black_box(&tokio).lock().await += 1;
+                }
+                per(start.elapsed(), n)
+            })
+        }),
+    ]);
+    emit_rounds(w, "ns/op", results);
 }
 
 fn lock_sweep(rt: &Runtime, base: &str, outside_ns: f64) {
@@ -129,10 +133,10 @@ fn lock_sweep(rt: &Runtime, base: &str, outside_ns: f64) {
         if !enabled(&sweep_name(base, t)) {
             continue;
         }
-        {
-            let r = ns_per(total, || {
+        let results = rounds(&mut [
+            ("weft", &mut || {
                 let lock = Arc::new(weft_lock::Lock::new(0u64));
-                run_tasks(rt, t, total, lock, &|l, i, n| async move {
+                let wall = run_tasks(rt, t, total, lock, &|l, i, n| async move {
                     let mut x = i as u64;
                     for _ in 0..n {
                         *l.acquire_async().await += 1;
@@ -141,24 +145,25 @@ fn lock_sweep(rt: &Runtime, base: &str, outside_ns: f64) {
                         }
                     }
                     black_box(x);
-                })
-            });
-            emit_sweep(base, t, "weft", r, "ns/op");
-        }
-        let r = ns_per(total, || {
-            let lock = Arc::new(tokio::sync::Mutex::new(0u64));
-            run_tasks(rt, t, total, lock, &|l, i, n| async move {
-                let mut x = i as u64;
-                for _ in 0..n {
-                    *l.lock().await += 1;
-                    if outside > 0 {
-                        x = spin(outside, x);
+                });
+                per(wall, total)
+            }),
+            ("tokio", &mut || {
+                let lock = Arc::new(tokio::sync::Mutex::new(0u64));
+                let wall = run_tasks(rt, t, total, lock, &|l, i, n| async move {
+                    let mut x = i as u64;
+                    for _ in 0..n {
+                        *l.lock().await += 1;
+                        if outside > 0 {
+                            x = spin(outside, x);
+                        }
                     }
-                }
-                black_box(x);
-            })
-        });
-        emit_sweep(base, t, "tokio", r, "ns/op");
+                    black_box(x);
+                });
+                per(wall, total)
+            }),
+        ]);
+        emit_rounds_sweep(base, t, "ns/op", results);
     }
 }
 
@@ -365,15 +370,15 @@ fn consumers<R: AsyncRecv>(
         .collect()
 }
 
-/// One point of `async_queue_mpmc`: `t` producer tasks and `t` consumer tasks move `total` items
-/// through the channel `make` builds.
+/// One run of a point of `async_queue_mpmc`: `t` producer tasks and `t` consumer tasks move
+/// `total` items through the channel `make` builds; ns per item.
 fn queue_point<S: AsyncSend, R: AsyncRecv>(
     rt: &Runtime,
     t: usize,
     total: u64,
     make: impl Fn() -> (S, R),
 ) -> f64 {
-    ns_per(total, || {
+    let wall = {
         let (tx, rx) = make();
         let start = Instant::now();
         let mut hs: Vec<_> = (0..t)
@@ -397,7 +402,8 @@ fn queue_point<S: AsyncSend, R: AsyncRecv>(
         });
         black_box(x);
         start.elapsed()
-    })
+    };
+    per(wall, total)
 }
 
 fn queue_sweep(rt: &Runtime) {
@@ -410,21 +416,25 @@ fn queue_sweep(rt: &Runtime) {
         if !enabled(&sweep_name(base, t)) {
             continue;
         }
-        let r = queue_point(rt, t, total, weft_queue);
-        emit_sweep(base, t, "weft", r, "ns/item");
-        let r = queue_point(rt, t, total, tokio_channel);
-        emit_sweep(base, t, "tokio", r, "ns/item");
-        let r = queue_point(rt, t, total, || async_channel::bounded(CAP));
-        emit_sweep(base, t, "async-channel", r, "ns/item");
-        let r = queue_point(rt, t, total, || flume::bounded(CAP));
-        emit_sweep(base, t, "flume", r, "ns/item");
-        let r = queue_point(rt, t, total, || kanal::bounded_async(CAP));
-        emit_sweep(base, t, "kanal", r, "ns/item");
+        let results = rounds(&mut [
+            ("weft", &mut || queue_point(rt, t, total, weft_queue)),
+            ("tokio", &mut || queue_point(rt, t, total, tokio_channel)),
+            ("async-channel", &mut || {
+                queue_point(rt, t, total, || async_channel::bounded(CAP))
+            }),
+            ("flume", &mut || {
+                queue_point(rt, t, total, || flume::bounded(CAP))
+            }),
+            ("kanal", &mut || {
+                queue_point(rt, t, total, || kanal::bounded_async(CAP))
+            }),
+        ]);
+        emit_rounds_sweep(base, t, "ns/item", results);
     }
 }
 
-/// One point of `async_mixed`: `t` producer threads send `total` items with the blocking `send`;
-/// `t` consumer tasks on `rt` take them with the async `recv`.
+/// One run of a point of `async_mixed`: `t` producer threads send `total` items with the
+/// blocking `send`; `t` consumer tasks on `rt` take them with the async `recv`; ns per item.
 fn mixed_point<S: Sync, R: AsyncRecv>(
     rt: &Runtime,
     t: usize,
@@ -432,7 +442,7 @@ fn mixed_point<S: Sync, R: AsyncRecv>(
     make: impl Fn() -> (S, R),
     send: fn(&S, u64),
 ) -> f64 {
-    ns_per(total, || {
+    let wall = {
         let (tx, rx) = make();
         let start = Instant::now();
         let consumers = consumers(rt, t, total, &rx);
@@ -456,7 +466,8 @@ fn mixed_point<S: Sync, R: AsyncRecv>(
         });
         black_box(x);
         start.elapsed()
-    })
+    };
+    per(wall, total)
 }
 
 fn mixed_sweep(rt: &Runtime) {
@@ -469,39 +480,47 @@ fn mixed_sweep(rt: &Runtime) {
         if !enabled(&sweep_name(base, t)) {
             continue;
         }
-        let r = mixed_point(rt, t, total, weft_queue, |q, v| q.put(v).unwrap());
-        emit_sweep(base, t, "weft", r, "ns/item");
-        let r = mixed_point(rt, t, total, tokio_channel, |tx, v| {
-            tx.blocking_send(v).unwrap();
-        });
-        emit_sweep(base, t, "tokio", r, "ns/item");
-        let r = mixed_point(
-            rt,
-            t,
-            total,
-            || async_channel::bounded(CAP),
-            |tx, v| tx.send_blocking(v).unwrap(),
-        );
-        emit_sweep(base, t, "async-channel", r, "ns/item");
-        let r = mixed_point(
-            rt,
-            t,
-            total,
-            || flume::bounded(CAP),
-            |tx, v| tx.send(v).unwrap(),
-        );
-        emit_sweep(base, t, "flume", r, "ns/item");
-        let r = mixed_point(
-            rt,
-            t,
-            total,
-            || {
-                let (tx, rx) = kanal::bounded(CAP);
-                (tx, rx.to_async())
-            },
-            |tx, v| tx.send(v).unwrap(),
-        );
-        emit_sweep(base, t, "kanal", r, "ns/item");
+        let results = rounds(&mut [
+            ("weft", &mut || {
+                mixed_point(rt, t, total, weft_queue, |q, v| q.put(v).unwrap())
+            }),
+            ("tokio", &mut || {
+                mixed_point(rt, t, total, tokio_channel, |tx, v| {
+                    tx.blocking_send(v).unwrap();
+                })
+            }),
+            ("async-channel", &mut || {
+                mixed_point(
+                    rt,
+                    t,
+                    total,
+                    || async_channel::bounded(CAP),
+                    |tx, v| tx.send_blocking(v).unwrap(),
+                )
+            }),
+            ("flume", &mut || {
+                mixed_point(
+                    rt,
+                    t,
+                    total,
+                    || flume::bounded(CAP),
+                    |tx, v| tx.send(v).unwrap(),
+                )
+            }),
+            ("kanal", &mut || {
+                mixed_point(
+                    rt,
+                    t,
+                    total,
+                    || {
+                        let (tx, rx) = kanal::bounded(CAP);
+                        (tx, rx.to_async())
+                    },
+                    |tx, v| tx.send(v).unwrap(),
+                )
+            }),
+        ]);
+        emit_rounds_sweep(base, t, "ns/item", results);
     }
 }
 
