@@ -5,7 +5,9 @@
 
 use std::{sync::Arc, thread};
 
-use weft_bench::{emit, enabled, pin_to_cpu, python_median, scale, us_per_op};
+use weft_bench::{
+    emit, emit_rounds, enabled, ns_once, pin_to_cpu, python_median, rounds as rounds_of, scale,
+};
 use weft_condition::Condition;
 
 /// One ping-pong run of `rounds` round trips; `ping` and `pong` are the two sides.
@@ -99,20 +101,25 @@ fn main() {
         if !enabled(workload) {
             continue;
         }
-        let w = us_per_op(rounds, || {
-            pingpong(Arc::new(Condition::new(0u8)), rounds, pinned, weft_side);
-        });
-        emit(workload, "weft", w, "µs/round trip");
-        let p = us_per_op(rounds, || {
-            let s = (parking_lot::Mutex::new(0u8), parking_lot::Condvar::new());
-            pingpong(Arc::new(s), rounds, pinned, pl_side);
-        });
-        emit(workload, "parking_lot", p, "µs/round trip");
-        let s = us_per_op(rounds, || {
-            let s = (std::sync::Mutex::new(0u8), std::sync::Condvar::new());
-            pingpong(Arc::new(s), rounds, pinned, std_side);
-        });
-        emit(workload, "std", s, "µs/round trip");
+        let us = |run: &mut dyn FnMut()| ns_once(rounds, run) / 1_000.0;
+        let results = rounds_of(&mut [
+            ("weft", &mut || {
+                us(&mut || pingpong(Arc::new(Condition::new(0u8)), rounds, pinned, weft_side))
+            }),
+            ("parking_lot", &mut || {
+                us(&mut || {
+                    let s = (parking_lot::Mutex::new(0u8), parking_lot::Condvar::new());
+                    pingpong(Arc::new(s), rounds, pinned, pl_side);
+                })
+            }),
+            ("std", &mut || {
+                us(&mut || {
+                    let s = (std::sync::Mutex::new(0u8), std::sync::Condvar::new());
+                    pingpong(Arc::new(s), rounds, pinned, std_side);
+                })
+            }),
+        ]);
+        emit_rounds(workload, "µs/round trip", results);
         if let Some(py) = python((rounds / 5).max(1), pinned) {
             emit(workload, "python", py, "µs/round trip");
         }

@@ -13,7 +13,9 @@ use std::{
     thread::{self, Thread},
 };
 
-use weft_bench::{emit, enabled, pin_to_cpu, python_median, scale, us_per_op};
+use weft_bench::{
+    emit, emit_rounds, enabled, ns_once, pin_to_cpu, python_median, rounds as rounds_of, scale,
+};
 use weft_event::Event;
 
 /// The operations a ping-pong needs from an event.
@@ -203,30 +205,20 @@ fn main() {
             continue;
         }
         let unit = "µs/round trip";
-        emit(
-            workload,
-            "weft",
-            us_per_op(rounds, || pingpong::<Event>(rounds, pinned)),
-            unit,
-        );
-        emit(
-            workload,
-            "floor",
-            us_per_op(rounds, || floor(rounds, pinned)),
-            unit,
-        );
-        emit(
-            workload,
-            "parking_lot",
-            us_per_op(rounds, || pingpong::<PlEvent>(rounds, pinned)),
-            unit,
-        );
-        emit(
-            workload,
-            "std",
-            us_per_op(rounds, || pingpong::<StdEvent>(rounds, pinned)),
-            unit,
-        );
+        let us = |run: &mut dyn FnMut()| ns_once(rounds, run) / 1_000.0;
+        let results = rounds_of(&mut [
+            ("weft", &mut || {
+                us(&mut || pingpong::<Event>(rounds, pinned))
+            }),
+            ("floor", &mut || us(&mut || floor(rounds, pinned))),
+            ("parking_lot", &mut || {
+                us(&mut || pingpong::<PlEvent>(rounds, pinned))
+            }),
+            ("std", &mut || {
+                us(&mut || pingpong::<StdEvent>(rounds, pinned))
+            }),
+        ]);
+        emit_rounds(workload, unit, results);
         if let Some(py) = python((rounds / 5).max(1), pinned) {
             emit(workload, "python", py, unit);
         }
