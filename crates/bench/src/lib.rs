@@ -176,6 +176,21 @@ fn median_of(mut v: Vec<f64>) -> f64 {
     m
 }
 
+/// weft ÷ a peer mode by mode, when either figure is bimodal: (low mode ÷ low mode, high mode ÷
+/// high mode), a unimodal figure standing for both of its modes. On a 2-core machine the low
+/// and high modes of a time are "the threads had a core each" and "they shared one", so this
+/// compares like with like where the overall medians compare a coin toss.
+#[must_use]
+pub fn ratio_by_mode(weft: (f64, Option<Modes>), peer: (f64, Option<Modes>)) -> Option<(f64, f64)> {
+    if weft.1.is_none() && peer.1.is_none() {
+        return None;
+    }
+    let ends = |(m, modes): (f64, Option<Modes>)| modes.map_or((m, m), |x| (x.low, x.high));
+    let (wl, wh) = ends(weft);
+    let (pl, ph) = ends(peer);
+    Some((wl / pl, wh / ph))
+}
+
 /// One implementation in a [`rounds`] comparison: its name (as [`emit`] takes it) and one run
 /// of its workload, returning the run's figure.
 pub type Contender<'a> = (&'static str, &'a mut dyn FnMut() -> f64);
@@ -439,7 +454,9 @@ pub fn unpin() {
 
 #[cfg(test)]
 mod tests {
-    use super::{Modes, Record, modes, share};
+    use std::cell::RefCell;
+
+    use super::{Modes, Record, modes, ratio_by_mode, rounds, share};
 
     #[test]
     fn two_clusters_are_two_modes() {
@@ -463,6 +480,53 @@ mod tests {
         // Two clusters that are close together are noise.
         assert_eq!(modes(&[100.0, 101.0, 110.0, 111.0, 112.0]), None);
         assert_eq!(modes(&[1.0, 2.0, 3.0]), None);
+    }
+
+    #[test]
+    fn ratios_by_mode_pair_low_with_low_and_high_with_high() {
+        let m = |low, high| Modes {
+            low,
+            low_runs: 3,
+            high,
+            high_runs: 2,
+        };
+        assert_eq!(ratio_by_mode((5.0, None), (4.0, None)), None);
+        // A unimodal weft against a bimodal peer: one figure for both modes.
+        assert_eq!(
+            ratio_by_mode((6.0, None), (4.5, Some(m(4.0, 24.0)))),
+            Some((1.5, 0.25))
+        );
+        assert_eq!(
+            ratio_by_mode((5.0, Some(m(4.0, 20.0))), (4.0, Some(m(4.0, 40.0)))),
+            Some((1.0, 0.5))
+        );
+    }
+
+    #[test]
+    fn rounds_interleave_the_contenders_and_rotate_who_goes_first() {
+        let order = RefCell::new(String::new());
+        let run = |name: char, figure: f64| {
+            order.borrow_mut().push(name);
+            figure
+        };
+        let results = rounds(&mut [
+            ("a", &mut || run('a', 1.0)),
+            ("b", &mut || run('b', 2.0)),
+            ("c", &mut || run('c', 3.0)),
+        ]);
+        let n = super::runs();
+        let expected: String = (0..n)
+            .flat_map(|r| (0..3).map(move |k| ['a', 'b', 'c'][(r + k) % 3]))
+            .collect();
+        assert_eq!(*order.borrow(), expected);
+        assert_eq!(
+            results,
+            vec![
+                ("a", vec![1.0; n]),
+                ("b", vec![2.0; n]),
+                ("c", vec![3.0; n])
+            ]
+        );
     }
 
     #[test]

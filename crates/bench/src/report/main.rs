@@ -103,7 +103,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
              clusters: m runs around a and n around b (each the median of its cluster). On this \
              2-core machine that is the signature of two threads that sometimes share one core; \
              neither mode alone is the truth, and the single median of such a row is a coin toss \
-             between them. The ratio uses the overall median; the charts mark both modes.\n",
+             between them. The ratio uses the overall medians, and then, in brackets, compares \
+             the modes one by one (weft's low mode with the peer's low mode, high with high; a \
+             figure with one mode stands for both); the charts mark both modes.\n",
         );
     }
     std::fs::write(out.join("README.md"), md)?;
@@ -259,9 +261,20 @@ fn best<'a>(
     }
 }
 
-fn ratio(weft: Option<f64>, best: Option<&(String, f64, Option<Modes>)>) -> String {
+/// weft ÷ the best peer, followed by the ratio mode by mode when either is bimodal
+/// ([`weft_bench::ratio_by_mode`]).
+fn ratio(
+    weft: Option<(f64, Option<Modes>)>,
+    best: Option<&(String, f64, Option<Modes>)>,
+) -> String {
     match (weft, best) {
-        (Some(w), Some((_, b, _))) => format!("{:.2}", w / b),
+        (Some(w), Some((_, b, bm))) => {
+            let overall = format!("{:.2}", w.0 / b);
+            match weft_bench::ratio_by_mode(w, (*b, *bm)) {
+                Some((low, high)) => format!("{overall} (by mode {low:.2} / {high:.2})"),
+                None => overall,
+            }
+        }
         _ => "-".into(),
     }
 }
@@ -284,7 +297,7 @@ fn table(rows: &[Row]) -> String {
             r.workload,
             r.unit,
             b.map_or_else(|| "-".into(), |b| format!("{} {}", b.0, cell(b.1, b.2))),
-            ratio(r.weft, b),
+            ratio(r.weft.map(|w| (w, r.weft_modes)), b),
             all.join("; ")
         );
     }
@@ -374,7 +387,7 @@ fn sweep_table(g: &Sweep) -> String {
             .map(|r| (r.imp.clone(), r.median, r.modes))
             .collect();
         let b = best(&g.unit, &peers);
-        let weft = g.at("weft", t).map(|r| r.median);
+        let weft = g.at("weft", t).map(|r| (r.median, r.modes));
         let _ = writeln!(
             s,
             " {} | {} |",
