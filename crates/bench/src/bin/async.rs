@@ -15,6 +15,8 @@
 //!   vs tokio `mpsc` (its one receiver shared behind a `tokio::sync::Mutex`, the usual
 //!   workaround), async-channel, flume and kanal.
 //!   Every task keeps its own handle and calls it by reference (`AsyncSend`, `AsyncRecv`).
+//!   `async_queue_mpmc_out100_t<T>`: the same with ~100 ns of work to make each item and ~100 ns
+//!   to use it.
 //! * `async_mixed_t<T>`: T producer threads (blocking puts) feed T consumer tasks; ns per item;
 //!   weft `Queue::put` + `get_async` vs tokio `mpsc` (`blocking_send`), async-channel
 //!   (`send_blocking`), flume (`send` + `recv_async`) and kanal (a sync sender, an async
@@ -349,11 +351,12 @@ fn tokio_channel() -> (tokio::sync::mpsc::Sender<u64>, TokioRx) {
 }
 
 /// Spawns `t` consumer tasks on `rt`, each taking its share of `total` items from its own
-/// handle.
+/// handle and using each with `work` [`spin`] iterations.
 fn consumers<R: AsyncRecv>(
     rt: &Runtime,
     t: usize,
     total: u64,
+    work: u64,
     rx: &R,
 ) -> Vec<tokio::task::JoinHandle<u64>> {
     (0..t)
@@ -362,7 +365,8 @@ fn consumers<R: AsyncRecv>(
             rt.spawn(async move {
                 let mut x = 0u64;
                 for _ in 0..share(total, t, i) {
-                    x ^= rx.recv().await;
+                    let v = rx.recv().await;
+                    x = if work > 0 { spin(work, x ^ v) } else { x ^ v };
                 }
                 x
             })
@@ -371,11 +375,13 @@ fn consumers<R: AsyncRecv>(
 }
 
 /// One run of a point of `async_queue_mpmc`: `t` producer tasks and `t` consumer tasks move
-/// `total` items through the channel `make` builds; ns per item.
+/// `total` items through the channel `make` builds, each item made and used with `work` [`spin`]
+/// iterations; ns per item.
 fn queue_point<S: AsyncSend, R: AsyncRecv>(
     rt: &Runtime,
     t: usize,
     total: u64,
+    work: u64,
     make: impl Fn() -> (S, R),
 ) -> f64 {
     let wall = {
@@ -385,14 +391,18 @@ fn queue_point<S: AsyncSend, R: AsyncRecv>(
             .map(|i| {
                 let tx = tx.clone();
                 rt.spawn(async move {
-                    for k in 0..share(total, t, i) {
-                        tx.send(k).await;
+                    let mut x = i as u64;
+                    for _ in 0..share(total, t, i) {
+                        if work > 0 {
+                            x = spin(work, x);
+                        }
+                        tx.send(x).await;
                     }
                     0
                 })
             })
             .collect();
-        hs.extend(consumers(rt, t, total, &rx));
+        hs.extend(consumers(rt, t, total, work, &rx));
         let x = rt.block_on(async {
             let mut x = 0;
             for h in hs {
@@ -406,27 +416,27 @@ fn queue_point<S: AsyncSend, R: AsyncRecv>(
     per(wall, total)
 }
 
-fn queue_sweep(rt: &Runtime) {
-    let base = "async_queue_mpmc";
+fn queue_sweep(rt: &Runtime, base: &str, work_ns: f64) {
     if !sweep_enabled(base) {
         return;
     }
+    let w = if work_ns > 0.0 { work(work_ns) } else { 0 };
     let total = scale(TOTAL);
     for t in thread_counts() {
         if !enabled(&sweep_name(base, t)) {
             continue;
         }
         let results = rounds(&mut [
-            ("weft", &mut || queue_point(rt, t, total, weft_queue)),
-            ("tokio", &mut || queue_point(rt, t, total, tokio_channel)),
+            ("weft", &mut || queue_point(rt, t, total, w, weft_queue)),
+            ("tokio", &mut || queue_point(rt, t, total, w, tokio_channel)),
             ("async-channel", &mut || {
-                queue_point(rt, t, total, || async_channel::bounded(CAP))
+                queue_point(rt, t, total, w, || async_channel::bounded(CAP))
             }),
             ("flume", &mut || {
-                queue_point(rt, t, total, || flume::bounded(CAP))
+                queue_point(rt, t, total, w, || flume::bounded(CAP))
             }),
             ("kanal", &mut || {
-                queue_point(rt, t, total, || kanal::bounded_async(CAP))
+                queue_point(rt, t, total, w, || kanal::bounded_async(CAP))
             }),
         ]);
         emit_rounds_sweep(base, t, "ns/item", results);
@@ -445,7 +455,7 @@ fn mixed_point<S: Sync, R: AsyncRecv>(
     let wall = {
         let (tx, rx) = make();
         let start = Instant::now();
-        let consumers = consumers(rt, t, total, &rx);
+        let consumers = consumers(rt, t, total, 0, &rx);
         drop(rx);
         std::thread::scope(|s| {
             for i in 0..t {
@@ -531,6 +541,7 @@ fn main() {
     lock_sweep(&rt, "async_lock_out100", 100.0);
     semaphore_sweep(&rt);
     event_pingpong(&rt);
-    queue_sweep(&rt);
+    queue_sweep(&rt, "async_queue_mpmc", 0.0);
+    queue_sweep(&rt, "async_queue_mpmc_out100", 100.0);
     mixed_sweep(&rt);
 }
