@@ -198,6 +198,16 @@ enum Push<T> {
     ShutDown(T),
 }
 
+/// What a claim at one position found ([`Ring::claim_slot`], [`Ring::claim_item`]).
+enum Claim<'a, T> {
+    /// The slot is ours: write (or read) it, then hand it on with its stamp.
+    Won(&'a Slot<T>),
+    /// The slot is not ready for this position: its stamp.
+    NotReady(usize),
+    /// Another thread claimed this position first: the position it found.
+    Raced(usize),
+}
+
 impl<T> Ring<T> {
     pub(crate) fn new(cap: usize) -> Self {
         assert!(cap > 0, "a ring needs room for one item");
@@ -225,53 +235,95 @@ impl<T> Ring<T> {
         self.cap
     }
 
+    /// The position after `pos` (same index + 1, or index 0 of the next lap).
+    #[inline(always)]
+    fn next_pos(&self, pos: usize) -> usize {
+        if (pos & (self.mark_bit - 1)) + 1 < self.cap {
+            pos + 1
+        } else {
+            (pos & !(self.one_lap - 1)).wrapping_add(self.one_lap)
+        }
+    }
+
+    /// A push's claim at position `tail` (not marked): if the slot is free for this lap, claim
+    /// it (compare-exchange on `tail`); the caller then writes and publishes ([`Self::publish`]).
+    /// Shared by the inlined first attempt of [`Self::try_push`] and the loop of
+    /// [`Self::try_push_slow`]; the item does not pass through it (a large item is moved as few
+    /// times as before).
+    #[inline(always)]
+    fn claim_slot(&self, tail: usize) -> Claim<'_, T> {
+        let slot = &self.buffer[tail & (self.mark_bit - 1)];
+        // Acquire: pairs with the Release stamp store of the pop that emptied the slot, so its
+        // read of the old item is over before we write.
+        let stamp = slot.stamp.load(Ordering::Acquire);
+        if tail != stamp {
+            return Claim::NotReady(stamp);
+        }
+        // SeqCst: claims the slot; pushes that claim before `shutdown` marks the tail get in,
+        // none after.
+        match self.tail.pos.compare_exchange(
+            tail,
+            self.next_pos(tail),
+            Ordering::SeqCst,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => Claim::Won(slot),
+            Err(now) => Claim::Raced(now),
+        }
+    }
+
+    /// Writes `item` into the slot a push claimed at `tail` and publishes it.
+    #[inline(always)]
+    fn publish(slot: &Slot<T>, tail: usize, item: T) {
+        slot.value.with_mut(|p| {
+            // SAFETY: the claim on `tail` made this slot ours alone until the stamp below hands
+            // it to the pop of this position; it is empty (its stamp said so).
+            unsafe { p.write(MaybeUninit::new(item)) }
+        });
+        // Release: publishes the item to the pop that Acquire-loads the stamp.
+        slot.stamp.store(tail + 1, Ordering::Release);
+    }
+
     /// One push attempt.
     ///
     /// `Full` only when the head is a whole lap behind the tail. When the slot we need was
     /// claimed by a pop that has not released it yet: with `wait`, wait for that release (the
     /// pop is past its claim and finishes without waiting for anyone); without, report `Busy`.
+    ///
+    /// The first claim is inlined into the caller (an uncontended push is a load, a
+    /// compare-exchange and two stores); anything else goes to [`Self::try_push_slow`].
+    #[inline]
     fn try_push(&self, item: T, wait: bool) -> Push<T> {
+        let tail = self.tail.pos.load(Ordering::Relaxed);
+        if tail & self.mark_bit == 0
+            && let Claim::Won(slot) = self.claim_slot(tail)
+        {
+            Self::publish(slot, tail, item);
+            return Push::Done;
+        }
+        self.try_push_slow(item, wait)
+    }
+
+    /// [`Self::try_push`] past its first claim.
+    #[inline(never)]
+    fn try_push_slow(&self, item: T, wait: bool) -> Push<T> {
         let mut in_flight = InFlight::new();
         let mut tail = self.tail.pos.load(Ordering::Relaxed);
         loop {
             if tail & self.mark_bit != 0 {
                 return Push::ShutDown(item);
             }
-            let index = tail & (self.mark_bit - 1);
-            let lap = tail & !(self.one_lap - 1);
-            let slot = &self.buffer[index];
-            // Acquire: pairs with the Release stamp store of the pop that emptied the slot, so
-            // its read of the old item is over before we write.
-            let stamp = slot.stamp.load(Ordering::Acquire);
-            if tail == stamp {
-                let next = if index + 1 < self.cap {
-                    tail + 1
-                } else {
-                    lap.wrapping_add(self.one_lap)
-                };
-                // SeqCst: claims the slot; pushes that claim before `shutdown` marks the tail
-                // get in, none after.
-                match self.tail.pos.compare_exchange(
-                    tail,
-                    next,
-                    Ordering::SeqCst,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => {
-                        slot.value.with_mut(|p| {
-                            // SAFETY: the claim on `tail` made this slot ours alone until the
-                            // stamp below hands it to the pop of this position; it is empty
-                            // (its stamp said so).
-                            unsafe { p.write(MaybeUninit::new(item)) }
-                        });
-                        // Release: publishes the item to the pop that Acquire-loads the stamp.
-                        slot.stamp.store(tail + 1, Ordering::Release);
-                        return Push::Done;
-                    }
-                    Err(now) => tail = now,
+            let stamp = match self.claim_slot(tail) {
+                Claim::Won(slot) => {
+                    Self::publish(slot, tail, item);
+                    return Push::Done;
                 }
-                continue;
-            }
+                Claim::Raced(now) => {
+                    tail = now;
+                    continue;
+                }
+                Claim::NotReady(stamp) => stamp,
+            };
             if !wait && stamp.wrapping_add(self.one_lap) == tail + 1 {
                 // Full, or last lap's pop still under way: a blocking caller treats both alike
                 // (it parks on the slot's stamp), so the head's cache line is left alone.
@@ -309,48 +361,75 @@ impl<T> Ring<T> {
         }
     }
 
+    /// A pop's claim at position `head`: if the item of this position is published, claim it
+    /// (compare-exchange on `head`); the caller then reads it out ([`Self::take_out`]). Shared
+    /// by the inlined first attempt of [`Self::try_pop`] and the loop of [`Self::try_pop_slow`].
+    #[inline(always)]
+    fn claim_item(&self, head: usize) -> Claim<'_, T> {
+        let slot = &self.buffer[head & (self.mark_bit - 1)];
+        // Acquire: pairs with the push's Release stamp store: the item is written.
+        let stamp = slot.stamp.load(Ordering::Acquire);
+        if head + 1 != stamp {
+            return Claim::NotReady(stamp);
+        }
+        // SeqCst: claims the item, in one total order with the other claims.
+        match self.head.pos.compare_exchange(
+            head,
+            self.next_pos(head),
+            Ordering::SeqCst,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => Claim::Won(slot),
+            Err(now) => Claim::Raced(now),
+        }
+    }
+
+    /// Reads the item out of the slot a pop claimed at `head` and releases the slot for the
+    /// next lap's push.
+    #[inline(always)]
+    fn take_out(&self, slot: &Slot<T>, head: usize) -> T {
+        let item = slot.value.with_mut(|p| {
+            // SAFETY: the claim on `head` made this slot ours alone; its stamp said the push of
+            // this position finished writing it.
+            unsafe { p.read().assume_init() }
+        });
+        // Release: our read is over before the next lap's push writes.
+        slot.stamp
+            .store(head.wrapping_add(self.one_lap), Ordering::Release);
+        item
+    }
+
     /// One pop attempt.
     ///
     /// `Empty` only when no push has claimed the head position. When one has and not yet
     /// published: with `wait`, wait for that publish (the push is past its claim and finishes
     /// without waiting for anyone); without, report `Busy`.
+    ///
+    /// The first claim is inlined into the caller; anything else goes to
+    /// [`Self::try_pop_slow`].
+    #[inline]
     fn try_pop(&self, wait: bool) -> Pop<T> {
+        let head = self.head.pos.load(Ordering::Relaxed);
+        if let Claim::Won(slot) = self.claim_item(head) {
+            return Pop::Item(self.take_out(slot, head));
+        }
+        self.try_pop_slow(wait)
+    }
+
+    /// [`Self::try_pop`] past its first claim.
+    #[inline(never)]
+    fn try_pop_slow(&self, wait: bool) -> Pop<T> {
         let mut in_flight = InFlight::new();
         let mut head = self.head.pos.load(Ordering::Relaxed);
         loop {
-            let index = head & (self.mark_bit - 1);
-            let lap = head & !(self.one_lap - 1);
-            let slot = &self.buffer[index];
-            // Acquire: pairs with the push's Release stamp store: the item is written.
-            let stamp = slot.stamp.load(Ordering::Acquire);
-            if head + 1 == stamp {
-                let next = if index + 1 < self.cap {
-                    head + 1
-                } else {
-                    lap.wrapping_add(self.one_lap)
-                };
-                // SeqCst: claims the item, in one total order with the other claims.
-                match self.head.pos.compare_exchange(
-                    head,
-                    next,
-                    Ordering::SeqCst,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => {
-                        let item = slot.value.with_mut(|p| {
-                            // SAFETY: the claim on `head` made this slot ours alone; its stamp
-                            // said the push of this position finished writing it.
-                            unsafe { p.read().assume_init() }
-                        });
-                        // Release: our read is over before the next lap's push writes.
-                        slot.stamp
-                            .store(head.wrapping_add(self.one_lap), Ordering::Release);
-                        return Pop::Item(item);
-                    }
-                    Err(now) => head = now,
+            let stamp = match self.claim_item(head) {
+                Claim::Won(slot) => return Pop::Item(self.take_out(slot, head)),
+                Claim::Raced(now) => {
+                    head = now;
+                    continue;
                 }
-                continue;
-            }
+                Claim::NotReady(stamp) => stamp,
+            };
             if !wait && stamp == head {
                 // Nothing published here: empty, or a push under way. A blocking caller treats
                 // both alike (it parks on the slot's stamp), so the tail is left alone.
@@ -545,7 +624,14 @@ impl<T> Ring<T> {
 
     /// For an async call's poll: `true` while its task is still queued (its waker is updated
     /// under the lock); otherwise the ticket is spent, and `wait.woken` records the wake-up.
+    #[inline]
     fn still_queued(&self, wait: &mut TaskWait, list: Pick, cx: &Context<'_>) -> bool {
+        wait.ticket.is_some() && self.still_queued_slow(wait, list, cx)
+    }
+
+    /// [`Self::still_queued`] for a task that has a ticket.
+    #[cold]
+    fn still_queued_slow(&self, wait: &mut TaskWait, list: Pick, cx: &Context<'_>) -> bool {
         if let Some(ticket) = &wait.ticket {
             if ticket.token().is_none()
                 && list(&mut self.lists.lock()).update_waker(ticket, cx.waker())
@@ -560,6 +646,7 @@ impl<T> Ring<T> {
     }
 
     /// One poll of an async put. The item stays in `item` while the task waits.
+    #[inline]
     pub(crate) fn poll_put(
         &self,
         item: &mut Option<T>,
@@ -580,16 +667,25 @@ impl<T> Ring<T> {
                 Push::ShutDown(back) => return Poll::Ready(Err(PutError::ShutDown(back))),
                 Push::Full(back) | Push::Busy(back) => *item = Some(back),
             }
-            // As a thread, but without the spin: a poll never blocks.
-            let ticket = self.register(|l| &mut l.putters, &self.head.waiting, Some(cx.waker()));
-            if self.put_ready() {
-                wait.woken = self.leave(&ticket, |l| &mut l.putters, &self.head.waiting);
-                continue;
+            if !self.queue_putter(wait, cx) {
+                return Poll::Pending;
             }
-            wait.ticket = Some(ticket);
-            wait.woken = false;
-            return Poll::Pending;
         }
+    }
+
+    /// An async put found no free slot: as a thread, but without the spin (a poll never
+    /// blocks), it queues its task and re-checks. Returns `false` when the task waits now, and
+    /// `true` when a slot was free after all (it left the list again; try once more).
+    #[cold]
+    fn queue_putter(&self, wait: &mut TaskWait, cx: &Context<'_>) -> bool {
+        let ticket = self.register(|l| &mut l.putters, &self.head.waiting, Some(cx.waker()));
+        if self.put_ready() {
+            wait.woken = self.leave(&ticket, |l| &mut l.putters, &self.head.waiting);
+            return true;
+        }
+        wait.ticket = Some(ticket);
+        wait.woken = false;
+        false
     }
 
     /// A pending async put is dropped (its item with it): it leaves, and passes on a wake-up
@@ -603,6 +699,7 @@ impl<T> Ring<T> {
     }
 
     /// One poll of an async get.
+    #[inline]
     pub(crate) fn poll_get(
         &self,
         wait: &mut TaskWait,
@@ -617,23 +714,35 @@ impl<T> Ring<T> {
                 wait.woken = false;
                 return Poll::Ready(Ok(item));
             }
-            // `ShutDown` only once no push is under way, as for a thread.
-            if self.shut_and_drained() {
-                if wait.woken {
-                    self.pass_on_getter();
-                }
-                wait.woken = false;
-                return Poll::Ready(Err(GetError::ShutDown));
+            match self.queue_getter(wait, cx) {
+                Poll::Ready(true) => {}
+                Poll::Ready(false) => return Poll::Ready(Err(GetError::ShutDown)),
+                Poll::Pending => return Poll::Pending,
             }
-            let ticket = self.register(|l| &mut l.getters, &self.tail.waiting, Some(cx.waker()));
-            if self.get_ready() {
-                wait.woken = self.leave(&ticket, |l| &mut l.getters, &self.tail.waiting);
-                continue;
-            }
-            wait.ticket = Some(ticket);
-            wait.woken = false;
-            return Poll::Pending;
         }
+    }
+
+    /// An async get found no item: it answers `ShutDown` only once no push is under way, as
+    /// for a thread (`Ready(false)`); otherwise it queues its task and re-checks. Returns
+    /// `Pending` when the task waits now, and `Ready(true)` when an item (or the shutdown) came
+    /// after all (it left the list again; try once more).
+    #[cold]
+    fn queue_getter(&self, wait: &mut TaskWait, cx: &Context<'_>) -> Poll<bool> {
+        if self.shut_and_drained() {
+            if wait.woken {
+                self.pass_on_getter();
+            }
+            wait.woken = false;
+            return Poll::Ready(false);
+        }
+        let ticket = self.register(|l| &mut l.getters, &self.tail.waiting, Some(cx.waker()));
+        if self.get_ready() {
+            wait.woken = self.leave(&ticket, |l| &mut l.getters, &self.tail.waiting);
+            return Poll::Ready(true);
+        }
+        wait.ticket = Some(ticket);
+        wait.woken = false;
+        Poll::Pending
     }
 
     /// A pending async get is dropped: it took no item; it leaves, and passes on a wake-up it

@@ -54,7 +54,7 @@ fn huge(id: u64) -> Huge {
 /// A thread with room on its stack for a few `Big`s in transit.
 fn spawn<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> thread::JoinHandle<R> {
     thread::Builder::new()
-        .stack_size(256 << 20)
+        .stack_size(1 << 30)
         .spawn(f)
         .expect("spawn")
 }
