@@ -25,8 +25,12 @@ use crate::{
 /// A flag the caller raises to make running batches stop after their current item.
 type SplitFlag = Arc<AtomicBool>;
 
-/// A batch that runs this long is worth its scheduling cost many times over.
-const TARGET_NANOS: u64 = 500_000;
+/// A batch that runs this long is worth its scheduling cost many times over, and wakes the
+/// map's caller (who, on a machine with as many workers as CPUs, takes a CPU from a worker)
+/// rarely: 2 ms rather than 0.5 ms made `map` over 1 µs items 0.5–1 % faster (issue 12). The
+/// last batches are cut smaller anyway when the input's length is known
+/// (`chunk_len_hinted`).
+const TARGET_NANOS: u64 = 2_000_000;
 /// A caller that has waited this long for a batch asks every batch in flight to split: the items
 /// turned slow, and what is left of each batch should spread over the workers.
 const SPLIT_AFTER: Duration = Duration::from_millis(50);
