@@ -182,7 +182,8 @@ where
     }
 }
 
-/// One task of a map: a batch of items, each run under its own `catch_unwind`.
+/// One task of a map: a batch of items, run in one loop under one `catch_unwind` (entered again
+/// after an item that panicked), each item with its own result.
 struct BatchJob<F, X, T> {
     f: Arc<F>,
     items: Vec<X>,
