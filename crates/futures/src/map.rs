@@ -4,8 +4,14 @@ use std::{collections::VecDeque, fmt, time::Duration, vec};
 
 use crate::{Future, MapOptions, TaskError};
 
-/// What one task of a [`Map`] hands back when it runs several items: a result per item it ran,
-/// in order, and the items it was asked to leave unrun.
+/// What one task of a [`Map`] hands back when it runs several items: the result of every item
+/// it ran, in order, and the items it was asked to leave unrun.
+///
+/// The results are stored compactly, as the values of the items that succeeded (`values`) and
+/// the errors of those that failed, with their positions (`errors`): a map of cheap items
+/// carries one `R` per item from the worker to the consumer, not a `Result` (several times
+/// larger), and the consumer's loop over them stays a loop over plain values (docs/futures.md,
+/// "Issue 12"). [`Chunk::new`] builds one from a `Result` per item.
 ///
 /// An executor that runs a chunk in one go returns every result and no `leftover`. One that
 /// can split a running chunk (weft-pool's adaptive batching stops a chunk whose items turned
@@ -16,17 +22,23 @@ use crate::{Future, MapOptions, TaskError};
 ///
 /// ```
 /// use std::time::Duration;
-/// use weft_futures::Chunk;
+/// use weft_futures::{Chunk, TaskError};
 ///
-/// let c: Chunk<u8, u8> = Chunk::new(vec![Ok(1), Ok(2)]);
-/// assert_eq!(c.results.len(), 2);
+/// let c: Chunk<u8, u8> = Chunk::new(vec![Ok(1), Err(TaskError::Cancelled), Ok(2)]);
+/// assert_eq!(c.values, [1, 2]);
+/// assert_eq!(c.errors, [(1, TaskError::Cancelled)]);
+/// assert_eq!(c.len(), 3);
 /// assert!(c.leftover.is_empty());
 /// assert_eq!(c.elapsed, Duration::ZERO);
 /// ```
 #[derive(Debug)]
 pub struct Chunk<X, R> {
-    /// One result per item run, in input order.
-    pub results: Vec<Result<R, TaskError>>,
+    /// The values of the items that succeeded, in input order.
+    pub values: Vec<R>,
+    /// The items that failed: each one's position among the items run (`0..len()`) and its
+    /// error, in increasing position. The items run are `values.len() + errors.len()`; the
+    /// positions not listed here take the values in order.
+    pub errors: Vec<(usize, TaskError)>,
     /// The items after the last one run, not run, in input order.
     pub leftover: Vec<X>,
     /// How long the task ran its items (`Duration::ZERO` if the executor does not measure it),
@@ -35,21 +47,56 @@ pub struct Chunk<X, R> {
 }
 
 impl<X, R> Chunk<X, R> {
-    /// A chunk that ran every item: `results`, no leftover, no timing.
+    /// A chunk that ran every item: one result per item, in order; no leftover, no timing.
     ///
     /// # Examples
     ///
     /// ```
     /// let c = weft_futures::Chunk::<(), i32>::new(vec![Ok(7)]);
-    /// assert_eq!(c.results, [Ok(7)]);
+    /// assert_eq!(c.values, [7]);
+    /// assert!(c.errors.is_empty());
     /// ```
     #[must_use]
     pub fn new(results: Vec<Result<R, TaskError>>) -> Self {
+        let mut values = Vec::with_capacity(results.len());
+        let mut errors = Vec::new();
+        for (i, r) in results.into_iter().enumerate() {
+            match r {
+                Ok(v) => values.push(v),
+                Err(e) => errors.push((i, e)),
+            }
+        }
         Self {
-            results,
+            values,
+            errors,
             leftover: Vec::new(),
             elapsed: Duration::ZERO,
         }
+    }
+
+    /// How many items ran: `values.len() + errors.len()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = weft_futures::Chunk::<(), i32>::new(vec![Ok(1), Ok(2)]);
+    /// assert_eq!(c.len(), 2);
+    /// ```
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.values.len() + self.errors.len()
+    }
+
+    /// Whether no item ran.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(weft_futures::Chunk::<(), i32>::new(Vec::new()).is_empty());
+    /// ```
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty() && self.errors.is_empty()
     }
 }
 
@@ -115,6 +162,15 @@ pub trait MapSubmit<X, R> {
     /// choice (at least 1).
     fn chunk_len(&mut self, chunksize: usize) -> usize {
         chunksize
+    }
+
+    /// [`chunk_len`](Self::chunk_len), told what the input says of the items it has left
+    /// (`remaining`: its `size_hint`, the items already pulled not counted). The map calls
+    /// this one; the default ignores `remaining`. An executor with adaptive chunks can shrink
+    /// the last ones, so that the workers run out of items together.
+    fn chunk_len_hinted(&mut self, chunksize: usize, remaining: (usize, Option<usize>)) -> usize {
+        let _ = remaining;
+        self.chunk_len(chunksize)
     }
 
     /// How long the map waits for its oldest task before calling [`stalled`](Self::stalled);
@@ -206,8 +262,52 @@ enum Slot<X, R> {
 
 enum Current<R> {
     Empty,
-    Ok(vec::IntoIter<Result<R, TaskError>>),
+    Ok(Results<R>),
     Err(TaskError, usize),
+}
+
+/// The results of a [`Chunk`] being handed out, in input order.
+struct Results<R> {
+    values: vec::IntoIter<R>,
+    errors: vec::IntoIter<(usize, TaskError)>,
+    /// The position of the next error (`usize::MAX` once there is none): every other position
+    /// takes the next value, with no look at `errors`.
+    next_error: usize,
+    /// The position of the next result.
+    at: usize,
+}
+
+impl<R> Results<R> {
+    fn new(values: Vec<R>, errors: Vec<(usize, TaskError)>) -> Self {
+        let next_error = errors.first().map_or(usize::MAX, |&(i, _)| i);
+        Self {
+            values: values.into_iter(),
+            errors: errors.into_iter(),
+            next_error,
+            at: 0,
+        }
+    }
+
+    /// The next result, value or error.
+    fn next(&mut self) -> Option<Result<R, TaskError>> {
+        if self.at != self.next_error
+            && let Some(v) = self.values.next()
+        {
+            self.at += 1;
+            return Some(Ok(v));
+        }
+        // The error due here; or, once the values ran out, the errors not reached at their
+        // positions (only a chunk whose positions are out of order, an executor's bug, has
+        // any): they come last, none lost.
+        let (_, e) = self.errors.next()?;
+        self.next_error = self
+            .errors
+            .as_slice()
+            .first()
+            .map_or(usize::MAX, |&(i, _)| i);
+        self.at += 1;
+        Some(Err(e))
+    }
 }
 
 impl<'a, X, R, I> Map<'a, X, R, I>
@@ -248,16 +348,16 @@ where
     /// Submits tasks until `buffersize` are in flight or the input ends.
     fn refill(&mut self) {
         while !self.done_pulling && self.inflight.len() < self.buffersize {
-            let size = self.source.chunk_len(self.chunksize).max(1);
+            let size = self
+                .source
+                .chunk_len_hinted(self.chunksize, self.items.size_hint())
+                .max(1);
             let mut items = Vec::with_capacity(size);
-            while items.len() < size {
-                match self.items.next() {
-                    Some(x) => items.push(x),
-                    None => {
-                        self.done_pulling = true;
-                        break;
-                    }
-                }
+            // One `extend` rather than a `push` per item: for an input of known length (a range,
+            // a vector) this is a plain copy loop.
+            items.extend(self.items.by_ref().take(size));
+            if items.len() < size {
+                self.done_pulling = true;
             }
             if items.is_empty() {
                 return;
@@ -318,7 +418,27 @@ where
 {
     type Item = Result<R, TaskError>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
+        // The path of almost every item: the next value of the current chunk, a few
+        // instructions that inline into the caller's loop.
+        if let Current::Ok(r) = &mut self.current
+            && r.at != r.next_error
+            && let Some(v) = r.values.next()
+        {
+            r.at += 1;
+            return Some(Ok(v));
+        }
+        self.next_slow()
+    }
+}
+
+impl<X, R, I> Map<'_, X, R, I>
+where
+    I: Iterator<Item = X>,
+{
+    /// `next` past the fast path: an error, the end of a chunk, or the next task to wait for.
+    fn next_slow(&mut self) -> Option<Result<R, TaskError>> {
         loop {
             match &mut self.current {
                 Current::Ok(results) => {
@@ -343,16 +463,12 @@ where
                 Slot::Chunk(future, len) => {
                     self.await_front(&future);
                     match future.result() {
-                        Ok(Chunk {
-                            results,
-                            leftover,
-                            elapsed,
-                        }) => {
-                            self.source.finished(results.len(), elapsed);
-                            if !leftover.is_empty() {
-                                self.resubmit_leftover(leftover);
+                        Ok(chunk) => {
+                            self.source.finished(chunk.len(), chunk.elapsed);
+                            if !chunk.leftover.is_empty() {
+                                self.resubmit_leftover(chunk.leftover);
                             }
-                            Current::Ok(results.into_iter())
+                            Current::Ok(Results::new(chunk.values, chunk.errors))
                         }
                         // The whole chunk was cancelled, or its executor broke.
                         Err(e) => Current::Err(e, len),

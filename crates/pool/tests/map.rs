@@ -108,8 +108,9 @@ fn default_map_stays_bounded_on_an_endless_input() {
     let mut it = pool.map(|x| x + 1, items);
     for taken in 1..=300_000usize {
         assert_eq!(it.next(), Some(Ok(taken as u64)));
-        // Adaptive batches: at most 2 × max_workers batches of at most 4096 items.
-        assert!(pulled.get() <= taken + 4 * 4096 + 1);
+        // Adaptive batches: at most 2 × max_workers batches of at most 8192 items (64 KiB of
+        // 8-byte items).
+        assert!(pulled.get() <= taken + 4 * 8192 + 1);
     }
 }
 
@@ -154,6 +155,53 @@ fn a_panic_fails_its_item_alone() {
             }
         }
     }
+}
+
+/// A batch runs its items in one tight loop under one `catch_unwind`, entered again after a
+/// panic (issue 12): panics at a batch's first and last items, several in a row, and many per
+/// batch each fail their own item, and every other item keeps its value, in order, whether the
+/// batches are adaptive (large here: the items are cheap) or of a fixed `chunksize`.
+#[test]
+fn panics_anywhere_in_a_big_batch_fail_their_items_alone() {
+    let pool = ThreadPoolExecutor::new(2);
+    let bad = |x: u64| matches!(x % 1000, 0 | 1 | 2 | 511 | 999) || x == 29_999;
+    let f = move |x: u64| {
+        if bad(x) {
+            panic!("bad item {x}");
+        }
+        x * 3
+    };
+    for opts in [
+        MapOptions::default(),
+        MapOptions::default().chunksize(1000),
+        MapOptions::default().chunksize(333),
+    ] {
+        let out: Vec<_> = pool.map_with(f, 0..30_000, opts).collect();
+        assert_eq!(out.len(), 30_000);
+        for (x, r) in (0..30_000u64).zip(out) {
+            if bad(x) {
+                assert_eq!(r, Err(TaskError::Panicked(format!("bad item {x}"))));
+            } else {
+                assert_eq!(r, Ok(x * 3));
+            }
+        }
+    }
+}
+
+/// An item type large enough to cap the adaptive batches below their largest size, and results
+/// that own memory: every result comes back once, in order.
+#[test]
+fn large_items_and_owned_results_come_back_in_order() {
+    let pool = ThreadPoolExecutor::new(2);
+    let out: Vec<String> = pool
+        .map(
+            |a: [u64; 64]| a[0].to_string(),
+            (0..20_000u64).map(|i| [i; 64]),
+        )
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(out.len(), 20_000);
+    assert!(out.iter().enumerate().all(|(i, s)| *s == i.to_string()));
 }
 
 #[test]
