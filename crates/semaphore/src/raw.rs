@@ -420,16 +420,23 @@ impl Raw {
                 }
             }
             let clear = if w.is_empty() { PARKED } else { 0 };
-            loop {
-                // Release: as in `release`. The handed-off permits never enter the count:
-                // they go straight to their waiters (published by the token's delivery).
-                let new = (s + (add - handed) * ONE) & !clear;
-                match self
-                    .state
-                    .compare_exchange_weak(s, new, Ordering::Release, Ordering::Relaxed)
-                {
-                    Ok(_) => break,
-                    Err(actual) => s = actual,
+            // Every permit handed over and waiters left: the word does not change, so it is
+            // not written (with tasks waiting, the common case: no read-modify-write on the
+            // word the acquirers poll, issue 12).
+            if add > handed || clear != 0 {
+                loop {
+                    // Release: as in `release`. The handed-off permits never enter the count:
+                    // they go straight to their waiters (published by the token's delivery).
+                    let new = (s + (add - handed) * ONE) & !clear;
+                    match self.state.compare_exchange_weak(
+                        s,
+                        new,
+                        Ordering::Release,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => break,
+                        Err(actual) => s = actual,
+                    }
                 }
             }
         }
