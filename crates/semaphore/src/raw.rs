@@ -325,8 +325,8 @@ impl Raw {
                 }
                 // No longer queued: a release delivered the token under this lock.
             }
-            // A task is only ever handed a permit: it is ours. (Acquire, in `token`: the
-            // releaser's writes come with it.)
+            // A task is only ever handed a permit: it is ours. The releaser's writes come with
+            // it: through the token's Acquire load, or through the lock it was delivered under.
             debug_assert_eq!(ticket.token(), Some(Token::HANDOFF));
             wait.ticket = None;
             return true;
