@@ -45,8 +45,8 @@ const PARKED: u8 = 2;
 /// [`is_set`](Event::is_set) is one atomic load; [`set`](Event::set) with nobody waiting and
 /// [`clear`](Event::clear) are one compare-exchange each, with no lock and no system call.
 /// Blocking goes through a short bounded spin, then parks in weft-sync's waiting core (one FIFO
-/// of threads and tasks under an internal lock, one small allocation per blocking wait); a
-/// task registers its waker in the same queue.
+/// of threads and tasks under an internal lock; no allocation in the common case, as the core
+/// reuses a per-thread slot); a task registers its waker in the same queue.
 ///
 /// # Examples
 ///
@@ -161,10 +161,23 @@ impl Event {
         // AcqRel: Release as in `set`; Acquire is not needed by this thread, but it keeps the
         // RMW chain uniform.
         self.state.swap(SET, Ordering::AcqRel);
-        let wakeups = waiters.wake_all(Token::RETRY);
+        // The oldest waiter first, on its own: with one waiter (a ping-pong, a task waiting for
+        // a signal) its wake-up goes straight from the queue to the waker, without the
+        // `Wakeups` collection that waking several needs (docs/event.md, issue 12).
+        let Some((first, ())) = waiters.wake_one(Token::RETRY) else {
+            return;
+        };
+        let rest = if waiters.is_empty() {
+            None
+        } else {
+            Some(waiters.wake_all(Token::RETRY))
+        };
         drop(waiters);
-        // Wake after unlocking, so a woken waiter never blocks on our lock.
-        wakeups.wake();
+        // Wake after unlocking, so a woken waiter never blocks on our lock; oldest first.
+        first.wake();
+        if let Some(rest) = rest {
+            rest.wake();
+        }
     }
 
     /// Clears the flag: later waits block until the next [`set`](Event::set).

@@ -87,10 +87,8 @@ impl fmt::Debug for Permit<'_> {
 /// # Cancellation
 ///
 /// Dropping the future is always safe and loses nothing. Not yet queued, or still queued, it
-/// simply leaves. Already woken (even if never polled since): a permit handed to it is
-/// released at once, which wakes the next waiter; a plain wake-up ("a permit is in the count")
-/// is passed on the same way, by taking that permit (unless a barging thread took it, whose own
-/// release then wakes the next waiter) and releasing it.
+/// simply leaves. Already woken (even if never polled since): the release that woke it handed
+/// it a permit, which is released at once, so the next waiter is woken (or handed it).
 ///
 /// [`Semaphore::acquire_async`]: crate::Semaphore::acquire_async
 /// [`BoundedSemaphore::acquire_async`]: crate::BoundedSemaphore::acquire_async

@@ -24,6 +24,16 @@ pub(crate) const MAX_PERMITS: usize = usize::MAX >> 1;
 /// throughput does not suffer.
 const FAIR_INTERVAL: std::time::Duration = std::time::Duration::from_millis(1);
 
+/// Who waits in a queue entry (its payload): a release picks the token by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Waiter {
+    /// A parked thread: woken with [`Token::RETRY`] (it races for the permit; see
+    /// [`Waiters::wake_next`]), or handed a permit by the fairness throttle once it lost a race.
+    Thread,
+    /// An async task: always handed its permit ([`Token::HANDOFF`]).
+    Task,
+}
+
 /// What the lock protects: two FIFOs of waiting threads and tasks (weft-sync's core) and the
 /// hand-off throttle.
 ///
@@ -32,11 +42,11 @@ const FAIR_INTERVAL: std::time::Duration = std::time::Duration::from_millis(1);
 #[derive(Debug)]
 struct Waiters {
     /// Waiters in arrival order.
-    queue: WaitQueue,
-    /// Waiters that were woken, lost the freed permit to a barging thread, and wait again. They
+    queue: WaitQueue<Waiter>,
+    /// Threads that were woken, lost the freed permit to a barging thread, and wait again. They
     /// are served before `queue` (so later arrivals do not overtake them) and are due a
-    /// hand-off.
-    bumped: WaitQueue,
+    /// hand-off. (A task never loses a race: it is handed its permit.)
+    bumped: WaitQueue<Waiter>,
     /// When the next hand-off may happen (the fairness throttle).
     next_handoff: Deadline,
 }
@@ -48,7 +58,7 @@ impl Waiters {
     }
 
     /// The queue a waiter registers in (and leaves from).
-    fn queue(&mut self, bumped: bool) -> &mut WaitQueue {
+    fn queue(&mut self, bumped: bool) -> &mut WaitQueue<Waiter> {
         if bumped {
             &mut self.bumped
         } else {
@@ -70,17 +80,36 @@ impl Waiters {
 
     /// Pops the next waiter (bumped ones first) and delivers its token under the lock: returns
     /// the wake-up to perform after unlocking and whether a permit was handed to it.
+    ///
+    /// A task is always handed its permit. A woken thread needs the OS to schedule it, which
+    /// takes microseconds, so it races for a permit put in the count: a running thread may
+    /// take it meanwhile (barging), which keeps the permits busy. A woken task runs on its
+    /// runtime's worker right after the current poll, so a hand-off idles the permit for no
+    /// longer than that; left in the count instead, the permit goes to whichever task the
+    /// runtimes poll first (typically the releaser itself, looping back to acquire), and the
+    /// woken task is polled for nothing, queues again and takes the lock again: with two
+    /// workers, that churn is what kept `async_semaphore_t16` at half of tokio's throughput
+    /// (docs/semaphore.md, issue 12).
     fn wake_next(&mut self) -> Option<(Wakeup, bool)> {
-        if !self.bumped.is_empty() {
-            let handoff = self.hand_off();
-            let token = if handoff {
-                Token::HANDOFF
-            } else {
-                Token::RETRY
-            };
-            return self.bumped.wake_one(token).map(|(w, ())| (w, handoff));
-        }
-        self.queue.wake_one(Token::RETRY).map(|(w, ())| (w, false))
+        let bumped = !self.bumped.is_empty();
+        let waiter = *if bumped {
+            self.bumped.front()
+        } else {
+            self.queue.front()
+        }?;
+        let handoff = match waiter {
+            Waiter::Task => true,
+            // The throttle is read only for a bumped thread: it alone is due a hand-off.
+            Waiter::Thread => bumped && self.hand_off(),
+        };
+        let token = if handoff {
+            Token::HANDOFF
+        } else {
+            Token::RETRY
+        };
+        self.queue(bumped)
+            .wake_one(token)
+            .map(|(w, _)| (w, handoff))
     }
 }
 
@@ -93,11 +122,11 @@ pub(crate) enum Overflow {
     Clamp,
 }
 
-/// Where an async acquire is: not queued, or queued with a ticket (in `bumped` or not).
+/// Where an async acquire is: not queued, or queued with a ticket (always in `queue`: a task
+/// is handed its permit, so it never loses one and never joins `bumped`).
 #[derive(Debug, Default)]
 pub(crate) struct TaskWait {
     ticket: Option<Ticket>,
-    bumped: bool,
 }
 
 impl TaskWait {
@@ -235,7 +264,7 @@ impl Raw {
                 }
                 // A waiter that was woken and lost its permit queues with the bumped ones,
                 // served first: it is not overtaken by the waiters that came after it.
-                w.queue(bumped).register_thread(())
+                w.queue(bumped).register_thread(Waiter::Thread)
             };
 
             match ticket.park(deadline) {
@@ -248,7 +277,7 @@ impl Raw {
                     return match self.leave(&ticket, bumped) {
                         // Still queued: the timeout stands. As CPython, look once more: a
                         // permit that is free now is taken even though the deadline passed.
-                        Left::Removed(()) => self.try_acquire(),
+                        Left::Removed(_) => self.try_acquire(),
                         // A release handed us a permit at the moment we timed out: ours.
                         Left::Received(Token::HANDOFF) => true,
                         // A release woke us at that moment: answer with one CAS. If a barging
@@ -272,10 +301,10 @@ impl Raw {
     /// A waiter stops waiting (timeout, dropped future): leaves its queue under the lock,
     /// clearing `PARKED` if it was the last. A received token is the caller's to honour or
     /// pass on.
-    fn leave(&self, ticket: &Ticket, bumped: bool) -> Left<()> {
+    fn leave(&self, ticket: &Ticket, bumped: bool) -> Left<Waiter> {
         let mut w = self.waiters.lock();
         let left = w.queue(bumped).leave(ticket);
-        if left == Left::Removed(()) && w.is_empty() {
+        if matches!(left, Left::Removed(_)) && w.is_empty() {
             // Relaxed: only lock holders touch this bit.
             self.state.fetch_and(!PARKED, Ordering::Relaxed);
         }
@@ -284,56 +313,47 @@ impl Raw {
 
     /// One poll of an async acquire: `true` once the task holds a permit.
     ///
-    /// Queued, the task only looks at its own token: it never takes a permit from the count
-    /// out of turn (the count's permits belong to the waiter that was woken for them, or to a
-    /// barging newcomer, as for threads).
+    /// Queued, the task only looks at its own token: a release hands it its permit (see
+    /// [`Waiters::wake_next`]), and it never takes one from the count out of turn (the count's
+    /// permits belong to a woken thread racing for them, or to a barging newcomer).
     pub(crate) fn poll_acquire(&self, wait: &mut TaskWait, cx: &Context<'_>) -> bool {
         if let Some(ticket) = &wait.ticket {
-            let token = match ticket.token() {
-                Some(token) => token,
-                None => {
-                    let mut w = self.waiters.lock();
-                    if w.queue(wait.bumped).update_waker(ticket, cx.waker()) {
-                        return false;
-                    }
-                    // No longer queued: a release delivered the token under this lock.
-                    ticket
-                        .token()
-                        .expect("a ticket that left its queue holds a token")
+            if ticket.token().is_none() {
+                let mut w = self.waiters.lock();
+                if w.queue.update_waker(ticket, cx.waker()) {
+                    return false;
                 }
-            };
-            wait.ticket = None;
-            // A hand-off is ours; a plain wake-up races for the permit it announced.
-            if token == Token::HANDOFF || self.try_acquire() {
-                return true;
+                // No longer queued: a release delivered the token under this lock.
             }
-            // A barging thread took it: queue again with the bumped waiters, served first.
-            wait.bumped = true;
-        } else if self.try_acquire() {
+            // A task is only ever handed a permit: it is ours. The releaser's writes come with
+            // it: through the token's Acquire load, or through the lock it was delivered under.
+            debug_assert_eq!(ticket.token(), Some(Token::HANDOFF));
+            wait.ticket = None;
+            return true;
+        }
+        if self.try_acquire() {
             return true;
         }
         let mut w = self.waiters.lock();
         if self.take_or_mark_parked() {
             return true;
         }
-        wait.ticket = Some(w.queue(wait.bumped).register_task(cx.waker(), ()));
+        wait.ticket = Some(w.queue.register_task(cx.waker(), Waiter::Task));
         false
     }
 
     /// A queued async acquire is dropped: leaves its queue, and passes on what it was handed.
-    /// Returns `true` when it holds a permit that the caller must release (a hand-off, or the
-    /// permit a plain wake-up announced, taken here so that its release wakes the next waiter).
+    /// Returns `true` when it holds a permit that the caller must release (so that the release
+    /// wakes the next waiter, or hands the permit on).
     pub(crate) fn cancel(&self, wait: &mut TaskWait) -> bool {
         let Some(ticket) = wait.ticket.take() else {
             return false;
         };
-        match self.leave(&ticket, wait.bumped) {
-            Left::Removed(()) => false,
-            Left::Received(Token::HANDOFF) => true,
-            // Woken for a permit in the count: the next waiter still sleeps, and nobody else
-            // would wake it. Take the permit (if no barging thread did) so that giving it back
-            // wakes the next waiter, exactly as a release does.
-            Left::Received(_) => self.try_acquire(),
+        match self.leave(&ticket, false) {
+            Left::Removed(_) => false,
+            // A release handed us a permit at that very moment (a task is only ever handed
+            // one): ours, to pass on.
+            Left::Received(_) => true,
         }
     }
 
@@ -367,7 +387,10 @@ impl Raw {
 
     #[cold]
     fn release_slow(&self, n: usize, max: usize, overflow: Overflow) -> Result<(), ()> {
-        let mut wakeups = Wakeups::new();
+        // The first wake-up is kept apart: a release of one permit (the common case) wakes
+        // one waiter straight from the queue, without the `Wakeups` collection.
+        let mut first = None;
+        let mut rest = Wakeups::new();
         {
             let mut w = self.waiters.lock();
             let mut s = self.state.load(Ordering::Relaxed);
@@ -382,30 +405,48 @@ impl Raw {
             // bound checked here still holds when we add.
             let add = allowed(s >> 1, n, max, overflow)?;
             let mut handed = 0;
-            while wakeups.len() < add {
+            let mut woken = 0;
+            while woken < add {
                 // The token is delivered here, under the lock.
                 let Some((wakeup, handoff)) = w.wake_next() else {
                     break;
                 };
                 handed += usize::from(handoff);
-                wakeups.push(wakeup);
+                woken += 1;
+                if first.is_none() {
+                    first = Some(wakeup);
+                } else {
+                    rest.push(wakeup);
+                }
             }
             let clear = if w.is_empty() { PARKED } else { 0 };
-            loop {
-                // Release: as in `release`. The handed-off permits never enter the count:
-                // they go straight to their waiters (published by the token's delivery).
-                let new = (s + (add - handed) * ONE) & !clear;
-                match self
-                    .state
-                    .compare_exchange_weak(s, new, Ordering::Release, Ordering::Relaxed)
-                {
-                    Ok(_) => break,
-                    Err(actual) => s = actual,
+            // Every permit handed over and waiters left: the word does not change, so it is
+            // not written (with tasks waiting, the common case: no read-modify-write on the
+            // word the acquirers poll, issue 12).
+            if add > handed || clear != 0 {
+                loop {
+                    // Release: as in `release`. The handed-off permits never enter the count:
+                    // they go straight to their waiters (published by the token's delivery).
+                    let new = (s + (add - handed) * ONE) & !clear;
+                    match self.state.compare_exchange_weak(
+                        s,
+                        new,
+                        Ordering::Release,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => break,
+                        Err(actual) => s = actual,
+                    }
                 }
             }
         }
-        // Wake after unlocking, so the woken threads do not block on our lock.
-        wakeups.wake();
+        // Wake after unlocking, so the woken threads do not block on our lock; oldest first.
+        if let Some(first) = first {
+            first.wake();
+        }
+        if !rest.is_empty() {
+            rest.wake();
+        }
         Ok(())
     }
 }

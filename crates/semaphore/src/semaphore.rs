@@ -17,10 +17,12 @@ use crate::{
 /// # Fairness
 ///
 /// Waiters are woken oldest first, one per released permit. As in CPython, a running thread
-/// may take a freed permit before the woken waiter gets to it (barging keeps the semaphore
-/// fast under contention); the waiter that lost it goes back to the front of the queue, and
-/// the next release at least a millisecond after the previous hand-off hands a permit straight
-/// to it, so no waiter starves.
+/// may take a freed permit before a woken thread gets to it (barging keeps the semaphore fast
+/// under contention); the thread that lost it goes back to the front of the queue, and the
+/// next release at least a millisecond after the previous hand-off hands a permit straight to
+/// it, so no waiter starves. A waiting task is always handed its permit by the release that
+/// wakes it (as `asyncio.Semaphore` does): among tasks the semaphore is first come, first
+/// served.
 ///
 /// # Cost
 ///

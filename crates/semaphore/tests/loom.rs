@@ -291,40 +291,35 @@ fn a_future_dropped_around_its_wake_passes_the_permit_on() {
     });
 }
 
-/// The hand-off path for a task: woken, it loses the permit to a barging thread and queues
-/// again as a bumped waiter; the barger's release may hand the permit straight to it (the
-/// throttle reads the logical clock, both answers explored) while the future is dropped. The
-/// hand-off (or the plain wake-up) is passed on: the thread queued behind it gets in.
+/// A task at the front of the queue is handed its permit: a release racing a thread that
+/// waits (or spins, or registers) behind the task never puts the permit in the count, so
+/// neither that thread nor a barging `try_acquire` can take it; the task's next poll has it,
+/// and its release then lets the thread in. (Woken with a plain wake-up instead, the task
+/// would leave the permit in the count for the thread or the barger to take.)
 #[test]
-fn a_dropped_future_passes_a_hand_off_on() {
+fn a_task_at_the_front_is_handed_its_permit() {
     use std::{
         future::Future,
-        task::{Context, Waker},
+        task::{Context, Poll, Waker},
     };
     weft_sync::model(|| {
         let sem = Arc::new(Semaphore::new(0));
         let mut fut = Box::pin(sem.acquire_async());
         let mut cx = Context::from_waker(Waker::noop());
         assert!(fut.as_mut().poll(&mut cx).is_pending());
-        sem.release(1);
-        // Barge: the permit is in the count, and the woken task has not run yet.
-        let barged = sem
-            .try_acquire()
-            .expect("the released permit is in the count");
-        assert!(fut.as_mut().poll(&mut cx).is_pending(), "lost it: bumped");
         let s = Arc::clone(&sem);
         let thread_waiter = thread::spawn(move || s.acquire().forget());
-        let releaser = {
-            let s = Arc::clone(&sem);
-            // The barger gives the permit back: to the bumped task first.
-            thread::spawn(move || {
-                let p = s.try_acquire();
-                drop(p);
-            })
-        };
-        drop(barged);
-        drop(fut);
+        let s = Arc::clone(&sem);
+        let releaser = thread::spawn(move || s.release(1));
         releaser.join().unwrap();
+        assert!(
+            sem.try_acquire().is_none(),
+            "the task's permit went to the count"
+        );
+        let Poll::Ready(permit) = fut.as_mut().poll(&mut cx) else {
+            panic!("the task was not handed its permit");
+        };
+        drop(permit);
         thread_waiter.join().unwrap();
         assert_eq!(sem.available(), 0, "a permit was duplicated or lost");
     });
