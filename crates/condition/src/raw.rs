@@ -27,7 +27,7 @@ use std::task::Context;
 
 use weft_lock::raw::{RawLock, TaskWait};
 use weft_sync::{
-    Deadline, Mutex,
+    Deadline, Mutex, SpinWait,
     atomic::{AtomicUsize, Ordering},
     waitq::{Left, Ticket, Token, WaitQueue, Wakeups},
 };
@@ -132,6 +132,13 @@ impl Raw {
         // SAFETY: the caller holds the mutex (this function's contract); it is released once
         // here and taken back below.
         unsafe { self.lock.unlock() };
+        // A short bounded spin before parking, as `Event::wait` does: a notification that
+        // arrives within a few microseconds (the other side of a hand-over, which already
+        // runs) then costs no park and no unpark, and the yields let a notifier that shares
+        // this CPU run. The ticket is registered, so nothing can be missed meanwhile. Under
+        // loom the same spin runs with loom's budget (one yield).
+        let mut spin = SpinWait::new();
+        while ticket.token().is_none() && !deadline.has_passed() && spin.spin() {}
         let token = match ticket.park(deadline) {
             Some(token) => Some(token),
             // A notification that picked us at the moment we timed out is ours: we count as

@@ -1,6 +1,6 @@
 //! `Executor.map`, once for every executor: ordered, lazy, bounded, cancelled on drop.
 
-use std::{collections::VecDeque, fmt, time::Duration, vec};
+use std::{collections::VecDeque, fmt, mem, time::Duration, vec};
 
 use crate::{Future, MapOptions, TaskError};
 
@@ -430,6 +430,36 @@ where
             return Some(Ok(v));
         }
         self.next_slow()
+    }
+
+    /// Internal iteration (`sum`, `collect`, `for_each`, `fold`, ...): the values of each chunk
+    /// up to its next error are handed to `g` in one loop over the chunk's vector, which the
+    /// compiler can unroll or vectorise, instead of one `next` per item; errors, chunk ends and
+    /// waiting go through `next` as before, so order, laziness and refills are unchanged.
+    #[inline]
+    fn fold<B, G>(mut self, init: B, mut g: G) -> B
+    where
+        G: FnMut(B, Self::Item) -> B,
+    {
+        let mut acc = init;
+        loop {
+            if let Current::Ok(r) = &mut self.current {
+                let left = r.values.len();
+                // The values due before the next error (all of them if there is none).
+                let run = r.next_error.saturating_sub(r.at).min(left);
+                r.at += run;
+                if run == left {
+                    let values = mem::replace(&mut r.values, Vec::new().into_iter());
+                    acc = values.map(Ok).fold(acc, &mut g);
+                } else {
+                    acc = r.values.by_ref().take(run).map(Ok).fold(acc, &mut g);
+                }
+            }
+            match self.next_slow() {
+                Some(item) => acc = g(acc, item),
+                None => return acc,
+            }
+        }
     }
 }
 

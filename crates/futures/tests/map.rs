@@ -79,3 +79,52 @@ fn chunk_new_splits_values_and_errors() {
     assert_eq!(c.len(), 4);
     assert!(!c.is_empty());
 }
+
+/// `fold` (behind `sum`, `for_each`, `count`, ...) hands a chunk's values out in one loop; it
+/// must give exactly what `next` gives: every result once, errors at their positions, also
+/// after some results were taken with `next` and with chunks of errors, values, or both.
+#[test]
+fn fold_gives_what_next_gives() {
+    let bad = |x: u32| matches!(x % 7, 0 | 1) || x == 99 || (40..50).contains(&x);
+    let chunk = move |items: Vec<u32>| {
+        Chunk::new(
+            items
+                .into_iter()
+                .map(|x| if bad(x) { Err(failed(x)) } else { Ok(x * 10) })
+                .collect(),
+        )
+    };
+    for chunksize in [1, 2, 3, 9, 10, 100, 200] {
+        for taken in [0, 1, 5, 41, 100] {
+            let opts = MapOptions::default().chunksize(chunksize).buffersize(2);
+            let mut map = Map::new(Inline(chunk), 0..100, opts, 2);
+            let mut out: Vec<_> = map.by_ref().take(taken).collect();
+            out = map.fold(out, |mut v, r| {
+                v.push(r);
+                v
+            });
+            assert_eq!(
+                out,
+                expected(100, bad),
+                "chunksize {chunksize}, taken {taken}"
+            );
+        }
+    }
+}
+
+/// Out-of-order error positions (an executor's bug) lose nothing under `fold` either.
+#[test]
+fn fold_over_a_chunk_with_errors_out_of_order_loses_nothing() {
+    let source = Inline(|items: Vec<u32>| Chunk {
+        values: vec![items[1] * 10, items[2] * 10],
+        errors: vec![(3, failed(items[3])), (0, failed(items[0]))],
+        leftover: Vec::new(),
+        elapsed: std::time::Duration::ZERO,
+    });
+    let map = Map::new(source, 0..4, MapOptions::default().chunksize(4), 1);
+    let out = map.fold(Vec::new(), |mut v, r| {
+        v.push(r);
+        v
+    });
+    assert_eq!(out, [Ok(10), Ok(20), Err(failed(3)), Err(failed(0))]);
+}

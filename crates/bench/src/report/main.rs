@@ -5,7 +5,9 @@
 //! the single-point workloads (weft, the best peer, weft ÷ best peer, every peer) with its bar
 //! chart `<family>.svg`, and for each thread sweep a table (one row per thread count) with
 //! `<family>-sweep.svg`, operations per second against thread count, one line per
-//! implementation. Bimodal figures show both modes. Run by `cargo xtask bench --report`.
+//! implementation. Bimodal figures show both modes. The last section lists every row where weft
+//! is behind its best peer in the run, with the reason recorded in `behind.md`. Run by
+//! `cargo xtask bench --report`.
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
 use std::{collections::BTreeMap, fmt::Write as _, path::Path};
@@ -108,9 +110,98 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
              figure with one mode stands for both); the charts mark both modes.\n",
         );
     }
+    md.push_str(&behind(&records));
     std::fs::write(out.join("README.md"), md)?;
     println!("wrote {}", out.join("README.md").display());
     Ok(())
+}
+
+/// Why a row may be behind its best peer: `behind.md`, one `` - `prefix`: reason `` line per
+/// entry, the prefix a workload name or the start of one (`lock_out100_t` for every point of a
+/// sweep).
+const REASONS: &str = include_str!("behind.md");
+
+/// The reason recorded for `workload` in [`REASONS`]: the entry with the longest prefix of it.
+fn reason(workload: &str) -> Option<&'static str> {
+    REASONS
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("- `")?;
+            let (prefix, text) = rest.split_once("`: ")?;
+            workload.starts_with(prefix).then_some((prefix.len(), text))
+        })
+        .max_by_key(|(len, _)| *len)
+        .map(|(_, text)| text)
+}
+
+/// Every row where weft is behind the best peer in this run (weft ÷ best peer above 1.00 for a
+/// time, below 1.00 for a speedup, at two decimals), a sweep's points on one line, each with its
+/// recorded reason.
+fn behind(records: &[Record]) -> String {
+    let mut order: Vec<&str> = Vec::new();
+    for r in records {
+        if !order.contains(&r.workload.as_str()) {
+            order.push(&r.workload);
+        }
+    }
+    // (sweep or workload, where: "T = 2: 1.06 (std)" or "1.23 (rayon)", reason key)
+    let mut found: Vec<(String, String, &str)> = Vec::new();
+    for w in order {
+        let rs: Vec<&Record> = records.iter().filter(|r| r.workload == w).collect();
+        let Some(weft) = rs.iter().find(|r| r.imp == "weft") else {
+            continue;
+        };
+        let peers: Vec<(String, f64, Option<Modes>)> = rs
+            .iter()
+            .filter(|r| r.imp != "weft")
+            .map(|r| (r.imp.clone(), r.median, r.modes))
+            .collect();
+        let Some(b) = best(&weft.unit, &peers) else {
+            continue;
+        };
+        let q = (weft.median / b.1 * 100.0).round() / 100.0;
+        let is_behind = if higher_is_better(&weft.unit) {
+            q < 1.0
+        } else {
+            q > 1.0
+        };
+        if !is_behind {
+            continue;
+        }
+        let r = ratio(Some((weft.median, weft.modes)), Some(b));
+        let (key, at) = match (&weft.sweep, weft.threads) {
+            (Some(sweep), Some(t)) => (format!("{sweep}_t<T>"), format!("T = {t}: {r} ({})", b.0)),
+            _ => (w.to_string(), format!("{r} ({})", b.0)),
+        };
+        found.push((key, at, w));
+    }
+    if found.is_empty() {
+        return "\n## Rows behind the best peer\n\nNone in this run.\n".into();
+    }
+    let mut s = String::from(
+        "\n## Rows behind the best peer\n\nIn this run weft is behind its best peer on these rows \
+         (weft ÷ best peer, and the peer). The reasons are those recorded in \
+         `crates/bench/src/report/behind.md` from the investigations written up in the crates' \
+         pages.\n\n| workload | weft ÷ best peer | why |\n|---|---|---|\n",
+    );
+    // One line per sweep (or workload), in the order of first appearance.
+    let mut keys: Vec<&str> = Vec::new();
+    for f in &found {
+        if !keys.contains(&f.0.as_str()) {
+            keys.push(&f.0);
+        }
+    }
+    for key in keys {
+        let of: Vec<&(String, String, &str)> = found.iter().filter(|f| f.0 == key).collect();
+        let at: Vec<&str> = of.iter().map(|f| f.1.as_str()).collect();
+        let _ = writeln!(
+            s,
+            "| `{key}` | {} | {} |",
+            at.join("; "),
+            reason(of[0].2).unwrap_or("no reason recorded")
+        );
+    }
+    s
 }
 
 /// The machine and the date.
