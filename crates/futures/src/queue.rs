@@ -60,6 +60,7 @@ impl CompletionQueue {
     pub(crate) fn take_batch(&self, batch: &mut Vec<usize>, deadline: Deadline) -> bool {
         debug_assert!(batch.is_empty());
         let mut spin = SpinWait::new();
+        let mut spun_out = false;
         loop {
             let mut inner = self.inner.lock();
             if !inner.ready.is_empty() {
@@ -67,9 +68,12 @@ impl CompletionQueue {
                 return true;
             }
             // Completions tend to come in bursts: a short spin (then a few yields) catches the
-            // next one far more cheaply than a park and an unpark.
-            if !deadline.has_passed() && spin.spin() {
+            // next one far more cheaply than a park and an unpark. It runs without the lock:
+            // every push takes it, and a consumer that spun or yielded holding it made the
+            // completing thread block on it (issue 12, docs/futures.md).
+            if !spun_out && !deadline.has_passed() {
                 drop(inner);
+                spun_out = !spin.spin();
                 continue;
             }
             let ticket = inner.sleeper.register_thread(());

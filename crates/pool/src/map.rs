@@ -31,6 +31,12 @@ type SplitFlag = Arc<AtomicBool>;
 /// last batches are cut smaller anyway when the input's length is known
 /// (`chunk_len_hinted`).
 const TARGET_NANOS: u64 = 2_000_000;
+/// The guided cut of the last batches (`chunk_len_hinted`) stops at `max_workers / 256` of the
+/// adaptive size (about 8 µs of work per worker with the 2 ms target: 16 µs with two workers,
+/// 125 µs with 16). Each batch costs a hand-off to the caller; without a floor the last batches
+/// shrank to one item, hundreds of them at 16 workers, while a floor the same for every pool
+/// size left two workers unevenly loaded at the end (issue 12, docs/pool.md).
+const GUIDED_FLOOR: usize = 256;
 /// A caller that has waited this long for a batch asks every batch in flight to split: the items
 /// turned slow, and what is left of each batch should spread over the workers.
 const SPLIT_AFTER: Duration = Duration::from_millis(50);
@@ -139,7 +145,9 @@ where
         match (&self.adaptive, remaining.0) {
             (Some(_), left) if left > 0 => {
                 let share = left.div_ceil(self.pool.max_workers().saturating_mul(2).max(1));
-                size.min(share).max(1)
+                // Not below the floor (see `GUIDED_FLOOR`), nor above what is left.
+                let floor = size.saturating_mul(self.pool.max_workers()) / GUIDED_FLOOR;
+                size.min(share.max(floor)).min(left).max(1)
             }
             _ => size,
         }
@@ -282,10 +290,13 @@ mod tests {
         b.adaptive.as_mut().unwrap().size = 4096;
         let mut len =
             |left: (usize, Option<usize>)| MapSubmit::<u64, u64>::chunk_len_hinted(&mut b, 1, left);
-        // A quarter (2 × max_workers pieces) of what is left, at least one item.
+        // A quarter (2 × max_workers pieces) of what is left, but not below the floor (the
+        // adaptive size × max_workers / 256: 32 items), nor above what is left; at least one.
         assert_eq!(len((1_000_000, Some(1_000_000))), 4096);
         assert_eq!(len((10_000, Some(10_000))), 2500);
-        assert_eq!(len((5, Some(5))), 2);
+        assert_eq!(len((800, Some(800))), 200);
+        assert_eq!(len((100, Some(100))), 32);
+        assert_eq!(len((20, Some(20))), 20);
         assert_eq!(len((1, Some(1))), 1);
         // An input that knows no lower bound is not capped.
         assert_eq!(len((0, None)), 4096);
