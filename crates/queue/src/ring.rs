@@ -235,24 +235,14 @@ impl<T> Ring<T> {
         self.cap
     }
 
-    /// The slot of position `pos` (not marked), and the position after it (same index + 1, or
-    /// index 0 of the next lap). A claim computes both before its first atomic access, so the
-    /// ring's geometry is read once, and without a bounds check.
+    /// The position after `pos` (same index + 1, or index 0 of the next lap).
     #[inline(always)]
-    fn slot_and_next(&self, pos: usize) -> (&Slot<T>, usize) {
-        let index = pos & (self.mark_bit - 1);
-        debug_assert!(index < self.cap, "a position's index is below the capacity");
-        // SAFETY: a position's index (its bits below `mark_bit`) is always below `cap`: every
-        // position starts at 0 and moves only to the value computed here, which wraps the index
-        // to 0 at `cap`; the shutdown mark is `mark_bit` itself, outside the mask. `buffer` holds
-        // `cap` slots.
-        let slot = unsafe { self.buffer.get_unchecked(index) };
-        let next = if index + 1 < self.cap {
+    fn next_pos(&self, pos: usize) -> usize {
+        if (pos & (self.mark_bit - 1)) + 1 < self.cap {
             pos + 1
         } else {
             (pos & !(self.one_lap - 1)).wrapping_add(self.one_lap)
-        };
-        (slot, next)
+        }
     }
 
     /// A push's claim at position `tail` (not marked): if the slot is free for this lap, claim
@@ -262,7 +252,7 @@ impl<T> Ring<T> {
     /// times as before).
     #[inline(always)]
     fn claim_slot(&self, tail: usize) -> Claim<'_, T> {
-        let (slot, next) = self.slot_and_next(tail);
+        let slot = &self.buffer[tail & (self.mark_bit - 1)];
         // Acquire: pairs with the Release stamp store of the pop that emptied the slot, so its
         // read of the old item is over before we write.
         let stamp = slot.stamp.load(Ordering::Acquire);
@@ -271,11 +261,12 @@ impl<T> Ring<T> {
         }
         // SeqCst: claims the slot; pushes that claim before `shutdown` marks the tail get in,
         // none after.
-        match self
-            .tail
-            .pos
-            .compare_exchange(tail, next, Ordering::SeqCst, Ordering::Relaxed)
-        {
+        match self.tail.pos.compare_exchange(
+            tail,
+            self.next_pos(tail),
+            Ordering::SeqCst,
+            Ordering::Relaxed,
+        ) {
             Ok(_) => Claim::Won(slot),
             Err(now) => Claim::Raced(now),
         }
@@ -303,24 +294,14 @@ impl<T> Ring<T> {
     /// compare-exchange and two stores); anything else goes to [`Self::try_push_slow`].
     #[inline]
     fn try_push(&self, item: T, wait: bool) -> Push<T> {
-        match self.push_first(item) {
-            Ok(()) => Push::Done,
-            Err(item) => self.try_push_slow(item, wait),
-        }
-    }
-
-    /// The first claim of a push, inlined into its callers: claim the tail position and
-    /// publish `item` there, or hand it back when that one claim did not win.
-    #[inline(always)]
-    fn push_first(&self, item: T) -> Result<(), T> {
         let tail = self.tail.pos.load(Ordering::Relaxed);
         if tail & self.mark_bit == 0
             && let Claim::Won(slot) = self.claim_slot(tail)
         {
             Self::publish(slot, tail, item);
-            return Ok(());
+            return Push::Done;
         }
-        Err(item)
+        self.try_push_slow(item, wait)
     }
 
     /// [`Self::try_push`] past its first claim.
@@ -385,18 +366,19 @@ impl<T> Ring<T> {
     /// by the inlined first attempt of [`Self::try_pop`] and the loop of [`Self::try_pop_slow`].
     #[inline(always)]
     fn claim_item(&self, head: usize) -> Claim<'_, T> {
-        let (slot, next) = self.slot_and_next(head);
+        let slot = &self.buffer[head & (self.mark_bit - 1)];
         // Acquire: pairs with the push's Release stamp store: the item is written.
         let stamp = slot.stamp.load(Ordering::Acquire);
         if head + 1 != stamp {
             return Claim::NotReady(stamp);
         }
         // SeqCst: claims the item, in one total order with the other claims.
-        match self
-            .head
-            .pos
-            .compare_exchange(head, next, Ordering::SeqCst, Ordering::Relaxed)
-        {
+        match self.head.pos.compare_exchange(
+            head,
+            self.next_pos(head),
+            Ordering::SeqCst,
+            Ordering::Relaxed,
+        ) {
             Ok(_) => Claim::Won(slot),
             Err(now) => Claim::Raced(now),
         }
@@ -427,21 +409,11 @@ impl<T> Ring<T> {
     /// [`Self::try_pop_slow`].
     #[inline]
     fn try_pop(&self, wait: bool) -> Pop<T> {
-        match self.pop_first() {
-            Some(item) => Pop::Item(item),
-            None => self.try_pop_slow(wait),
-        }
-    }
-
-    /// The first claim of a pop, inlined into its callers: claim the head position and take
-    /// its item out, or `None` when that one claim did not win.
-    #[inline(always)]
-    fn pop_first(&self) -> Option<T> {
         let head = self.head.pos.load(Ordering::Relaxed);
         if let Claim::Won(slot) = self.claim_item(head) {
-            return Some(self.take_out(slot, head));
+            return Pop::Item(self.take_out(slot, head));
         }
-        None
+        self.try_pop_slow(wait)
     }
 
     /// [`Self::try_pop`] past its first claim.
@@ -576,7 +548,6 @@ impl<T> Ring<T> {
     }
 
     #[cold]
-    #[inline(never)]
     fn wake_one(&self, list: Pick, count: &AtomicUsize) {
         let next = {
             let mut lists = self.lists.lock();
@@ -675,36 +646,8 @@ impl<T> Ring<T> {
     }
 
     /// One poll of an async put. The item stays in `item` while the task waits.
-    ///
-    /// Inlined into the future's `poll`: the common case (the task is not queued, holds no
-    /// wake-up, and the first claim wins) publishes, does the waker's half of the handshake and
-    /// returns, without a call; everything else is [`Self::poll_put_slow`].
     #[inline]
     pub(crate) fn poll_put(
-        &self,
-        item: &mut Option<T>,
-        wait: &mut TaskWait,
-        cx: &Context<'_>,
-    ) -> Poll<Result<(), PutError<T>>> {
-        if wait.ticket.is_none()
-            && !wait.woken
-            && let Some(it) = item.take()
-        {
-            match self.push_first(it) {
-                Ok(()) => {
-                    self.after_push(false);
-                    return Poll::Ready(Ok(()));
-                }
-                Err(back) => *item = Some(back),
-            }
-        }
-        self.poll_put_slow(item, wait, cx)
-    }
-
-    /// [`Self::poll_put`] past its fast path: the task is queued, or was woken, or the first
-    /// claim did not win.
-    #[inline(never)]
-    fn poll_put_slow(
         &self,
         item: &mut Option<T>,
         wait: &mut TaskWait,
@@ -756,30 +699,12 @@ impl<T> Ring<T> {
     }
 
     /// One poll of an async get.
-    ///
-    /// Inlined into the future's `poll`, as [`Self::poll_put`]: the common case (not queued, no
-    /// wake-up held, the first claim wins) takes the item and does the waker's half of the
-    /// handshake without a call; everything else is [`Self::poll_get_slow`].
     #[inline]
     pub(crate) fn poll_get(
         &self,
         wait: &mut TaskWait,
         cx: &Context<'_>,
     ) -> Poll<Result<T, GetError>> {
-        if wait.ticket.is_none()
-            && !wait.woken
-            && let Some(item) = self.pop_first()
-        {
-            self.after_pop(false);
-            return Poll::Ready(Ok(item));
-        }
-        self.poll_get_slow(wait, cx)
-    }
-
-    /// [`Self::poll_get`] past its fast path: the task is queued, or was woken, or the first
-    /// claim did not win.
-    #[inline(never)]
-    fn poll_get_slow(&self, wait: &mut TaskWait, cx: &Context<'_>) -> Poll<Result<T, GetError>> {
         loop {
             if self.still_queued(wait, |l| &mut l.getters, cx) {
                 return Poll::Pending;
