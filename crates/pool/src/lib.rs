@@ -36,6 +36,7 @@ mod error;
 mod executor;
 mod job;
 mod map;
+mod place;
 mod shared;
 
 pub use crate::{builder::Builder, error::BuildError, executor::ThreadPoolExecutor};

@@ -22,6 +22,15 @@
 //! outnumber the idle workers (and fewer than `max_workers` were started): an idle worker is
 //! reused before a thread is spawned, as Python's `_adjust_thread_count` does with its idle
 //! semaphore, but counted exactly.
+//!
+//! # Staggered wake-ups
+//!
+//! `landing` counts workers a submit woke that are not yet back from parking. A submit that
+//! needs another parked worker while one is landing (and fewer workers are busy or landing than
+//! there are CPUs) leaves the wake-up to it (`owed`): the landing worker, back under the lock,
+//! wakes the next one if the queue still needs it, pinned away from its own CPU (`place`). A
+//! wake-up is only ever left to a worker in flight, which re-makes the decision under the lock
+//! before it could park again, so no job waits for a wake-up nobody will make.
 
 use std::{
     cell::Cell,
@@ -35,10 +44,13 @@ use weft_sync::{
     Arc, Deadline, Mutex, SpinWait,
     atomic::{AtomicBool, AtomicUsize, Ordering},
     thread::{self, JoinHandle},
-    waitq::{Token, WaitQueue, Wakeups},
+    waitq::{Token, WaitQueue, Wakeup, Wakeups},
 };
 
-use crate::job::{Abort, BoxJob, Finishing, Job, current_is_finishing};
+use crate::{
+    job::{Abort, BoxJob, Finishing, Job, current_is_finishing},
+    place::{self, Home, Seat},
+};
 
 /// Whether the pool still takes work.
 #[derive(Debug)]
@@ -52,9 +64,9 @@ enum Closed {
 struct State {
     /// Jobs accepted and not yet taken by a worker.
     jobs: VecDeque<BoxJob>,
-    /// Parked idle workers (weft-sync's waiting core): a submit that needs one pops the oldest
-    /// and delivers its token under this lock.
-    sleepers: WaitQueue,
+    /// Parked idle workers (weft-sync's waiting core), each with its number: a submit that
+    /// needs one pops the oldest and delivers its token under this lock.
+    sleepers: WaitQueue<usize>,
     /// Workers without a job (starting, spinning or parked); see the module docs.
     idle: usize,
     /// Workers started so far (never more than `max_workers`; also the next thread's number).
@@ -62,6 +74,14 @@ struct State {
     /// Workers started and not yet exited.
     alive: usize,
     handles: Vec<JoinHandle<()>>,
+    /// Workers a submit woke that are not yet back from parking.
+    landing: usize,
+    /// Wake-ups that submits left to the next worker to land (see [`Shared::try_push`]), and
+    /// the CPU the last such submit ran on.
+    owed: usize,
+    owed_cpu: Option<usize>,
+    /// Each started worker's placement record, by number (see [`place`]).
+    seats: Vec<Seat>,
     closed: Closed,
     /// Callers of `shutdown(wait = true)` waiting for the last worker to exit.
     exit_waiters: WaitQueue,
@@ -78,6 +98,9 @@ pub(crate) struct Shared {
     /// Workers that are completing a future and will be back at the queue at once (see
     /// [`Finishing`]).
     pub(crate) finishing: AtomicUsize,
+    /// The CPUs this process may run on, read once: wake-ups are staggered only while fewer
+    /// workers than this are busy or landing.
+    cpus: usize,
     /// Set (under the lock) once `max_workers` workers are started, so that workers stop
     /// announcing `finishing`, which only spawn decisions read; cleared if a spawn fails.
     pub(crate) full: AtomicBool,
@@ -118,12 +141,17 @@ impl Shared {
                 spawned: 0,
                 alive: 0,
                 handles: Vec::new(),
+                landing: 0,
+                owed: 0,
+                owed_cpu: None,
+                seats: Vec::new(),
                 closed: Closed::Open,
                 exit_waiters: WaitQueue::new(),
             }),
             queued: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             finishing: AtomicUsize::new(0),
+            cpus: stagger_cpus(),
             full: AtomicBool::new(false),
             max_workers,
             prefix,
@@ -163,23 +191,52 @@ impl Shared {
         this.queued.store(queued, Ordering::Relaxed);
         // Idle workers that are awake (spinning, or woken and not yet back) take queued jobs
         // by themselves; wake a parked one only when they are too few.
-        let awake = st.idle - st.sleepers.len();
-        // The token is delivered under the lock; a popped worker stays idle and counts as
-        // awake until it takes a job.
-        let wake = if queued > awake {
-            st.sleepers.wake_one(Token::RETRY)
-        } else {
-            None
-        };
+        let mut wake = None;
+        if this.needs_wake(&st) {
+            // Staggered wake-ups: while another woken worker is not yet back from parking and a
+            // CPU may still be free, leave this wake-up to that worker, which makes it when it
+            // lands. Two wake-ups back to back can both be placed on the CPU that looked idle
+            // at the first, leaving the other idle for milliseconds (docs/pool.md, "Issue 12,
+            // third round").
+            if st.landing > 0 && st.alive - st.idle + st.landing < this.cpus {
+                st.owed += 1;
+                st.owed_cpu = place::here();
+            } else {
+                wake = this.wake_worker(&mut st, None);
+            }
+        }
         let spawn = this.reserve_worker(&mut st);
         drop(st);
-        if let Some((wakeup, ())) = wake {
+        if let Some(wakeup) = wake {
             wakeup.wake();
         }
         if let Some(index) = spawn {
             Self::spawn_worker(this, index);
         }
         Ok(())
+    }
+
+    /// Whether the queued jobs outnumber the idle workers that are awake, and a parked one can be
+    /// woken. Called under the lock.
+    fn needs_wake(&self, st: &State) -> bool {
+        let awake = st.idle - st.sleepers.len();
+        st.jobs.len() > awake && !st.sleepers.is_empty()
+    }
+
+    /// Pops the oldest parked worker and delivers its token (under the lock; wake it after
+    /// unlocking). It counts as awake (idle, not in `sleepers`) until it takes a job, and as
+    /// landing until it is back from parking. A wake-up left to a landing worker (`pin`: the
+    /// CPU its submitter was on) first pins the worker to a free CPU (see [`place`]), before
+    /// the token, so that it sees the pin when it lands.
+    fn wake_worker(&self, st: &mut State, pin: Option<Option<usize>>) -> Option<Wakeup> {
+        if let Some(prefer) = pin
+            && let Some(&worker) = st.sleepers.front()
+        {
+            place::pin_away(&mut st.seats, worker, prefer);
+        }
+        let (wakeup, _) = st.sleepers.wake_one(LANDING)?;
+        st.landing += 1;
+        Some(wakeup)
     }
 
     /// Whether the jobs queued need one more worker, and if so counts it as started (and idle:
@@ -199,6 +256,11 @@ impl Shared {
             return None;
         }
         let index = st.spawned;
+        // A failed spawn leaves its seat behind for the next worker with its number.
+        match st.seats.get_mut(index) {
+            Some(seat) => *seat = Seat::default(),
+            None => st.seats.push(Seat::default()),
+        }
         st.spawned += 1;
         st.alive += 1;
         st.idle += 1;
@@ -226,7 +288,7 @@ impl Shared {
         let shared = Arc::clone(this);
         let spawned = thread::Builder::new()
             .name(format!("{}_{index}", this.prefix))
-            .spawn(move || Self::work(&shared));
+            .spawn(move || Self::work(&shared, index));
         match spawned {
             Ok(handle) => this.state.lock().handles.push(handle),
             Err(e) => {
@@ -248,7 +310,7 @@ impl Shared {
     }
 
     /// A worker thread's body.
-    fn work(this: &Arc<Self>) {
+    fn work(this: &Arc<Self>, index: usize) {
         WORKER_OF.with(|w| w.set(std::ptr::from_ref::<Self>(this) as usize));
         if let Some(init) = &this.initializer
             && let Err(payload) = catch_unwind(AssertUnwindSafe(init))
@@ -265,7 +327,8 @@ impl Shared {
         }
         let finishing = Finishing::new(this);
         let mut idle = true;
-        while let Some(job) = this.next_job(&finishing, &mut idle) {
+        let home = this.state.lock().seats[index].take();
+        while let Some(job) = this.next_job(&finishing, &mut idle, index, &home) {
             // The task's own panic is caught inside `run` and fails its future; this catches
             // what could still escape (a captured value whose `Drop` panics when a cancelled
             // task is discarded), so that a worker never dies with the pool counting on it.
@@ -275,10 +338,39 @@ impl Shared {
     }
 
     /// The next job for a worker, or `None` once the pool is closed and its queue empty.
-    fn next_job(&self, finishing: &Finishing<'_>, idle: &mut bool) -> Option<BoxJob> {
+    fn next_job(
+        &self,
+        finishing: &Finishing<'_>,
+        idle: &mut bool,
+        index: usize,
+        home: &Home,
+    ) -> Option<BoxJob> {
         let mut spun = false;
+        let mut landed = false;
         loop {
             let mut st = self.state.lock();
+            if mem::take(&mut landed) {
+                // Back from a submit's wake-up: where it runs (and its own mask back, if it was
+                // pinned), then a wake-up a submit left to it, if still needed.
+                st.seats[index].land(home);
+                st.landing -= 1;
+                if st.owed > 0 {
+                    st.owed -= 1;
+                    let owed = if self.needs_wake(&st) {
+                        let prefer = st.owed_cpu;
+                        self.wake_worker(&mut st, Some(prefer))
+                    } else {
+                        // The workers awake are enough for what is queued.
+                        st.owed = 0;
+                        None
+                    };
+                    if let Some(wakeup) = owed {
+                        drop(st);
+                        wakeup.wake();
+                        st = self.state.lock();
+                    }
+                }
+            }
             if let Some(job) = st.jobs.pop_front() {
                 self.queued.store(st.jobs.len(), Ordering::Relaxed);
                 if *idle {
@@ -306,12 +398,15 @@ impl Shared {
             }
             // The queue is empty and checked under the lock that every push takes: a push
             // after this point finds us in `sleepers`.
-            let ticket = st.sleepers.register_thread(());
+            st.seats[index].vacate();
+            let ticket = st.sleepers.register_thread(index);
             drop(st);
             // No deadline: an idle worker waits until a submit, a shutdown or a breakage pops
             // it (each delivers a token), so it never has to leave the queue.
             let woken = ticket.park(Deadline::never());
             debug_assert!(woken.is_some());
+            // A submit's wake-up is counted back in at the top of the loop, under the lock.
+            landed = woken == Some(LANDING);
             spun = false;
         }
     }
@@ -412,6 +507,23 @@ impl Shared {
     }
 }
 
+/// The CPU count that bounds staggering: the CPUs this process may use. Under loom, unbounded,
+/// so that the models take the staggered path whenever a wake-up is in flight.
+fn stagger_cpus() -> usize {
+    if cfg!(weft_loom) {
+        usize::MAX
+    } else {
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+    }
+}
+
+/// The token a submit wakes a parked worker with: the worker counts itself out of `landing`.
+/// (Shutdown and breakage wake with [`Token::RETRY`].)
+const LANDING: Token = match Token::new(3) {
+    Some(t) => t,
+    None => unreachable!(),
+};
+
 /// Rounds an idle worker spins before it parks: [`SPIN_BUSY`] busy ones, then yields.
 const SPIN_ROUNDS: u32 = 64;
 /// Busy rounds (2 + 4 + 8 + 16 = 30 pause instructions, under a microsecond) before the
@@ -428,5 +540,44 @@ fn exited(st: &mut State) -> Wakeups {
         st.exit_waiters.wake_all(Token::RETRY)
     } else {
         Wakeups::new()
+    }
+}
+
+#[cfg(all(test, not(weft_loom)))]
+mod tests {
+    use std::{thread::sleep, time::Duration};
+
+    use crate::ThreadPoolExecutor;
+
+    /// Every worker a submit wakes counts itself out of `landing` once it is back, and a
+    /// wake-up left to it is made or dropped then: a count that never came down would leave
+    /// every later wake-up of a burst to a worker that is not coming.
+    #[test]
+    fn woken_workers_count_themselves_back_and_settle_what_was_left_to_them() {
+        let pool = ThreadPoolExecutor::new(2);
+        let shared = pool.shared();
+        let (p, f) = weft_futures::promise::<()>();
+        let first = pool.submit(move || f.result().is_ok());
+        assert_eq!(pool.submit(move || p.set_result(())).result(), Ok(()));
+        assert_eq!(first.result(), Ok(true));
+        for round in 0..20 {
+            // Both workers park (their spin is far shorter than this), then a burst wakes them.
+            sleep(Duration::from_millis(5));
+            let futures: Vec<_> = (0..4).map(|i| pool.submit(move || i)).collect();
+            for (i, f) in futures.into_iter().enumerate() {
+                assert_eq!(f.result(), Ok(i));
+            }
+            // The jobs are done; a woken worker that found them taken is back all the same.
+            let mut waited = 0;
+            let settled = || {
+                let st = shared.state.lock();
+                (st.landing, st.owed)
+            };
+            while settled() != (0, 0) && waited < 1000 {
+                sleep(Duration::from_millis(1));
+                waited += 1;
+            }
+            assert_eq!(settled(), (0, 0), "round {round}: (landing, owed)");
+        }
     }
 }
