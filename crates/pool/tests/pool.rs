@@ -606,23 +606,10 @@ fn done_callback_may_submit_to_the_same_pool() {
 
 /// A worker woken in a burst may be pinned to one CPU for its wake-up (a placement hint, see
 /// docs/pool.md); by the time it runs a task it has the CPU mask it started with again.
-#[cfg(target_os = "linux")]
 #[test]
 fn woken_workers_run_tasks_with_the_mask_they_started_with() {
-    fn mask() -> Vec<usize> {
-        // SAFETY: an all-zero `cpu_set_t` is the empty mask, filled in by the call; the
-        // macros read within its size.
-        unsafe {
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            assert_eq!(
-                libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set),
-                0
-            );
-            (0..libc::CPU_SETSIZE as usize)
-                .filter(|&c| libc::CPU_ISSET(c, &set))
-                .collect()
-        }
-    }
+    use weft_sync::cpu;
+    let mask = || cpu::mask_of(None).map(|m| m.iter().collect::<Vec<usize>>());
     // The workers start from this thread and inherit its mask.
     let start = mask();
     let pool = ThreadPoolExecutor::new(2);
@@ -631,7 +618,8 @@ fn woken_workers_run_tasks_with_the_mask_they_started_with() {
     assert_eq!(pool.submit(move || p.set_result(())).result(), Ok(()));
     assert_eq!(first.result(), Ok(true));
     for round in 0..30 {
-        // Both workers park; then two tasks back to back wake them, the second staggered.
+        // Both workers park; then two tasks back to back wake them, the second left to the
+        // first worker, which pins it for its wake-up.
         thread::sleep(Duration::from_millis(5));
         let a = pool.submit(mask);
         let b = pool.submit(mask);

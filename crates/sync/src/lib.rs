@@ -46,6 +46,7 @@
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
 pub mod clock;
+pub mod cpu;
 mod deadline;
 mod model;
 mod mutex;
