@@ -24,7 +24,7 @@ use weft_futures::TaskError;
 use weft_sync::{Arc, Deadline, Mutex, clock};
 
 use crate::{
-    control,
+    control, place,
     request::Request,
     schedule::{Phase, Schedule},
     wire::{self, FromWorker},
@@ -69,6 +69,8 @@ struct WorkerIo {
     /// When the latest reply came (or the worker was born): replies that follow each other
     /// quickly mark the worker's tasks as fast, and the schedule then sends it more ahead.
     last: clock::Instant,
+    /// Where the dispatcher placed it (`crate::place`).
+    seat: place::Seat,
 }
 
 impl WorkerIo {
@@ -103,6 +105,8 @@ pub(crate) struct Dispatcher {
     workers: Vec<Option<WorkerIo>>,
     /// Worker pid → slot, for the zygote's exit reports.
     pids: HashMap<i32, usize>,
+    /// The `placed` frame (`crate::place`), shared by every placement.
+    placed: Arc<Vec<u8>>,
 }
 
 impl Dispatcher {
@@ -114,6 +118,7 @@ impl Dispatcher {
             zygote_reaped: false,
             workers: Vec::new(),
             pids: HashMap::new(),
+            placed: Arc::new(wire::placed_frame()),
         }
     }
 
@@ -127,14 +132,18 @@ impl Dispatcher {
                 let mut sends = Vec::new();
                 // A reference count, not a copy: the frame is written out after the lock.
                 while let Some((w, task)) = b.next() {
-                    sends.push((w, Arc::clone(&task.frame)));
+                    let frame = Arc::clone(&task.frame);
+                    sends.push((w, frame, b.fresh(w)));
                 }
                 (spawns, sends, b.signal.take(), b.is_quiescent())
             };
             for w in spawns {
                 self.send_ctl(control::Msg::new(control::SPAWN, w as u32, 0, 0));
             }
-            for (w, frame) in sends {
+            for (w, frame, fresh) in sends {
+                if fresh && self.place(w) {
+                    self.queue_frame(w, Arc::clone(&self.placed));
+                }
                 self.queue_frame(w, frame);
             }
             if let Some(sig) = signal {
@@ -321,6 +330,7 @@ impl Dispatcher {
             read_at: 0,
             filled: 0,
             last: clock::Instant::now(),
+            seat: place::Seat::default(),
         });
         if wanted && self.workers[w].as_ref().is_some_and(|io| io.fd.is_none()) {
             // Its socket did not arrive usable (out of descriptors, say): never send it work;
@@ -387,6 +397,30 @@ impl Dispatcher {
                 Err(e) => return format!("could not be waited for: {e}"),
             }
         }
+    }
+
+    /// Pins worker `w`, idle and about to be sent a task, to a CPU (`crate::place`), when more
+    /// than one worker is alive; `true` if it was pinned (a `placed` frame must then precede the
+    /// task, so that the worker takes back its own mask).
+    fn place(&mut self, w: usize) -> bool {
+        if self
+            .workers
+            .iter()
+            .flatten()
+            .filter(|io| io.fd.is_some())
+            .count()
+            < 2
+        {
+            return false;
+        }
+        let others: Vec<Option<usize>> = (self.workers.iter().enumerate())
+            .filter(|&(v, _)| v != w)
+            .map(|(_, io)| io.as_ref().and_then(|io| io.seat.busy_on()))
+            .collect();
+        let Some(Some(io)) = self.workers.get_mut(w) else {
+            return false;
+        };
+        io.fd.is_some() && place::pin(&mut io.seat, io.pid, others.iter().copied())
     }
 
     fn queue_frame(&mut self, w: usize, frame: Arc<Vec<u8>>) {
@@ -495,6 +529,7 @@ impl Dispatcher {
                 Ok(FromWorker::Reply(outcomes)) => {
                     let fast = !io.last.elapsed_at_least(FAST_TASK);
                     io.last = clock::Instant::now();
+                    io.seat.replied();
                     let done = self.shared.schedule.lock().finished(w, fast);
                     match done {
                         Some((job, retire)) => {

@@ -37,6 +37,7 @@ mod dispatcher;
 mod executor;
 mod fork;
 mod map;
+mod place;
 mod request;
 mod schedule;
 mod trampoline;

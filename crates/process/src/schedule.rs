@@ -251,6 +251,14 @@ impl<J: Job> Schedule<J> {
         tasks.back_mut().map(|job| (w, job))
     }
 
+    /// Whether worker `w` holds exactly one task (so it was idle until [`Schedule::next`] handed
+    /// it the one it holds) and its replies have not been coming fast: the dispatcher then places
+    /// it before it sends the task (`crate::place`).
+    pub(crate) fn fresh(&self, w: usize) -> bool {
+        let worker = &self.workers[w];
+        matches!(&worker.slot, Slot::Live(tasks) if tasks.len() == 1) && !worker.fast
+    }
+
     /// Worker `w` answered its oldest task (`fast`: soon after the previous answer, so it may
     /// be sent up to [`FAST_DEPTH`] tasks ahead): that task (to complete), and whether the worker
     /// retires now (`max_tasks_per_child`): the caller closes its socket; its replacement is

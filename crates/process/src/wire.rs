@@ -8,6 +8,7 @@
 //! reply    kind u8 = 2 | count u32 | count × (tag u8 | len u32 | bytes)
 //!          tag 0: postcard result; 1: panic message (UTF-8); 2: failure reason (UTF-8)
 //! init     kind u8 = 3 | len u32 | panic message of a failed initializer (UTF-8)
+//! placed   kind u8 = 4 (to a worker, before a task: the dispatcher pinned it; restore your mask)
 //! ```
 //!
 //! The envelope is fixed binary (no allocation to read it, no schema to agree on); the values
@@ -27,6 +28,15 @@ pub(crate) const MAX_FRAME: usize = 1 << 30;
 pub(crate) const KIND_TASK: u8 = 1;
 pub(crate) const KIND_REPLY: u8 = 2;
 pub(crate) const KIND_INIT_FAILED: u8 = 3;
+pub(crate) const KIND_PLACED: u8 = 4;
+
+/// The whole `placed` frame (header and one-byte body).
+pub(crate) fn placed_frame() -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER + 1);
+    begin(&mut out, KIND_PLACED);
+    let _ = finish(&mut out);
+    out
+}
 
 pub(crate) const TAG_OK: u8 = 0;
 pub(crate) const TAG_PANICKED: u8 = 1;

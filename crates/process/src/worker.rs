@@ -13,7 +13,7 @@ use std::{
     panic::{AssertUnwindSafe, catch_unwind},
 };
 
-use crate::{trampoline, wire};
+use crate::{place, trampoline, wire};
 
 /// The initializer a worker runs once, shared by reference from the caller's memory image.
 pub(crate) type Init = dyn Fn() + Send + Sync;
@@ -124,6 +124,9 @@ fn worker_loop(sock: RawFd, init: Option<&Init>) -> i32 {
         let _ = write_all(sock, &out);
         return EXIT_INIT_FAILED;
     }
+    // The mask to take back after each placement (crate::place), read after the initializer,
+    // which may have set one of its own.
+    let home = place::Home::read();
     // Frames are read in bulk (the pool may send the next task ahead of this one).
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut start = 0;
@@ -136,6 +139,10 @@ fn worker_loop(sock: RawFd, init: Option<&Init>) -> i32 {
         };
         let body = &buf[start + wire::HEADER..start + wire::HEADER + len];
         start += wire::HEADER + len;
+        if body == [wire::KIND_PLACED] {
+            home.restore();
+            continue;
+        }
         let Ok(mut task) = wire::parse_task(body) else {
             return EXIT_BAD_FRAME;
         };

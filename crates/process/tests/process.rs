@@ -84,6 +84,14 @@ mod cases {
             "initializer_exits_breaks_pool",
             initializer_exits_breaks_pool,
         ),
+        (
+            "workers_run_tasks_with_the_mask_they_started_with",
+            workers_run_tasks_with_the_mask_they_started_with,
+        ),
+        (
+            "an_initializers_cpu_mask_is_kept",
+            an_initializers_cpu_mask_is_kept,
+        ),
         ("executor_work", executor_work),
         ("executor_map_eager_then_lazy", executor_map_eager_then_lazy),
         (
@@ -96,6 +104,61 @@ mod cases {
             executor_refuses_after_shutdown,
         ),
     ];
+
+    /// The CPUs the calling thread may run on.
+    fn my_cpus() -> Vec<usize> {
+        weft_sync::cpu::mask_of(None).map_or_else(Vec::new, |m| m.iter().collect())
+    }
+
+    /// Sleeps (a task slow enough for the dispatcher to place its worker first), then reports
+    /// the worker's CPU mask.
+    fn mask_after(ms: u64) -> Vec<usize> {
+        std::thread::sleep(Duration::from_millis(ms));
+        my_cpus()
+    }
+
+    /// The dispatcher pins an idle worker to one CPU before it sends it a slow task; the worker
+    /// takes its own mask back before the task runs, so a task never sees the pin (on a machine
+    /// with one CPU nothing is pinned, and this holds trivially).
+    fn workers_run_tasks_with_the_mask_they_started_with() {
+        let mine = my_cpus();
+        let pool = ProcessPoolExecutor::new(2).unwrap();
+        for round in 0..3 {
+            let masks: Vec<Vec<usize>> = pool
+                .map(mask_after, vec![2; 6])
+                .map(Result::unwrap)
+                .collect();
+            for m in masks {
+                assert_eq!(
+                    m, mine,
+                    "round {round}: a task ran with the pool's placement pin"
+                );
+            }
+        }
+    }
+
+    /// A worker whose initializer narrowed its own mask keeps it: placements choose within it
+    /// and give it back.
+    fn an_initializers_cpu_mask_is_kept() {
+        let Some(&first) = my_cpus().first() else {
+            return;
+        };
+        let pool = ProcessPoolExecutor::builder()
+            .max_workers(2)
+            .initializer(move || {
+                let one = weft_sync::cpu::CpuSet::one(first).unwrap();
+                assert!(weft_sync::cpu::set_mask(None, &one));
+            })
+            .build()
+            .unwrap();
+        let masks: Vec<Vec<usize>> = pool
+            .map(mask_after, vec![2; 6])
+            .map(Result::unwrap)
+            .collect();
+        for m in masks {
+            assert_eq!(m, vec![first]);
+        }
+    }
 
     // The checks every `weft_futures::Executor` passes, written once in
     // `weft_futures::conformance` and run on the thread pool too (`crates/pool/tests/executor.rs`).
