@@ -247,7 +247,7 @@ impl Builder {
             ),
             wake,
         ));
-        let dispatcher = Dispatcher::new(shared.clone(), ctl, zpid);
+        let dispatcher = Dispatcher::new(shared.clone(), ctl, zpid, self.init.is_some());
         let handle = weft_sync::thread::Builder::new()
             .name(fork::DISPATCHER_NAME.into())
             .spawn(move || dispatcher.run());

@@ -107,10 +107,13 @@ pub(crate) struct Dispatcher {
     pids: HashMap<i32, usize>,
     /// The `placed` frame (`crate::place`), shared by every placement.
     placed: Arc<Vec<u8>>,
+    /// The pool runs an initializer in each worker: a worker is placed only after its first
+    /// reply (`crate::place::Seat`).
+    has_init: bool,
 }
 
 impl Dispatcher {
-    pub(crate) fn new(shared: Arc<Shared>, ctl: OwnedFd, zygote: Pid) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, ctl: OwnedFd, zygote: Pid, has_init: bool) -> Self {
         Self {
             shared,
             ctl: Some(ctl),
@@ -119,6 +122,7 @@ impl Dispatcher {
             workers: Vec::new(),
             pids: HashMap::new(),
             placed: Arc::new(wire::placed_frame()),
+            has_init,
         }
     }
 
@@ -330,7 +334,7 @@ impl Dispatcher {
             read_at: 0,
             filled: 0,
             last: clock::Instant::now(),
-            seat: place::Seat::default(),
+            seat: place::Seat::new(!self.has_init),
         });
         if wanted && self.workers[w].as_ref().is_some_and(|io| io.fd.is_none()) {
             // Its socket did not arrive usable (out of descriptors, say): never send it work;

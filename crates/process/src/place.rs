@@ -6,28 +6,40 @@
 //! milliseconds while the other idled (docs/process.md, "Issue 12, fourth round"). So the
 //! dispatcher, before it sends a task to an idle worker whose tasks are not streaming fast,
 //! pins that worker to one CPU of its own mask: the one the fewest workers it placed are busy
-//! on (the worker's previous one on a tie, so its cache stays warm), once the worker has replied
-//! at least once (before that it may not have read its own mask yet). The worker, once it reads
+//! on (the worker's previous one on a tie, so its cache stays warm). The worker, once it reads
 //! the [`wire::KIND_PLACED`](crate::wire::KIND_PLACED) frame that precedes the task, restores
-//! the mask it had when it started (after its initializer). The hint changes where a process
+//! the mask it started with: the zygote's, read before the fork, or the one it has after its
+//! initializer (a pool with an initializer places a worker only after its first reply, when it
+//! has read that mask for sure). The hint changes where a process
 //! runs, never what the pool decides: under loom and Miri, and off Linux, `weft_sync::cpu`
 //! knows nothing and nothing here pins anything.
 
 use weft_sync::cpu::{self, CpuSet, ThreadId};
 
 /// Where the dispatcher placed one worker, kept in its I/O record.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Seat {
     /// The CPU the worker was pinned to for the task it runs now; `None` once it replied.
     busy_on: Option<usize>,
     /// The CPU of its latest placement, preferred on a tie.
     last: Option<usize>,
-    /// It replied at least once, so it has read the mask it takes back after a placement
-    /// ([`Home::read`]): a worker pinned before that would take the pin for its own mask.
+    /// It knows the mask it takes back after a placement: from its birth (the zygote read it
+    /// before the fork) when the pool has no initializer, else from its first reply (it reads
+    /// it again after the initializer, and a worker pinned before that would take the pin for
+    /// its own mask).
     settled: bool,
 }
 
 impl Seat {
+    /// A new worker's seat; `settled` when the pool has no initializer.
+    pub(crate) const fn new(settled: bool) -> Self {
+        Self {
+            busy_on: None,
+            last: None,
+            settled,
+        }
+    }
+
     /// The worker replied: it no longer keeps that CPU busy, and it may be placed.
     pub(crate) const fn replied(&mut self) {
         self.busy_on = None;
@@ -65,7 +77,7 @@ pub(crate) fn choose(
 
 /// Pins worker `pid` (idle, about to be sent a task) to the CPU [`choose`] picks among its
 /// mask, given where the other workers are busy (`others`), and records it in `seat`. `false`
-/// when nothing was pinned (the worker never replied yet, one CPU allowed, no CPU
+/// when nothing was pinned (the worker may not know its mask yet, one CPU allowed, no CPU
 /// information, or the call failed): then no
 /// [`wire::KIND_PLACED`](crate::wire::KIND_PLACED) frame is due either.
 pub(crate) fn pin(
@@ -95,7 +107,8 @@ pub(crate) fn pin(
 pub(crate) struct Home(Option<CpuSet>);
 
 impl Home {
-    /// On the worker, before its first task: reads its own mask.
+    /// Reads the calling thread's mask: in the zygote before it forks a worker, and in the
+    /// worker after its initializer.
     pub(crate) fn read() -> Self {
         Self(cpu::mask_of(None))
     }

@@ -42,8 +42,10 @@ pub(crate) fn panic_text(p: &(dyn Any + Send)) -> &str {
 }
 
 /// A worker's entry point, right after the zygote's fork. Never returns.
-pub(crate) fn worker_main(sock: RawFd, init: Option<&Init>) -> ! {
-    let code = catch_unwind(AssertUnwindSafe(|| worker_loop(sock, init))).unwrap_or(EXIT_INTERNAL);
+/// `home`: the mask it was forked with (crate::place).
+pub(crate) fn worker_main(sock: RawFd, init: Option<&Init>, home: place::Home) -> ! {
+    let code =
+        catch_unwind(AssertUnwindSafe(|| worker_loop(sock, init, home))).unwrap_or(EXIT_INTERNAL);
     // Rust's stdout is line-buffered: keep what the tasks printed without a newline.
     let _ = std::io::stdout().flush();
     // SAFETY: `_exit` ends the process at once; nothing of the caller's runs in this fork.
@@ -111,7 +113,7 @@ fn all_failed(out: &mut Vec<u8>, count: u32, reason: &str) {
     let _ = wire::finish(out);
 }
 
-fn worker_loop(sock: RawFd, init: Option<&Init>) -> i32 {
+fn worker_loop(sock: RawFd, init: Option<&Init>, mut home: place::Home) -> i32 {
     let mut out = Vec::with_capacity(4096);
     if let Some(init) = init
         && let Err(p) = catch_unwind(AssertUnwindSafe(init))
@@ -124,9 +126,12 @@ fn worker_loop(sock: RawFd, init: Option<&Init>) -> i32 {
         let _ = write_all(sock, &out);
         return EXIT_INIT_FAILED;
     }
-    // The mask to take back after each placement (crate::place), read after the initializer,
-    // which may have set one of its own.
-    let home = place::Home::read();
+    // The mask to take back after each placement (crate::place): read again after an
+    // initializer, which may have set one of its own (the dispatcher does not place this worker
+    // before its first reply, so this is not a placement's pin).
+    if init.is_some() {
+        home = place::Home::read();
+    }
     // Frames are read in bulk (the pool may send the next task ahead of this one).
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut start = 0;

@@ -13,7 +13,7 @@ use std::{
 };
 
 use crate::{
-    control,
+    control, place,
     worker::{self, EXIT_INTERNAL, Init, errno},
 };
 
@@ -220,6 +220,9 @@ fn zygote_loop(ctl: RawFd, init: Option<&Init>) {
                     }
                     continue;
                 }
+                // The new worker's mask is ours: read before the fork, it is known before the
+                // dispatcher could place the worker (crate::place).
+                let home = place::Home::read();
                 // SAFETY: the zygote is single-threaded, so the child is a faithful copy.
                 let pid = unsafe { libc::fork() };
                 if pid == 0 {
@@ -238,7 +241,7 @@ fn zygote_loop(ctl: RawFd, init: Option<&Init>) {
                             libc::_exit(0);
                         }
                     }
-                    worker::worker_main(sv[1], init);
+                    worker::worker_main(sv[1], init, home);
                 }
                 let e = errno();
                 // SAFETY: closing our copy of the worker's end.

@@ -119,20 +119,29 @@ mod cases {
 
     /// The dispatcher pins an idle worker to one CPU before it sends it a slow task; the worker
     /// takes its own mask back before the task runs, so a task never sees the pin (on a machine
-    /// with one CPU nothing is pinned, and this holds trivially).
+    /// with one CPU nothing is pinned, and this holds trivially). Round 0 meets workers just
+    /// born, which are placed from their first task when the pool has no initializer; with an
+    /// initializer (a slow one, that leaves the mask alone), a worker is placed only once it has
+    /// read its mask after it.
     fn workers_run_tasks_with_the_mask_they_started_with() {
         let mine = my_cpus();
-        let pool = ProcessPoolExecutor::new(2).unwrap();
-        for round in 0..3 {
-            let masks: Vec<Vec<usize>> = pool
-                .map(mask_after, vec![2; 6])
-                .map(Result::unwrap)
-                .collect();
-            for m in masks {
-                assert_eq!(
-                    m, mine,
-                    "round {round}: a task ran with the pool's placement pin"
-                );
+        for init in [false, true] {
+            let mut b = ProcessPoolExecutor::builder().max_workers(2);
+            if init {
+                b = b.initializer(|| std::thread::sleep(Duration::from_millis(20)));
+            }
+            let pool = b.build().unwrap();
+            for round in 0..3 {
+                let masks: Vec<Vec<usize>> = pool
+                    .map(mask_after, vec![2; 6])
+                    .map(Result::unwrap)
+                    .collect();
+                for m in masks {
+                    assert_eq!(
+                        m, mine,
+                        "initializer {init}, round {round}: a task ran with the pool's placement pin"
+                    );
+                }
             }
         }
     }
