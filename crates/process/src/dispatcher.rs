@@ -110,6 +110,8 @@ pub(crate) struct Dispatcher {
     /// The pool runs an initializer in each worker: a worker is placed only after its first
     /// reply (`crate::place::Seat`).
     has_init: bool,
+    /// The CPUs this process may use, read once: workers are placed only when there are more.
+    cpus: usize,
 }
 
 impl Dispatcher {
@@ -123,6 +125,7 @@ impl Dispatcher {
             pids: HashMap::new(),
             placed: Arc::new(wire::placed_frame()),
             has_init,
+            cpus: std::thread::available_parallelism().map_or(1, usize::from),
         }
     }
 
@@ -145,8 +148,12 @@ impl Dispatcher {
                 self.send_ctl(control::Msg::new(control::SPAWN, w as u32, 0, 0));
             }
             for (w, frame, fresh) in sends {
-                if fresh && self.place(w) {
-                    self.queue_frame(w, Arc::clone(&self.placed));
+                if fresh
+                    && self.place(w)
+                    && let Some(Some(io)) = self.workers.get_mut(w)
+                {
+                    // Written out with the task, below.
+                    io.out.push_back(Arc::clone(&self.placed));
                 }
                 self.queue_frame(w, frame);
             }
@@ -403,18 +410,15 @@ impl Dispatcher {
         }
     }
 
-    /// Pins worker `w`, idle and about to be sent a task, to a CPU (`crate::place`), when more
-    /// than one worker is alive; `true` if it was pinned (a `placed` frame must then precede the
-    /// task, so that the worker takes back its own mask).
+    /// Pins worker `w`, idle and about to be sent a task, to a CPU (`crate::place`); `true` if
+    /// it was pinned (a `placed` frame must then precede the task, so that the worker takes back
+    /// its own mask).
     fn place(&mut self, w: usize) -> bool {
-        if self
-            .workers
-            .iter()
-            .flatten()
-            .filter(|io| io.fd.is_some())
-            .count()
-            < 2
-        {
+        let live = self.workers.iter().flatten().filter(|io| io.fd.is_some());
+        let live = live.count();
+        if live <= self.cpus {
+            // No more workers than CPUs: nothing to place (`crate::place::pin` checks the
+            // worker's own mask too).
             return false;
         }
         let others: Vec<Option<usize>> = (self.workers.iter().enumerate())
@@ -424,7 +428,7 @@ impl Dispatcher {
         let Some(Some(io)) = self.workers.get_mut(w) else {
             return false;
         };
-        io.fd.is_some() && place::pin(&mut io.seat, io.pid, others.iter().copied())
+        io.fd.is_some() && place::pin(&mut io.seat, io.pid, live, others.iter().copied())
     }
 
     fn queue_frame(&mut self, w: usize, frame: Arc<Vec<u8>>) {

@@ -117,23 +117,26 @@ mod cases {
         my_cpus()
     }
 
-    /// The dispatcher pins an idle worker to one CPU before it sends it a slow task; the worker
-    /// takes its own mask back before the task runs, so a task never sees the pin (on a machine
-    /// with one CPU nothing is pinned, and this holds trivially). Round 0 meets workers just
+    /// With more workers than CPUs, the dispatcher pins an idle worker to one CPU before it
+    /// sends it a slow task; the worker takes its own mask back before the task runs, so a task
+    /// never sees the pin (on a machine with one CPU nothing is pinned, and this holds
+    /// trivially). Round 0 meets workers just
     /// born, which are placed from their first task when the pool has no initializer; with an
     /// initializer (a slow one, that leaves the mask alone), a worker is placed only once it has
     /// read its mask after it.
     fn workers_run_tasks_with_the_mask_they_started_with() {
         let mine = my_cpus();
+        // Workers are placed only when there are more of them than CPUs.
+        let workers = mine.len() + 1;
         for init in [false, true] {
-            let mut b = ProcessPoolExecutor::builder().max_workers(2);
+            let mut b = ProcessPoolExecutor::builder().max_workers(workers);
             if init {
                 b = b.initializer(|| std::thread::sleep(Duration::from_millis(20)));
             }
             let pool = b.build().unwrap();
             for round in 0..3 {
                 let masks: Vec<Vec<usize>> = pool
-                    .map(mask_after, vec![2; 6])
+                    .map(mask_after, vec![2; 3 * workers])
                     .map(Result::unwrap)
                     .collect();
                 for m in masks {
@@ -153,7 +156,7 @@ mod cases {
             return;
         };
         let pool = ProcessPoolExecutor::builder()
-            .max_workers(2)
+            .max_workers(my_cpus().len() + 1)
             .initializer(move || {
                 let one = weft_sync::cpu::CpuSet::one(first).unwrap();
                 assert!(weft_sync::cpu::set_mask(None, &one));
