@@ -95,6 +95,7 @@ pub(crate) fn pin(
     if !seat.settled {
         return false;
     }
+    // A worker's pid is the kernel id of its main thread, the one that runs its loop.
     let Some(allowed) = cpu::mask_of(Some(pid)) else {
         return false;
     };
