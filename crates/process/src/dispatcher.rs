@@ -421,13 +421,18 @@ impl Dispatcher {
             // worker's own mask too).
             return false;
         }
+        // Where the other live workers are busy (a dead one, never to reply, counts nowhere).
         let others: Vec<Option<usize>> = (self.workers.iter().enumerate())
             .filter(|&(v, _)| v != w)
-            .map(|(_, io)| io.as_ref().and_then(|io| io.seat.busy_on()))
+            .map(|(_, io)| io.as_ref().filter(|io| io.fd.is_some()))
+            .map(|io| io.and_then(|io| io.seat.busy_on()))
             .collect();
         let Some(Some(io)) = self.workers.get_mut(w) else {
             return false;
         };
+        // Only a worker whose socket is open. One that died may be reaped before its
+        // end-of-file is read, its pid free again; Linux hands pids out in turn, so another
+        // process gets it only after the whole pid space has wrapped around in that moment.
         io.fd.is_some() && place::pin(&mut io.seat, io.pid, live, others.iter().copied())
     }
 
