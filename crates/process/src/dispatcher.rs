@@ -110,8 +110,6 @@ pub(crate) struct Dispatcher {
     /// The pool runs an initializer in each worker: a worker is placed only after its first
     /// reply (`crate::place::Seat`).
     has_init: bool,
-    /// The CPUs this process may use, read once: workers are placed only when there are more.
-    cpus: usize,
 }
 
 impl Dispatcher {
@@ -125,7 +123,6 @@ impl Dispatcher {
             pids: HashMap::new(),
             placed: Arc::new(wire::placed_frame()),
             has_init,
-            cpus: std::thread::available_parallelism().map_or(1, usize::from),
         }
     }
 
@@ -415,10 +412,8 @@ impl Dispatcher {
     /// its own mask).
     fn place(&mut self, w: usize) -> bool {
         let live = self.workers.iter().flatten().filter(|io| io.fd.is_some());
-        let live = live.count();
-        if live <= self.cpus {
-            // No more workers than CPUs: nothing to place (`crate::place::pin` checks the
-            // worker's own mask too).
+        if live.count() < 2 {
+            // One worker: nothing to place it away from.
             return false;
         }
         // Where the other live workers are busy (a dead one, never to reply, counts nowhere).
@@ -433,7 +428,7 @@ impl Dispatcher {
         // Only a worker whose socket is open. One that died may be reaped before its
         // end-of-file is read, its pid free again; Linux hands pids out in turn, so another
         // process gets it only after the whole pid space has wrapped around in that moment.
-        io.fd.is_some() && place::pin(&mut io.seat, io.pid, live, others.iter().copied())
+        io.fd.is_some() && place::pin(&mut io.seat, io.pid, others.iter().copied())
     }
 
     fn queue_frame(&mut self, w: usize, frame: Arc<Vec<u8>>) {

@@ -4,17 +4,13 @@
 //! its next task. The kernel places each such wake-up on its own judgement, and on this
 //! project's 2-vCPU test machines it often put two CPU-bound workers on one vCPU for tens of
 //! milliseconds while the other idled (docs/process.md, "Issue 12, fourth round"). So, in a
-//! pool with more workers than CPUs, the dispatcher, before it sends a task to an idle worker
+//! pool with more than one worker, the dispatcher, before it sends a task to an idle worker
 //! whose tasks are not streaming fast, pins that worker to one CPU of its own mask: the one
 //! the fewest workers it placed are busy on (the worker's previous one on a tie, so its cache
 //! stays warm). The worker, once it reads the [`wire::KIND_PLACED`](crate::wire::KIND_PLACED)
 //! frame that precedes the task, restores the mask it started with: the zygote's, read before
 //! the fork, or the one it has after its initializer (a pool with an initializer places a
 //! worker only after its first reply, when it has read that mask for sure).
-//!
-//! With no more workers than CPUs the pool does not place at all: there, a pool placing every
-//! worker measured slower than the kernel's own placement on a pool's first `map` (the common
-//! `with ProcessPoolExecutor() as ex: ex.map(...)` shape), and level on a reused pool.
 //!
 //! The hint changes where a process runs, never what the pool decides: under loom and Miri,
 //! and off Linux, `weft_sync::cpu` knows nothing and nothing here pins anything.
@@ -81,15 +77,13 @@ pub(crate) fn choose(
 }
 
 /// Pins worker `pid` (idle, about to be sent a task) to the CPU [`choose`] picks among its
-/// mask, given where the other workers are busy (`others`), and records it in `seat`, when the
-/// pool has more `live` workers than the mask has CPUs. `false` when nothing was pinned (no
-/// more workers than CPUs, the worker may not know its mask yet, no CPU information, or the
-/// call failed): then no
+/// mask, given where the other workers are busy (`others`), and records it in `seat`. `false`
+/// when nothing was pinned (the worker may not know its mask yet, one CPU allowed, no CPU
+/// information, or the call failed): then no
 /// [`wire::KIND_PLACED`](crate::wire::KIND_PLACED) frame is due either.
 pub(crate) fn pin(
     seat: &mut Seat,
     pid: ThreadId,
-    live: usize,
     others: impl Iterator<Item = Option<usize>> + Clone,
 ) -> bool {
     if !seat.settled {
@@ -99,10 +93,6 @@ pub(crate) fn pin(
     let Some(allowed) = cpu::mask_of(Some(pid)) else {
         return false;
     };
-    if live <= allowed.iter().count() {
-        // As many CPUs as workers: the kernel's own placement does better (docs/process.md).
-        return false;
-    }
     let load = |c: usize| others.clone().filter(|&o| o == Some(c)).count();
     let Some(target) = choose(allowed.iter(), load, seat.last) else {
         return false;

@@ -117,16 +117,15 @@ mod cases {
         my_cpus()
     }
 
-    /// With more workers than CPUs, the dispatcher pins an idle worker to one CPU before it
-    /// sends it a slow task; the worker takes its own mask back before the task runs, so a task
-    /// never sees the pin (on a machine with one CPU nothing is pinned, and this holds
-    /// trivially). Round 0 meets workers just
+    /// The dispatcher pins an idle worker to one CPU before it sends it a slow task; the worker
+    /// takes its own mask back before the task runs, so a task never sees the pin (on a machine
+    /// with one CPU nothing is pinned, and this holds trivially). Round 0 meets workers just
     /// born, which are placed from their first task when the pool has no initializer; with an
     /// initializer (a slow one, that leaves the mask alone), a worker is placed only once it has
     /// read its mask after it.
     fn workers_run_tasks_with_the_mask_they_started_with() {
         let mine = my_cpus();
-        // Workers are placed only when there are more of them than CPUs.
+        // More workers than CPUs, so that some share one.
         let workers = mine.len() + 1;
         for init in [false, true] {
             let mut b = ProcessPoolExecutor::builder().max_workers(workers);
