@@ -248,16 +248,26 @@ impl Builder {
             wake,
         ));
         let dispatcher = Dispatcher::new(shared.clone(), ctl, zpid, self.init.is_some());
+        // The dispatcher tells it runs (its name set, so that the fork check of a pool built
+        // next does not count it as another thread) before `build` returns.
+        let (started, running) = std::sync::mpsc::sync_channel::<()>(1);
         let handle = weft_sync::thread::Builder::new()
             .name(fork::DISPATCHER_NAME.into())
-            .spawn(move || dispatcher.run());
+            .spawn(move || {
+                let _ = started.send(());
+                dispatcher.run();
+            });
         match handle {
-            Ok(handle) => Ok(ProcessPoolExecutor::from_parts(
-                shared,
-                handle,
-                self.max_workers,
-                self.init,
-            )),
+            Ok(handle) => {
+                // An error means the thread ended without telling: nothing to wait for.
+                let _ = running.recv();
+                Ok(ProcessPoolExecutor::from_parts(
+                    shared,
+                    handle,
+                    self.max_workers,
+                    self.init,
+                ))
+            }
             Err(e) => {
                 // The dispatcher (and the control socket in it) is gone: the zygote reads
                 // end-of-file and exits; reap it.

@@ -73,6 +73,10 @@ mod cases {
             callbacks_and_concurrent_submitters,
         ),
         ("two_pools", two_pools),
+        (
+            "pools_built_back_to_back_are_not_threads",
+            pools_built_back_to_back_are_not_threads,
+        ),
         ("sent_ahead_requeued_on_death", sent_ahead_requeued_on_death),
         ("built_on_a_thread_that_exits", built_on_a_thread_that_exits),
         (
@@ -924,6 +928,23 @@ mod cases {
         drop(a);
         assert!(t.elapsed() < Duration::from_secs(2));
         assert_eq!(b.submit(square, 4).result(), Ok(16));
+    }
+
+    /// Other pools' dispatcher threads are not "other threads" for the fork check, also when
+    /// the next pool is built at once, before the previous dispatcher could have run.
+    fn pools_built_back_to_back_are_not_threads() {
+        let pools: Vec<ProcessPoolExecutor> = (0..8)
+            .map(|k| {
+                ProcessPoolExecutor::builder()
+                    .max_workers(1)
+                    .deny_threads(true)
+                    .build()
+                    .unwrap_or_else(|e| panic!("pool {k}: {e}"))
+            })
+            .collect();
+        for (k, pool) in pools.iter().enumerate() {
+            assert_eq!(pool.submit(square, k as u64).result(), Ok((k * k) as u64));
+        }
     }
 
     fn sent_ahead_requeued_on_death() {
