@@ -6,7 +6,11 @@
 //! pieces, speedup over sequential of weft's `ProcessPoolExecutor` with T workers vs T std
 //! threads and a T-thread rayon pool.
 //!
-//! Process pools fork: every process workload runs first, before any thread pool exists.
+//! Process pools fork: every process workload runs first, and the sweep's process pools are
+//! built then too, before any thread pool exists; the sweep and `cpu_bound_threads` then run
+//! weft and its peers in interleaved rounds ([`weft_bench::rounds`]), so that the machine's
+//! changes of state fall on all of them alike (a report once measured weft's sweep while the
+//! second vCPU was mostly gone and the peers' after it was back).
 #![allow(clippy::disallowed_types, missing_docs)]
 
 use std::{
@@ -16,8 +20,8 @@ use std::{
 };
 
 use weft_bench::{
-    emit, emit_sweep, enabled, median, python_median, quick, scale, sweep_name, thread_counts,
-    us_per_op,
+    emit, emit_rounds, emit_rounds_sweep, enabled, median, python_median, quick, rounds, scale,
+    sweep_name, thread_counts, us_per_op,
 };
 use weft_futures::MapOptions;
 use weft_pool::ThreadPoolExecutor;
@@ -271,11 +275,14 @@ fn sequential(nums: &[u64]) -> Duration {
 }
 
 fn speedup(nums: &[u64], mut parallel: impl FnMut() -> Duration) -> f64 {
-    median(|| {
-        let s = sequential(nums);
-        let p = parallel();
-        s.as_secs_f64() / p.as_secs_f64()
-    })
+    median(|| one_speedup(nums, &mut parallel))
+}
+
+/// One run's speedup: the sequential loop, then `parallel`, back to back.
+fn one_speedup(nums: &[u64], parallel: &mut dyn FnMut() -> Duration) -> f64 {
+    let s = sequential(nums);
+    let p = parallel();
+    s.as_secs_f64() / p.as_secs_f64()
 }
 
 fn cpu_bound_processes() {
@@ -293,39 +300,43 @@ fn cpu_bound_processes() {
     emit("cpu_bound_processes", "weft", x, "×");
 }
 
+/// Two plain std threads (the peer) and weft's thread pool, in interleaved rounds.
 fn cpu_bound_threads() {
     let nums = numbers();
-    // Two plain std threads first (the peer), then weft's thread pool.
-    let x = speedup(&nums, || {
-        let t = Instant::now();
-        let (a, b) = nums.split_at(nums.len() / 2);
-        let s: u64 = std::thread::scope(|s| {
-            let h = s.spawn(|| {
-                a.iter()
-                    .map(|&n| cpu_bound(n))
-                    .fold(0u64, u64::wrapping_add)
-            });
-            let mine = b
-                .iter()
-                .map(|&n| cpu_bound(n))
-                .fold(0u64, u64::wrapping_add);
-            mine.wrapping_add(h.join().unwrap())
-        });
-        black_box(s);
-        t.elapsed()
-    });
-    emit("cpu_bound_threads", "std", x, "×");
     let pool = ThreadPoolExecutor::new(WORKERS);
-    let x = speedup(&nums, || {
-        let t = Instant::now();
-        let s: u64 = pool
-            .map(cpu_bound, nums.clone())
-            .map(Result::unwrap)
-            .fold(0u64, u64::wrapping_add);
-        black_box(s);
-        t.elapsed()
-    });
-    emit("cpu_bound_threads", "weft", x, "×");
+    let mut std_threads = || {
+        one_speedup(&nums, &mut || {
+            let t = Instant::now();
+            let (a, b) = nums.split_at(nums.len() / 2);
+            let s: u64 = std::thread::scope(|s| {
+                let h = s.spawn(|| {
+                    a.iter()
+                        .map(|&n| cpu_bound(n))
+                        .fold(0u64, u64::wrapping_add)
+                });
+                let mine = b
+                    .iter()
+                    .map(|&n| cpu_bound(n))
+                    .fold(0u64, u64::wrapping_add);
+                mine.wrapping_add(h.join().unwrap())
+            });
+            black_box(s);
+            t.elapsed()
+        })
+    };
+    let mut weft = || {
+        one_speedup(&nums, &mut || {
+            let t = Instant::now();
+            let s: u64 = pool
+                .map(cpu_bound, nums.clone())
+                .map(Result::unwrap)
+                .fold(0u64, u64::wrapping_add);
+            black_box(s);
+            t.elapsed()
+        })
+    };
+    let results = rounds(&mut [("std", &mut std_threads), ("weft", &mut weft)]);
+    emit_rounds("cpu_bound_threads", "×", results);
 }
 
 /// The sweep's items: the same total as [`numbers`], cut in 16 pieces so that 16 workers all
@@ -337,73 +348,82 @@ fn sweep_numbers() -> Vec<u64> {
 
 const SWEEP: &str = "cpu_bound_sweep";
 
-/// The sweep's process-pool points (they fork: run before any thread pool exists).
-fn sweep_processes() {
-    let nums = sweep_numbers();
-    for t in thread_counts() {
-        if !enabled(&sweep_name(SWEEP, t)) {
-            continue;
-        }
-        let pool = ProcessPoolExecutor::new(t).unwrap();
-        let x = speedup(&nums, || {
-            let t = Instant::now();
-            let s: u64 = pool
-                .map_with(cpu_bound, nums.clone(), MapOptions::default())
-                .map(Result::unwrap)
-                .fold(0u64, u64::wrapping_add);
-            black_box(s);
-            t.elapsed()
-        });
-        emit_sweep(SWEEP, t, "weft", x, "×");
-    }
+/// The sweep's process pools, one per thread count, built first: they fork their zygotes while
+/// this process runs a single thread, and the sweep then runs them in interleaved rounds with
+/// the thread peers (the workers are forked by the zygotes, never by this process).
+fn sweep_pools() -> Vec<(usize, ProcessPoolExecutor)> {
+    thread_counts()
+        .into_iter()
+        .filter(|&t| enabled(&sweep_name(SWEEP, t)))
+        .map(|t| (t, ProcessPoolExecutor::new(t).unwrap()))
+        .collect()
 }
 
-/// The sweep's thread points: T std threads (each a fixed share of the items) and rayon.
-fn sweep_threads() {
+/// Each point of the sweep: weft's process pool with T workers, T std threads (each a fixed
+/// share of the items) and a T-thread rayon pool, in interleaved rounds, so that a change in
+/// the machine's state (this machine's second vCPU is sometimes half there for seconds) falls
+/// on all three alike.
+fn sweep(pools: Vec<(usize, ProcessPoolExecutor)>) {
     let nums = sweep_numbers();
-    for t in thread_counts() {
-        if !enabled(&sweep_name(SWEEP, t)) {
-            continue;
-        }
-        let x = speedup(&nums, || {
-            let start = Instant::now();
-            let s = std::thread::scope(|s| {
-                let hs: Vec<_> = (0..t)
-                    .map(|k| {
-                        let nums = &nums;
-                        s.spawn(move || {
-                            nums.iter()
-                                .skip(k)
-                                .step_by(t)
-                                .map(|&n| cpu_bound(n))
-                                .fold(0u64, u64::wrapping_add)
-                        })
-                    })
-                    .collect();
-                hs.into_iter()
-                    .map(|h| h.join().unwrap())
-                    .fold(0u64, u64::wrapping_add)
-            });
-            black_box(s);
-            start.elapsed()
-        });
-        emit_sweep(SWEEP, t, "std", x, "×");
+    for (t, pool) in pools {
         let rayon = rayon::ThreadPoolBuilder::new()
             .num_threads(t)
             .build()
             .unwrap();
-        let x = speedup(&nums, || {
-            use rayon::prelude::*;
-            let start = Instant::now();
-            let s = rayon.install(|| {
-                nums.par_iter()
-                    .map(|&n| cpu_bound(n))
-                    .reduce(|| 0, u64::wrapping_add)
-            });
-            black_box(s);
-            start.elapsed()
-        });
-        emit_sweep(SWEEP, t, "rayon", x, "×");
+        let mut weft = || {
+            one_speedup(&nums, &mut || {
+                let start = Instant::now();
+                let s: u64 = pool
+                    .map_with(cpu_bound, nums.clone(), MapOptions::default())
+                    .map(Result::unwrap)
+                    .fold(0u64, u64::wrapping_add);
+                black_box(s);
+                start.elapsed()
+            })
+        };
+        let mut std_threads = || {
+            one_speedup(&nums, &mut || {
+                let start = Instant::now();
+                let s = std::thread::scope(|s| {
+                    let hs: Vec<_> = (0..t)
+                        .map(|k| {
+                            let nums = &nums;
+                            s.spawn(move || {
+                                nums.iter()
+                                    .skip(k)
+                                    .step_by(t)
+                                    .map(|&n| cpu_bound(n))
+                                    .fold(0u64, u64::wrapping_add)
+                            })
+                        })
+                        .collect();
+                    hs.into_iter()
+                        .map(|h| h.join().unwrap())
+                        .fold(0u64, u64::wrapping_add)
+                });
+                black_box(s);
+                start.elapsed()
+            })
+        };
+        let mut rayon_pool = || {
+            one_speedup(&nums, &mut || {
+                use rayon::prelude::*;
+                let start = Instant::now();
+                let s = rayon.install(|| {
+                    nums.par_iter()
+                        .map(|&n| cpu_bound(n))
+                        .reduce(|| 0, u64::wrapping_add)
+                });
+                black_box(s);
+                start.elapsed()
+            })
+        };
+        let results = rounds(&mut [
+            ("weft", &mut weft),
+            ("std", &mut std_threads),
+            ("rayon", &mut rayon_pool),
+        ]);
+        emit_rounds_sweep(SWEEP, t, "×", results);
     }
 }
 
@@ -421,9 +441,9 @@ fn main() {
     if enabled("cpu_bound_processes") {
         cpu_bound_processes();
     }
-    sweep_processes();
+    let pools = sweep_pools();
     if enabled("cpu_bound_threads") {
         cpu_bound_threads();
     }
-    sweep_threads();
+    sweep(pools);
 }
