@@ -121,6 +121,9 @@ struct End {
     /// Changed only by read-modify-writes (under the lists lock), so that the wakers'
     /// `fetch_add(0)` and the sleepers' registrations form one modification order.
     waiting: AtomicUsize,
+    /// Whether async calls working at this end (gets at the head, puts at the tail) lately
+    /// found what they wanted by looking again (see [`ASYNC_LOOKS`]).
+    looks_pay: Hint,
 }
 
 impl End {
@@ -128,7 +131,48 @@ impl End {
         Self {
             pos: AtomicUsize::new(0),
             waiting: AtomicUsize::new(0),
+            looks_pay: Hint::new(false),
         }
+    }
+}
+
+/// A hint that no decision of the protocol reads (only how many times an async call looks
+/// again before it queues, which is always correct): a plain std atomic on purpose, which loom
+/// does not see and which adds no states to the models (under loom every look budget is one
+/// yield anyway).
+#[allow(clippy::disallowed_types)]
+type Hint = std::sync::atomic::AtomicBool;
+
+/// An async put (get) found the ring full (empty): whether to look again (after a pause of
+/// `look`'s next round) before queueing. The first look is always taken; further ones only
+/// while looks have lately been paying at this end (`pays`), so that where they cannot succeed
+/// (a single-threaded runtime, where the other end cannot run meanwhile) a miss costs one
+/// short round. `looked` records that a look was taken; when all of them miss, `pays` is
+/// cleared.
+#[inline]
+fn look_again(look: &mut SpinWait, looked: &mut bool, pays: &Hint) -> bool {
+    use std::sync::atomic::Ordering::Relaxed;
+    // Relaxed: a hint (see `Hint`).
+    if *looked && !pays.load(Relaxed) {
+        return false;
+    }
+    if look.spin_no_yield() {
+        *looked = true;
+        return true;
+    }
+    if pays.load(Relaxed) {
+        pays.store(false, Relaxed);
+    }
+    false
+}
+
+/// A look again found what the call wanted: looks pay at this end.
+#[inline]
+fn looks_paid(looked: bool, pays: &Hint) {
+    use std::sync::atomic::Ordering::Relaxed;
+    // Relaxed: a hint (see `Hint`).
+    if looked && !pays.load(Relaxed) {
+        pays.store(true, Relaxed);
     }
 }
 
@@ -178,6 +222,20 @@ impl InFlight {
         }
     }
 }
+
+/// How many times, at most, an async put (get) that found the ring full (empty) looks again
+/// before it queues its task, pausing 2, then 4, then 8 times in between
+/// (`SpinWait::spin_no_yield`; under loom one yield, so the models explore both "found it on
+/// the second look" and "queued").
+///
+/// A thread spins and yields a while before it parks; a poll must not block, but a few looks
+/// cost less than queueing: with producer and consumer tasks running on two workers at once,
+/// the other end is usually moments from freeing the slot (publishing the item), and a task
+/// that queues instead pays the registration, the wake-up and, on tokio, often a move to the
+/// waker's worker. On a single-threaded runtime no look can succeed (the other end cannot run
+/// meanwhile), so only the first look is always taken: the others only while looks have lately
+/// been paying at that end ([`look_again`]). See docs/queue.md, issue 12, fifth round.
+const ASYNC_LOOKS: u32 = 3;
 
 /// What one attempt at a pop found.
 enum Pop<T> {
@@ -653,6 +711,8 @@ impl<T> Ring<T> {
         wait: &mut TaskWait,
         cx: &Context<'_>,
     ) -> Poll<Result<(), PutError<T>>> {
+        let mut look = SpinWait::with_limits(ASYNC_LOOKS, ASYNC_LOOKS);
+        let mut looked = false;
         loop {
             if self.still_queued(wait, |l| &mut l.putters, cx) {
                 return Poll::Pending;
@@ -660,12 +720,18 @@ impl<T> Ring<T> {
             let it = item.take().expect("PutAsync polled after completion");
             match self.try_push(it, false) {
                 Push::Done => {
+                    looks_paid(looked, &self.tail.looks_pay);
                     self.after_push(wait.woken);
                     wait.woken = false;
                     return Poll::Ready(Ok(()));
                 }
                 Push::ShutDown(back) => return Poll::Ready(Err(PutError::ShutDown(back))),
                 Push::Full(back) | Push::Busy(back) => *item = Some(back),
+            }
+            // A getter on another thread may free a slot in a moment: look again before
+            // queueing (see `ASYNC_LOOKS`).
+            if look_again(&mut look, &mut looked, &self.tail.looks_pay) {
+                continue;
             }
             if !self.queue_putter(wait, cx) {
                 return Poll::Pending;
@@ -705,14 +771,22 @@ impl<T> Ring<T> {
         wait: &mut TaskWait,
         cx: &Context<'_>,
     ) -> Poll<Result<T, GetError>> {
+        let mut look = SpinWait::with_limits(ASYNC_LOOKS, ASYNC_LOOKS);
+        let mut looked = false;
         loop {
             if self.still_queued(wait, |l| &mut l.getters, cx) {
                 return Poll::Pending;
             }
             if let Pop::Item(item) = self.try_pop(false) {
+                looks_paid(looked, &self.head.looks_pay);
                 self.after_pop(wait.woken);
                 wait.woken = false;
                 return Poll::Ready(Ok(item));
+            }
+            // A putter on another thread may publish an item in a moment: look again before
+            // queueing (see `ASYNC_LOOKS`).
+            if look_again(&mut look, &mut looked, &self.head.looks_pay) {
+                continue;
             }
             match self.queue_getter(wait, cx) {
                 Poll::Ready(true) => {}
