@@ -137,11 +137,10 @@ impl End {
 }
 
 /// A hint that no decision of the protocol reads (only how many times an async call looks
-/// again before it queues, which is always correct): a plain std atomic on purpose, which loom
-/// does not see and which adds no states to the models (under loom every look budget is one
-/// yield anyway).
-#[allow(clippy::disallowed_types)]
-type Hint = std::sync::atomic::AtomicBool;
+/// again before it queues, and any count is correct). A weft-sync atomic like the others, so
+/// that under loom the models explore its loads and stores too and show that no value of it
+/// changes an outcome.
+type Hint = weft_sync::atomic::AtomicBool;
 
 /// An async put (get) found the ring full (empty): whether to look again (after a pause of
 /// `look`'s next round) before queueing. The first look is always taken; further ones only
@@ -151,7 +150,7 @@ type Hint = std::sync::atomic::AtomicBool;
 /// cleared.
 #[inline]
 fn look_again(look: &mut SpinWait, looked: &mut bool, pays: &Hint) -> bool {
-    use std::sync::atomic::Ordering::Relaxed;
+    use Ordering::Relaxed;
     // Relaxed: a hint (see `Hint`).
     if *looked && !pays.load(Relaxed) {
         return false;
@@ -169,7 +168,7 @@ fn look_again(look: &mut SpinWait, looked: &mut bool, pays: &Hint) -> bool {
 /// A look again found what the call wanted: looks pay at this end.
 #[inline]
 fn looks_paid(looked: bool, pays: &Hint) {
-    use std::sync::atomic::Ordering::Relaxed;
+    use Ordering::Relaxed;
     // Relaxed: a hint (see `Hint`).
     if looked && !pays.load(Relaxed) {
         pays.store(true, Relaxed);
