@@ -7,7 +7,9 @@
 //!
 //! The table prints one line per workload: weft's figure, the best peer's (the lowest time, or
 //! the highest speedup for a `×` row), the ratio weft ÷ best peer, then the other peers. A row
-//! whose runs fall in two clusters prints both modes (`low|high (runs:runs)`).
+//! whose runs fall in two clusters prints both modes (`low|high (runs:runs)`). With
+//! `--processes N` every binary measures in N processes in turn and merges their runs
+//! (`weft_bench::fan_out`), so that a mode which holds for a whole process shows as a mode.
 
 use std::{collections::BTreeMap, process::Command};
 
@@ -32,6 +34,8 @@ pub(crate) struct Record {
     pub(crate) runs: Vec<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) modes: Option<Modes>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) processes: Option<usize>,
 }
 
 /// The two clusters of a bimodal row: `weft_bench::Modes`.
@@ -63,6 +67,7 @@ struct Options {
     filter: Option<String>,
     json: Option<String>,
     runs: Option<String>,
+    processes: Option<String>,
     threads: Option<String>,
     quick: bool,
     report: bool,
@@ -73,6 +78,7 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
         filter: None,
         json: None,
         runs: None,
+        processes: None,
         threads: None,
         quick: false,
         report: false,
@@ -83,6 +89,13 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
             "--filter" => o.filter = Some(it.next().ok_or("--filter needs TEXT")?.clone()),
             "--json" => o.json = Some(it.next().ok_or("--json needs PATH")?.clone()),
             "--runs" => o.runs = Some(it.next().ok_or("--runs needs N")?.clone()),
+            "--processes" => {
+                let p = it.next().ok_or("--processes needs N")?;
+                if p.parse::<usize>().map_or(true, |n| n == 0) {
+                    return Err(format!("--processes: `{p}` is not a process count"));
+                }
+                o.processes = Some(p.clone());
+            }
             "--threads" => {
                 let t = it.next().ok_or("--threads needs a list, e.g. 1,2,4,8,16")?;
                 if t.split(',')
@@ -163,6 +176,9 @@ fn run_benches(o: &Options) -> Result<Vec<Record>, String> {
         }
         if let Some(r) = &o.runs {
             cmd.env("WEFT_BENCH_RUNS", r);
+        }
+        if let Some(p) = &o.processes {
+            cmd.env("WEFT_BENCH_PROCESSES", p);
         }
         if let Some(t) = &o.threads {
             cmd.env("WEFT_BENCH_THREADS", t);
@@ -355,6 +371,7 @@ mod tests {
                 high: 161.0,
                 high_runs: 3,
             }),
+            processes: Some(3),
         };
         let json = super::to_json(std::slice::from_ref(&r)).unwrap();
         let back: Vec<Record> = serde_json::from_str(&json).unwrap();
@@ -379,6 +396,7 @@ mod tests {
             threads: None,
             runs: Vec::new(),
             modes: None,
+            processes: None,
         };
         let times = [
             rec("weft", 10.0, "ns/op"),

@@ -7,8 +7,9 @@
 //!   caught by the loom models or the tests.
 //! * `tsan [CRATE]`, `fuzz [--seconds N] [TARGET]`, `soak [--minutes F]`: ThreadSanitizer, the
 //!   cargo-fuzz targets, the soak test.
-//! * `bench [--filter TEXT] [--json PATH] [--runs N] [--threads 1,2,4,8,16] [--quick] [--report]`:
-//!   weft beside its peers, thread sweeps at the `--threads` counts; `--report` writes
+//! * `bench [--filter TEXT] [--json PATH] [--runs N] [--processes N] [--threads 1,2,4,8,16]
+//!   [--quick] [--report]`: weft beside its peers, thread sweeps at the `--threads` counts;
+//!   `--processes` measures in that many processes and merges their runs; `--report` writes
 //!   `docs/bench/` (tables and SVG charts).
 //! * `demo [--scenario NAME]`: the guide's scenarios, end to end, with timings.
 //! * `tidy`: the project's conventions (also a `#[test]`).
@@ -44,10 +45,13 @@ commands:
   soak [--minutes F] [--seed N] [--only PRIMITIVE]
                                             every primitive under randomised load, with a
                                             watchdog (release build of crates/soak)
-  bench [--filter TEXT] [--json PATH] [--runs N] [--threads 1,2,4,8,16] [--quick] [--report]
+  bench [--filter TEXT] [--json PATH] [--runs N] [--processes N] [--threads 1,2,4,8,16]
+        [--quick] [--report]
                                             weft beside std, parking_lot, crossbeam, flume, rayon,
-                                            threadpool and CPython, with ratios; --report writes
-                                            docs/bench/README.md and an SVG chart per family
+                                            threadpool and CPython, with ratios; --processes N
+                                            measures in N processes and merges their runs;
+                                            --report writes docs/bench/README.md and an SVG
+                                            chart per family
   demo [--scenario NAME] [--list]           the Python threading guide's scenarios, with timings
   tidy                                      the project's conventions
 ";

@@ -11,6 +11,8 @@
 //! * `WEFT_BENCH_QUICK`: set to shrink iteration counts ([`scale`]) for a smoke run.
 //! * `WEFT_BENCH_THREADS`: the thread counts of the sweeps ([`thread_counts`], default
 //!   `1,2,4,8,16`).
+//! * `WEFT_BENCH_PROCESSES`: how many processes measure each figure ([`processes`], default 1;
+//!   see [`fan_out`]).
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
 use std::{
@@ -51,6 +53,10 @@ pub struct Record {
     /// The two clusters, when the runs fall in two ([`modes`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modes: Option<Modes>,
+    /// How many processes measured this figure, when more than one did ([`fan_out`]): `runs`
+    /// then holds every process's runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processes: Option<usize>,
 }
 
 /// A bimodal row: its runs fall in two clusters, the `low` figures and the `high` ones (for a
@@ -115,6 +121,16 @@ pub fn runs() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5)
+        .max(1)
+}
+
+/// How many processes measure each figure: `WEFT_BENCH_PROCESSES`, default 1.
+#[must_use]
+pub fn processes() -> usize {
+    std::env::var("WEFT_BENCH_PROCESSES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
         .max(1)
 }
 
@@ -274,6 +290,7 @@ pub fn emit(workload: &str, imp: &str, median: f64, unit: &str) {
         threads: None,
         runs: Vec::new(),
         modes: None,
+        processes: None,
     });
 }
 
@@ -288,6 +305,7 @@ pub fn emit_sweep(base: &str, threads: usize, imp: &str, median: f64, unit: &str
         threads: Some(threads),
         runs: Vec::new(),
         modes: None,
+        processes: None,
     });
 }
 
@@ -297,20 +315,121 @@ fn emit_record(mut r: Record) {
         r.modes = modes(&last);
         r.runs = last;
     }
+    print_record(&r);
+}
+
+/// Prints `r`: the `WEFT-BENCH` JSON line on stdout, a readable line on stderr.
+fn print_record(r: &Record) {
     let modes = r.modes.map_or_else(String::new, |m| {
         format!(
             "   bimodal: {:.3} ({} runs) / {:.3} ({} runs)",
             m.low, m.low_runs, m.high, m.high_runs
         )
     });
+    let over = r
+        .processes
+        .map_or_else(String::new, |p| format!("   ({p} processes)"));
     eprintln!(
-        "  {:<28} {:<13} {:>12.3} {}{modes}",
+        "  {:<28} {:<13} {:>12.3} {}{modes}{over}",
         r.workload, r.imp, r.median, r.unit
     );
-    let json = serde_json::to_string(&r).expect("a record always serializes");
+    let json = serde_json::to_string(r).expect("a record always serializes");
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "WEFT-BENCH {json}");
     let _ = out.flush();
+}
+
+/// Measures in several processes when [`processes`] asks for more than one; call it first thing
+/// in a benchmark binary's `main`, and return at once when it returns `true`.
+///
+/// Some of this machine's modes hold for a whole process: where its threads (or a runtime's
+/// workers) land, the first time they run, can decide every run after. A figure from one
+/// process is then one draw of that placement, however many runs it takes. With
+/// `WEFT_BENCH_PROCESSES=P` (P > 1) this binary runs itself P times in turn, each child
+/// measuring every enabled workload with [`runs`] runs as usual; the children's records are
+/// then [`merge`]d, figure by figure, and printed as this process's own. A mode that holds for
+/// a whole process then shows as one of the [`Modes`] of the merged runs, rather than as
+/// whichever mode the one process drew.
+///
+/// Returns `false` (measure here) when one process is asked for, or in a child.
+///
+/// # Panics
+///
+/// If this binary cannot be run again; a child that fails ends this process with its exit code
+/// after its output has been passed on.
+pub fn fan_out() -> bool {
+    let p = processes();
+    if p <= 1 {
+        return false;
+    }
+    let exe = std::env::current_exe().expect("the benchmark binary's own path");
+    let mut all = Vec::new();
+    for k in 1..=p {
+        eprintln!("  -- process {k} of {p}");
+        let out = Command::new(&exe)
+            .env("WEFT_BENCH_PROCESSES", "1")
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("running the benchmark binary again");
+        let mut stdout = std::io::stdout().lock();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            match line.strip_prefix("WEFT-BENCH ") {
+                Some(json) => match serde_json::from_str::<Record>(json) {
+                    Ok(r) => all.push(r),
+                    Err(e) => eprintln!("  unreadable record ({e}): {line}"),
+                },
+                None => {
+                    let _ = writeln!(stdout, "{line}");
+                }
+            }
+        }
+        drop(stdout);
+        if !out.status.success() {
+            std::process::exit(out.status.code().unwrap_or(1));
+        }
+    }
+    eprintln!("  -- merged over {p} processes");
+    for r in merge(all) {
+        print_record(&r);
+    }
+    true
+}
+
+/// Merges the records of several processes ([`fan_out`]): one record per workload and
+/// implementation, in the order of first appearance, whose runs are every process's runs (a
+/// record that kept no runs counts its median as one), its median and [`Modes`] taken over
+/// them, and `processes` the number of records merged.
+#[must_use]
+pub fn merge(records: Vec<Record>) -> Vec<Record> {
+    let mut merged: Vec<Record> = Vec::new();
+    for r in records {
+        let runs = if r.runs.is_empty() {
+            vec![r.median]
+        } else {
+            r.runs.clone()
+        };
+        match merged
+            .iter_mut()
+            .find(|m| m.workload == r.workload && m.imp == r.imp)
+        {
+            Some(m) => {
+                m.runs.extend(runs);
+                m.processes = Some(m.processes.unwrap_or(1) + 1);
+            }
+            None => merged.push(Record {
+                runs,
+                processes: Some(1),
+                ..r
+            }),
+        }
+    }
+    for m in &mut merged {
+        m.runs.sort_by(f64::total_cmp);
+        m.median = m.runs[m.runs.len() / 2];
+        m.modes = modes(&m.runs);
+    }
+    merged
 }
 
 /// Runs `threads` threads, released together by a barrier; thread `i` runs `body(i)`. Returns
@@ -456,7 +575,7 @@ pub fn unpin() {
 mod tests {
     use std::cell::RefCell;
 
-    use super::{Modes, Record, modes, ratio_by_mode, rounds, share};
+    use super::{Modes, Record, merge, modes, ratio_by_mode, rounds, share};
 
     #[test]
     fn two_clusters_are_two_modes() {
@@ -548,10 +667,59 @@ mod tests {
             threads: Some(2),
             runs: vec![40.0, 42.5, 43.0],
             modes: None,
+            processes: None,
         };
         let line = serde_json::to_string(&r).unwrap();
         assert!(!line.contains('\n'));
         assert!(!line.contains("modes"));
+        assert!(!line.contains("processes"));
         assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), r);
+    }
+
+    #[test]
+    fn merged_processes_show_a_mode_that_holds_for_a_whole_process() {
+        let rec = |imp: &str, runs: Vec<f64>| Record {
+            workload: "async_queue_mpmc_t2".into(),
+            imp: imp.into(),
+            median: runs[runs.len() / 2],
+            unit: "ns/item".into(),
+            sweep: Some("async_queue_mpmc".into()),
+            threads: Some(2),
+            runs,
+            modes: None,
+            processes: None,
+        };
+        // Three processes: the second ran weft in its slow mode throughout.
+        let merged = merge(vec![
+            rec("weft", vec![14.0, 14.5, 15.0]),
+            rec("kanal", vec![12.0, 12.5, 13.0]),
+            rec("weft", vec![33.0, 34.0, 35.0]),
+            rec("kanal", vec![12.2, 12.4, 12.6]),
+            rec("weft", vec![13.8, 14.2, 14.6]),
+            Record {
+                runs: Vec::new(),
+                ..rec("kanal", vec![12.3])
+            },
+        ]);
+        assert_eq!(merged.len(), 2);
+        let (weft, kanal) = (&merged[0], &merged[1]);
+        assert_eq!((weft.imp.as_str(), kanal.imp.as_str()), ("weft", "kanal"));
+        assert_eq!(weft.processes, Some(3));
+        assert_eq!(kanal.processes, Some(3));
+        assert_eq!(weft.runs.len(), 9);
+        // A record without runs counts its median as one run.
+        assert_eq!(kanal.runs.len(), 7);
+        assert_eq!(kanal.median, 12.4);
+        assert_eq!(kanal.modes, None);
+        assert_eq!(weft.median, 14.6);
+        assert_eq!(
+            weft.modes,
+            Some(Modes {
+                low: 14.5,
+                low_runs: 6,
+                high: 34.0,
+                high_runs: 3
+            })
+        );
     }
 }

@@ -535,6 +535,9 @@ fn mixed_sweep(rt: &Runtime) {
 }
 
 fn main() {
+    if weft_bench::fan_out() {
+        return;
+    }
     let rt = runtime();
     lock_uncontended(&rt);
     lock_sweep(&rt, "async_lock_contended", 0.0);

@@ -61,6 +61,9 @@ for _ in range(runs):
 "#;
 
 fn main() {
+    if weft_bench::fan_out() {
+        return;
+    }
     if !enabled("celery_roundtrip") && !enabled("celery_throughput") {
         return;
     }

@@ -196,6 +196,9 @@ fn python(rounds: u64, pinned: bool) -> Option<f64> {
 }
 
 fn main() {
+    if weft_bench::fan_out() {
+        return;
+    }
     for (workload, pinned, rounds) in [
         ("event_pingpong_pinned", true, scale(100_000)),
         // Across cores each wake-up costs tens of µs on these machines: fewer rounds.

@@ -188,6 +188,9 @@ with ThreadPoolExecutor(2) as ex:
 "#;
 
 fn main() {
+    if weft_bench::fan_out() {
+        return;
+    }
     let completers = Completers::new();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)

@@ -322,6 +322,9 @@ fn sweep(base: &str, inside_ns: f64, outside_ns: f64) {
 }
 
 fn main() {
+    if weft_bench::fan_out() {
+        return;
+    }
     if enabled("lock_uncontended") {
         uncontended();
     }

@@ -405,6 +405,9 @@ fn sweeps() {
 }
 
 fn main() {
+    if weft_bench::fan_out() {
+        return;
+    }
     sweeps();
     if enabled("pool_submit") {
         pool_submit();

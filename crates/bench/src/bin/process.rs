@@ -428,6 +428,9 @@ fn sweep(pools: Vec<(usize, ProcessPoolExecutor)>) {
 }
 
 fn main() {
+    if weft_bench::fan_out() {
+        return;
+    }
     // Forking workloads first, while this process runs a single thread.
     if enabled("process_startup") {
         process_startup();

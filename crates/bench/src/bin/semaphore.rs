@@ -173,6 +173,9 @@ fn sweep(base: &str, inside_ns: f64, outside_ns: f64) {
 }
 
 fn main() {
+    if weft_bench::fan_out() {
+        return;
+    }
     sweep("semaphore_out100", 0.0, 100.0);
     sweep("semaphore_in20_out200", 20.0, 200.0);
     let workload = "semaphore_8x2";

@@ -237,6 +237,23 @@ fn header(records: &[Record]) -> String {
         .iter()
         .max_by_key(|(_, n)| **n)
         .map_or_else(|| "5".to_string(), |(k, _)| k.to_string());
+    // The processes per figure (`--processes`): what most records were merged from.
+    let mut by_processes: BTreeMap<usize, usize> = BTreeMap::new();
+    for r in records {
+        *by_processes.entry(r.processes.unwrap_or(1)).or_default() += 1;
+    }
+    let processes = by_processes
+        .iter()
+        .max_by_key(|(_, n)| **n)
+        .map_or(1, |(k, _)| *k);
+    let runs = if processes > 1 {
+        format!(
+            "{runs} runs, taken in {processes} processes one after the other (the runs of \
+             every process together: a mode that holds for a whole process shows as a mode)"
+        )
+    } else {
+        format!("{runs} runs")
+    };
     let load = std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
@@ -245,7 +262,7 @@ fn header(records: &[Record]) -> String {
         });
     format!(
         "# weft benchmarks\n\nMeasured {date} on {cores} cores ({cpu}), Linux, {rustc} release \
-         builds, {python}. Every figure is the median of {runs} runs; weft and every peer ran \
+         builds, {python}. Every figure is the median of {runs}; weft and every peer ran \
          side by side in the same `cargo xtask bench --report` run, so the ratios compare like \
          with like even where absolute figures drift between machines.{load}\n",
         date = today(),
