@@ -258,9 +258,15 @@ fn cell(r: &Record) -> String {
     }
 }
 
+/// The implementation name of the machine-state records (`weft_bench::MACHINE`): one figure per
+/// benchmark process, the cache-line round trip between two CPUs as it started.
+const MACHINE: &str = "machine";
+
 fn print_table(records: &[Record]) {
+    let (machine, records): (Vec<&Record>, Vec<&Record>) =
+        records.iter().partition(|r| r.imp == MACHINE);
     let mut by_workload: BTreeMap<(usize, String), Vec<&Record>> = BTreeMap::new();
-    for (i, r) in records.iter().enumerate() {
+    for (i, r) in records.iter().copied().enumerate() {
         let first = records
             .iter()
             .position(|x| x.workload == r.workload)
@@ -309,6 +315,25 @@ fn print_table(records: &[Record]) {
         "\nweft/best is weft ÷ the best peer: at most 1.00 is the goal for times, at least 1.00 for \
          a speedup `×`. `a|b (m:n)`: the runs fell in two clusters, m runs around a and n around b."
     );
+    if !machine.is_empty() {
+        let each: Vec<String> = machine
+            .iter()
+            .map(|r| {
+                let name = r.workload.rsplit('_').next().unwrap_or(&r.workload);
+                let figures = if r.runs.is_empty() {
+                    vec![r.median]
+                } else {
+                    r.runs.clone()
+                };
+                let figures: Vec<String> = figures.iter().map(|f| format!("{f:.0}")).collect();
+                format!("{name} {}", figures.join("/"))
+            })
+            .collect();
+        println!(
+            "Cache-line round trip between two CPUs as each benchmark process started (ns): {}.",
+            each.join(", ")
+        );
+    }
 }
 
 fn fmt(v: f64) -> String {

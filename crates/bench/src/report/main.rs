@@ -264,8 +264,45 @@ fn header(records: &[Record]) -> String {
         "# weft benchmarks\n\nMeasured {date} on {cores} cores ({cpu}), Linux, {rustc} release \
          builds, {python}. Every figure is the median of {runs}; weft and every peer ran \
          side by side in the same `cargo xtask bench --report` run, so the ratios compare like \
-         with like even where absolute figures drift between machines.{load}\n",
+         with like even where absolute figures drift between machines.{load}\n{machine}",
         date = today(),
+        machine = machine_state(records),
+    )
+}
+
+/// The machine's state as each benchmark process started (`weft_bench::cpu_round_trip`), one
+/// figure per process, binary by binary; empty when no record carries it.
+fn machine_state(records: &[Record]) -> String {
+    let each: Vec<String> = records
+        .iter()
+        .filter(|r| r.imp == weft_bench::MACHINE)
+        .map(|r| {
+            let bin = r
+                .workload
+                .strip_prefix(weft_bench::MACHINE_PREFIX)
+                .unwrap_or(&r.workload);
+            let figures = if r.runs.is_empty() {
+                vec![r.median]
+            } else {
+                r.runs.clone()
+            };
+            let figures: Vec<String> = figures.iter().map(|f| format!("{f:.0}")).collect();
+            format!("{bin} {}", figures.join(" / "))
+        })
+        .collect();
+    if each.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\n**The machine's state.** As each benchmark process started, it timed a value passed \
+         back and forth through one cache line between two threads pinned to the two vCPUs \
+         (`weft_bench::cpu_round_trip`). On this virtual machine that figure is the host's \
+         placement of the vCPUs, and it changes while the benchmarks run: about 70 ns most of \
+         the time, about 430 ns for periods of seconds to tens of seconds, six times the cost \
+         for every cache line that crosses between the two. A row measured in both states is bimodal by \
+         machine state (see \"Why rows are bimodal here\" below). Round trips in ns, one per \
+         process: {}.\n",
+        each.join("; ")
     )
 }
 
