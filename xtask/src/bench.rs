@@ -36,6 +36,8 @@ pub(crate) struct Record {
     pub(crate) modes: Option<Modes>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) processes: Option<usize>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) round_trips: Vec<f64>,
 }
 
 /// The two clusters of a bimodal row: `weft_bench::Modes`.
@@ -397,6 +399,7 @@ mod tests {
                 high_runs: 3,
             }),
             processes: Some(3),
+            round_trips: vec![70.0, 71.0, 430.0],
         };
         let json = super::to_json(std::slice::from_ref(&r)).unwrap();
         let back: Vec<Record> = serde_json::from_str(&json).unwrap();
@@ -422,6 +425,7 @@ mod tests {
             runs: Vec::new(),
             modes: None,
             processes: None,
+            round_trips: Vec::new(),
         };
         let times = [
             rec("weft", 10.0, "ns/op"),

@@ -19,7 +19,7 @@
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
 use std::{
-    cell::RefCell,
+    cell::{Cell, RefCell},
     hint::black_box,
     io::Write,
     process::{Command, Stdio},
@@ -50,7 +50,8 @@ pub struct Record {
     /// For a point of a thread sweep: the thread (or worker, or task) count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threads: Option<usize>,
-    /// Every run's figure, sorted, when the binary kept them.
+    /// Every run's figure, in the order measured (when the binary kept them); merged from
+    /// several processes ([`merge`]), one process's runs after the other's, as many from each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub runs: Vec<f64>,
     /// The two clusters, when the runs fall in two ([`modes`]).
@@ -60,6 +61,11 @@ pub struct Record {
     /// then holds every process's runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub processes: Option<usize>,
+    /// The machine's state as the runs were measured: the cache-line round trip between two
+    /// CPUs ([`cpu_round_trip`], ns) just before them, one per process; empty where the binary
+    /// did not measure it (the workloads measured with [`rounds`] have it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub round_trips: Vec<f64>,
 }
 
 /// A bimodal row: its runs fall in two clusters, the `low` figures and the `high` ones (for a
@@ -176,9 +182,12 @@ pub fn scale(n: u64) -> u64 {
 }
 
 thread_local! {
-    /// The sorted runs of the last [`median`] (or [`python_median`]) on this thread, for
-    /// [`emit`] to report with the median it came from.
-    static LAST_RUNS: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+    /// The runs of the last [`median`] (or [`python_median`]) on this thread, in the order
+    /// measured, with their median, for [`emit`] to report with the median it came from.
+    static LAST_RUNS: RefCell<(Vec<f64>, f64)> = const { RefCell::new((Vec::new(), 0.0)) };
+    /// The machine's state measured by the last [`rounds`] on this thread, for
+    /// [`emit_rounds`] and [`emit_rounds_sweep`].
+    static ROUNDS_TRIP: Cell<Option<f64>> = const { Cell::new(None) };
 }
 
 /// The median of `runs()` values of `one_run` (each run returns its own figure).
@@ -188,11 +197,22 @@ pub fn median(mut one_run: impl FnMut() -> f64) -> f64 {
 }
 
 /// The median of `v`, remembered with its runs for the next [`emit`] on this thread.
-fn median_of(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let m = v[v.len() / 2];
-    LAST_RUNS.with(|r| *r.borrow_mut() = v);
+fn median_of(v: Vec<f64>) -> f64 {
+    let m = median_value(&v);
+    LAST_RUNS.with(|r| *r.borrow_mut() = (v, m));
     m
+}
+
+/// The median of `v` (the upper one of an even count), `v` left in its order.
+///
+/// # Panics
+///
+/// If `v` is empty.
+#[must_use]
+pub fn median_value(v: &[f64]) -> f64 {
+    let mut sorted = v.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
 }
 
 /// weft ÷ a peer mode by mode, when either figure is bimodal: (low mode ÷ low mode, high mode ÷
@@ -210,16 +230,54 @@ pub fn ratio_by_mode(weft: (f64, Option<Modes>), peer: (f64, Option<Modes>)) -> 
     Some((wl / pl, wh / ph))
 }
 
+/// weft ÷ a peer in each state of the machine, when the figures' processes saw both: (with the
+/// CPUs near, with them far), each the median of weft's runs in processes of that state over the
+/// peer's. A process is "far" when its round trip ([`Record::round_trips`]) is above `far_above`
+/// ns. `None` when the processes saw only one state, or the records do not say (no round trips,
+/// or runs that do not split evenly into one share per process).
+#[must_use]
+pub fn ratio_by_state(weft: &Record, peer: &Record, far_above: f64) -> Option<(f64, f64)> {
+    let split = |r: &Record| -> Option<(Vec<f64>, Vec<f64>)> {
+        let p = r.round_trips.len();
+        if p == 0 || r.runs.is_empty() || !r.runs.len().is_multiple_of(p) {
+            return None;
+        }
+        let each = r.runs.len() / p;
+        let (mut near, mut far) = (Vec::new(), Vec::new());
+        for (k, trip) in r.round_trips.iter().enumerate() {
+            let runs = &r.runs[k * each..(k + 1) * each];
+            if *trip > far_above {
+                far.extend_from_slice(runs);
+            } else {
+                near.extend_from_slice(runs);
+            }
+        }
+        Some((near, far))
+    };
+    let (wn, wf) = split(weft)?;
+    let (pn, pf) = split(peer)?;
+    if [&wn, &wf, &pn, &pf].iter().any(|v| v.is_empty()) {
+        return None;
+    }
+    Some((
+        median_value(&wn) / median_value(&pn),
+        median_value(&wf) / median_value(&pf),
+    ))
+}
+
 /// One implementation in a [`rounds`] comparison: its name (as [`emit`] takes it) and one run
 /// of its workload, returning the run's figure.
 pub type Contender<'a> = (&'static str, &'a mut dyn FnMut() -> f64);
 
 /// Measures several implementations of one workload in interleaved rounds: each round runs
 /// every contender once, starting one further along the list each round, for [`runs`] rounds.
+/// First it takes the machine's state ([`cpu_round_trip`]), which [`emit_rounds`] reports with
+/// the figures.
 /// A change in the machine's load then falls on every implementation alike, where running all
 /// of one implementation's runs before the next one's would hand one of them the quiet minutes.
 /// Returns each contender's name with its runs, in the order given.
 pub fn rounds(contenders: &mut [Contender<'_>]) -> Vec<(&'static str, Vec<f64>)> {
+    ROUNDS_TRIP.with(|t| t.set(cpu_round_trip()));
     let n = contenders.len();
     let mut runs_of: Vec<Vec<f64>> = vec![Vec::new(); n];
     for round in 0..runs() {
@@ -233,9 +291,20 @@ pub fn rounds(contenders: &mut [Contender<'_>]) -> Vec<(&'static str, Vec<f64>)>
 
 /// Reports what [`rounds`] measured: each contender's median, with its runs (as [`emit`]).
 pub fn emit_rounds(workload: &str, unit: &str, results: Vec<(&'static str, Vec<f64>)>) {
+    let trip = ROUNDS_TRIP.with(Cell::take);
     for (imp, runs) in results {
-        let m = median_of(runs);
-        emit(workload, imp, m, unit);
+        emit_record(Record {
+            workload: workload.to_string(),
+            imp: imp.to_string(),
+            median: median_value(&runs),
+            unit: unit.to_string(),
+            sweep: None,
+            threads: None,
+            modes: modes(&runs),
+            runs,
+            processes: None,
+            round_trips: trip.into_iter().collect(),
+        });
     }
 }
 
@@ -247,9 +316,20 @@ pub fn emit_rounds_sweep(
     unit: &str,
     results: Vec<(&'static str, Vec<f64>)>,
 ) {
+    let trip = ROUNDS_TRIP.with(Cell::take);
     for (imp, runs) in results {
-        let m = median_of(runs);
-        emit_sweep(base, threads, imp, m, unit);
+        emit_record(Record {
+            workload: sweep_name(base, threads),
+            imp: imp.to_string(),
+            median: median_value(&runs),
+            unit: unit.to_string(),
+            sweep: Some(base.to_string()),
+            threads: Some(threads),
+            modes: modes(&runs),
+            runs,
+            processes: None,
+            round_trips: trip.into_iter().collect(),
+        });
     }
 }
 
@@ -294,6 +374,7 @@ pub fn emit(workload: &str, imp: &str, median: f64, unit: &str) {
         runs: Vec::new(),
         modes: None,
         processes: None,
+        round_trips: Vec::new(),
     });
 }
 
@@ -309,12 +390,13 @@ pub fn emit_sweep(base: &str, threads: usize, imp: &str, median: f64, unit: &str
         runs: Vec::new(),
         modes: None,
         processes: None,
+        round_trips: Vec::new(),
     });
 }
 
 fn emit_record(mut r: Record) {
-    let last = LAST_RUNS.with(|l| std::mem::take(&mut *l.borrow_mut()));
-    if !last.is_empty() && last[last.len() / 2].to_bits() == r.median.to_bits() {
+    let (last, m) = LAST_RUNS.with(|l| std::mem::take(&mut *l.borrow_mut()));
+    if r.runs.is_empty() && !last.is_empty() && m.to_bits() == r.median.to_bits() {
         r.modes = modes(&last);
         r.runs = last;
     }
@@ -513,9 +595,10 @@ fn allowed_cpus() -> Vec<usize> {
 }
 
 /// Merges the records of several processes ([`fan_out`]): one record per workload and
-/// implementation, in the order of first appearance, whose runs are every process's runs (a
-/// record that kept no runs counts its median as one), its median and [`Modes`] taken over
-/// them, and `processes` the number of records merged.
+/// implementation, in the order of first appearance, whose runs are every process's runs one
+/// process after the other (a record that kept no runs counts its median as one), its median
+/// and [`Modes`] taken over them, its `round_trips` every process's, and `processes` the
+/// number of records merged.
 #[must_use]
 pub fn merge(records: Vec<Record>) -> Vec<Record> {
     let mut merged: Vec<Record> = Vec::new();
@@ -531,6 +614,7 @@ pub fn merge(records: Vec<Record>) -> Vec<Record> {
         {
             Some(m) => {
                 m.runs.extend(runs);
+                m.round_trips.extend(r.round_trips);
                 m.processes = Some(m.processes.unwrap_or(1) + 1);
             }
             None => merged.push(Record {
@@ -541,8 +625,7 @@ pub fn merge(records: Vec<Record>) -> Vec<Record> {
         }
     }
     for m in &mut merged {
-        m.runs.sort_by(f64::total_cmp);
-        m.median = m.runs[m.runs.len() / 2];
+        m.median = median_value(&m.runs);
         m.modes = modes(&m.runs);
     }
     merged
@@ -692,7 +775,8 @@ mod tests {
     use std::cell::RefCell;
 
     use super::{
-        Modes, Record, allowed_cpus, cpu_round_trip, merge, modes, ratio_by_mode, rounds, share,
+        Modes, Record, allowed_cpus, cpu_round_trip, median_value, merge, modes, ratio_by_mode,
+        ratio_by_state, rounds, share,
     };
 
     #[test]
@@ -786,11 +870,13 @@ mod tests {
             runs: vec![40.0, 42.5, 43.0],
             modes: None,
             processes: None,
+            round_trips: Vec::new(),
         };
         let line = serde_json::to_string(&r).unwrap();
         assert!(!line.contains('\n'));
         assert!(!line.contains("modes"));
         assert!(!line.contains("processes"));
+        assert!(!line.contains("round_trips"));
         assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), r);
     }
 
@@ -806,6 +892,7 @@ mod tests {
             runs,
             modes: None,
             processes: None,
+            round_trips: Vec::new(),
         };
         // Three processes: the second ran weft in its slow mode throughout.
         let merged = merge(vec![
@@ -854,5 +941,65 @@ mod tests {
             }
             None => assert!(cpus.len() < 2),
         }
+    }
+
+    #[test]
+    fn ratios_by_state_split_the_runs_process_by_process() {
+        let rec = |imp: &str, runs: Vec<f64>, trips: Vec<f64>| Record {
+            workload: "w_t2".into(),
+            imp: imp.into(),
+            median: median_value(&runs),
+            unit: "ns/item".into(),
+            sweep: None,
+            threads: None,
+            runs,
+            modes: None,
+            processes: Some(trips.len()),
+            round_trips: trips,
+        };
+        // Three processes of two runs each; the second ran with the CPUs far apart.
+        let trips = vec![70.0, 430.0, 75.0];
+        let weft = rec(
+            "weft",
+            vec![18.0, 17.0, 40.0, 42.0, 18.5, 17.5],
+            trips.clone(),
+        );
+        let kanal = rec("kanal", vec![21.0, 22.0, 19.0, 20.0, 21.5, 20.5], trips);
+        let (near, far) = ratio_by_state(&weft, &kanal, 200.0).unwrap();
+        assert!((near - 18.0 / 21.5).abs() < 1e-12, "{near}");
+        assert!((far - 42.0 / 20.0).abs() < 1e-12, "{far}");
+        // One state only, no round trips, or runs that do not split evenly: no split.
+        assert_eq!(ratio_by_state(&weft, &kanal, 1000.0), None);
+        let bare = Record {
+            round_trips: Vec::new(),
+            ..weft.clone()
+        };
+        assert_eq!(ratio_by_state(&bare, &kanal, 200.0), None);
+        let odd = Record {
+            runs: vec![1.0; 5],
+            ..weft.clone()
+        };
+        assert_eq!(ratio_by_state(&odd, &kanal, 200.0), None);
+    }
+
+    #[test]
+    fn merged_runs_keep_each_process_in_order_with_its_round_trip() {
+        let rec = |runs: Vec<f64>, trip: f64| Record {
+            workload: "w".into(),
+            imp: "weft".into(),
+            median: median_value(&runs),
+            unit: "ns/op".into(),
+            sweep: None,
+            threads: None,
+            runs,
+            modes: None,
+            processes: None,
+            round_trips: vec![trip],
+        };
+        let m = merge(vec![rec(vec![3.0, 1.0], 70.0), rec(vec![9.0, 8.0], 440.0)]);
+        assert_eq!(m[0].runs, vec![3.0, 1.0, 9.0, 8.0]);
+        assert_eq!(m[0].round_trips, vec![70.0, 440.0]);
+        assert_eq!(m[0].median, 8.0);
+        assert_eq!(m[0].processes, Some(2));
     }
 }

@@ -57,6 +57,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: report <records.json> <out-dir>".into());
     };
     let records: Vec<Record> = serde_json::from_str(&std::fs::read_to_string(input)?)?;
+    let _ = FAR_ABOVE.set(far_above(&records));
     let out = Path::new(out);
     std::fs::create_dir_all(out)?;
     let mut md = header(&records);
@@ -110,10 +111,58 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
              figure with one mode stands for both); the charts mark both modes.\n",
         );
     }
+    if FAR_ABOVE.get().copied().flatten().is_some_and(|far| {
+        records
+            .iter()
+            .any(|r| r.round_trips.iter().any(|t| *t > far))
+    }) {
+        md.push_str(
+            "\n**CPUs near / far.** A ratio followed by `(CPUs near a / far b)` comes from \
+             processes that ran in both states of the machine (see the header): a is weft ÷ the \
+             best peer over the processes whose runs started with the two vCPUs near, b over \
+             those that started with them far apart (a cache-line round trip above three times \
+             the lowest of this report). Each workload measured in rounds takes the round trip \
+             just before its runs (`weft_bench::rounds`); the state can still change during them.\n",
+        );
+    }
     md.push_str(&behind(&records));
     std::fs::write(out.join("README.md"), md)?;
     println!("wrote {}", out.join("README.md").display());
     Ok(())
+}
+
+/// Above this cache-line round trip (ns) a process ran with the CPUs far apart: three times the
+/// lowest round trip of the run (`None` without round trips). On this machine the two states
+/// measure about 70 and about 430 ns, with little in between.
+static FAR_ABOVE: std::sync::OnceLock<Option<f64>> = std::sync::OnceLock::new();
+
+fn far_above(records: &[Record]) -> Option<f64> {
+    let lowest = records
+        .iter()
+        .flat_map(|r| {
+            let machine = (r.imp == weft_bench::MACHINE).then_some(r.median);
+            r.round_trips.iter().copied().chain(machine)
+        })
+        .filter(|t| *t > 0.0)
+        .min_by(f64::total_cmp)?;
+    Some(3.0 * lowest)
+}
+
+/// weft ÷ the peer `peer` on the workload of `rs`, in each state of the machine, when its
+/// processes saw both ([`weft_bench::ratio_by_state`]).
+fn states(rs: &[&Record], peer: &str) -> Option<(f64, f64)> {
+    let far = (*FAR_ABOVE.get()?)?;
+    let weft = rs.iter().find(|r| r.imp == "weft")?;
+    let peer = rs.iter().find(|r| r.imp == peer)?;
+    weft_bench::ratio_by_state(weft, peer, far)
+}
+
+/// `ratio` followed by the ratio in each state of the machine, when there are two.
+fn with_states(ratio: String, states: Option<(f64, f64)>) -> String {
+    match states {
+        Some((near, far)) => format!("{ratio} (CPUs near {near:.2} / far {far:.2})"),
+        None => ratio,
+    }
 }
 
 /// Why a row may be behind its best peer: `behind.md`, one `` - `prefix`: reason `` line per
@@ -168,7 +217,10 @@ fn behind(records: &[Record]) -> String {
         if !is_behind {
             continue;
         }
-        let r = ratio(Some((weft.median, weft.modes)), Some(b));
+        let r = with_states(
+            ratio(Some((weft.median, weft.modes)), Some(b)),
+            states(&rs, &b.0),
+        );
         let (key, at) = match (&weft.sweep, weft.threads) {
             (Some(sweep), Some(t)) => (format!("{sweep}_t<T>"), format!("T = {t}: {r} ({})", b.0)),
             _ => (w.to_string(), format!("{r} ({})", b.0)),
@@ -331,6 +383,8 @@ struct Row {
     weft: Option<f64>,
     weft_modes: Option<Modes>,
     peers: Vec<(String, f64, Option<Modes>)>,
+    /// weft ÷ the best peer with the CPUs near and far, when the row saw both ([`states`]).
+    states: Option<(f64, f64)>,
 }
 
 fn family(records: &[Record]) -> Vec<Row> {
@@ -353,11 +407,13 @@ fn family(records: &[Record]) -> Vec<Row> {
                 .collect();
             peers.sort_by_key(|(p, ..)| PEERS.iter().position(|x| x == p).unwrap_or(PEERS.len()));
             let weft = rs.iter().find(|r| r.imp == "weft");
+            let states = best(&rs[0].unit, &peers).and_then(|b| states(rs, &b.0));
             Row {
                 unit: rs[0].unit.clone(),
                 weft: weft.map(|r| r.median),
                 weft_modes: weft.and_then(|r| r.modes),
                 peers,
+                states,
                 workload: w,
             }
         })
@@ -442,7 +498,7 @@ fn table(rows: &[Row]) -> String {
             r.workload,
             r.unit,
             b.map_or_else(|| "-".into(), |b| format!("{} {}", b.0, cell(b.1, b.2))),
-            ratio(r.weft.map(|w| (w, r.weft_modes)), b),
+            with_states(ratio(r.weft.map(|w| (w, r.weft_modes)), b), r.states),
             all.join("; ")
         );
     }
@@ -533,11 +589,12 @@ fn sweep_table(g: &Sweep) -> String {
             .collect();
         let b = best(&g.unit, &peers);
         let weft = g.at("weft", t).map(|r| (r.median, r.modes));
+        let at: Vec<&Record> = g.points.iter().filter(|r| r.threads == Some(t)).collect();
         let _ = writeln!(
             s,
             " {} | {} |",
             b.map_or("-", |b| b.0.as_str()),
-            ratio(weft, b)
+            with_states(ratio(weft, b), b.and_then(|b| states(&at, &b.0)))
         );
     }
     s
