@@ -3,7 +3,7 @@
 use std::task::Context;
 
 use weft_sync::{
-    Deadline, Mutex, SpinWait,
+    Backoff, Deadline, Mutex, SpinWait,
     atomic::{AtomicUsize, Ordering},
     waitq::{Left, Ticket, Token, WaitQueue, Wakeup, Wakeups},
 };
@@ -182,18 +182,38 @@ impl Raw {
     /// Takes a permit if one is free; never blocks.
     #[inline]
     pub(crate) fn try_acquire(&self) -> bool {
-        let mut s = self.state.load(Ordering::Relaxed);
-        while s >= ONE {
-            // Acquire: pairs with the Release of the release that put this permit there.
-            match self
+        let s = self.state.load(Ordering::Relaxed);
+        if s < ONE {
+            return false;
+        }
+        // Acquire: pairs with the Release of the release that put this permit there.
+        self.state
+            .compare_exchange_weak(s, s - ONE, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+            || self.try_acquire_contended()
+    }
+
+    /// [`Self::try_acquire`] after losing its compare-exchange to another thread: pause before
+    /// each retry ([`Backoff`]), so that two CPUs taking turns at the count do not move its
+    /// cache line on every operation (docs/semaphore.md, "Issue 12, sixth round").
+    #[cold]
+    fn try_acquire_contended(&self) -> bool {
+        let mut backoff = Backoff::new();
+        loop {
+            backoff.spin();
+            let s = self.state.load(Ordering::Relaxed);
+            if s < ONE {
+                return false;
+            }
+            // Acquire: as in `try_acquire`.
+            if self
                 .state
                 .compare_exchange_weak(s, s - ONE, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
             {
-                Ok(_) => return true,
-                Err(actual) => s = actual,
+                return true;
             }
         }
-        false
     }
 
     /// Under the lock, before registering: takes a permit if one is in the count (`true`), or
@@ -364,6 +384,7 @@ impl Raw {
     #[inline]
     pub(crate) fn release(&self, n: usize, max: usize, overflow: Overflow) -> Result<(), ()> {
         let mut s = self.state.load(Ordering::Relaxed);
+        let mut backoff = Backoff::starting_long();
         loop {
             if s & PARKED != 0 {
                 return self.release_slow(n, max, overflow);
@@ -380,7 +401,14 @@ impl Raw {
                 Ordering::Relaxed,
             ) {
                 Ok(_) => return Ok(()),
-                Err(actual) => s = actual,
+                Err(_) => {
+                    // Lost to another thread, most likely one that acquires and releases in a
+                    // loop on the other CPU: let it run a few rounds with the line in its cache
+                    // before reading the count again (the longest pause from the first retry;
+                    // see `try_acquire_contended`).
+                    backoff.spin();
+                    s = self.state.load(Ordering::Relaxed);
+                }
             }
         }
     }

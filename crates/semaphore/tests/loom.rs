@@ -99,6 +99,33 @@ fn release_racing_a_waiter_going_to_sleep_is_never_lost() {
     });
 }
 
+/// An acquire that loses its compare-exchange to a second release and takes its permit on the
+/// retry after the pause (`Backoff`) still sees what the releaser wrote before releasing. With
+/// no permit at first, the acquirer either finds one published or waits; in the interleavings
+/// where it reads the count between the two releases, its first compare-exchange fails and the
+/// retry must be an acquire too.
+#[test]
+fn an_acquire_that_lost_a_race_still_sees_the_releasers_writes() {
+    weft_sync::model(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let data = Arc::new(AtomicUsize::new(0));
+        let (s, d) = (Arc::clone(&sem), Arc::clone(&data));
+        let taker = thread::spawn(move || {
+            s.acquire().forget();
+            d.load(Ordering::Relaxed)
+        });
+        data.store(7, Ordering::Relaxed);
+        sem.release(1);
+        sem.release(1);
+        assert_eq!(
+            taker.join().unwrap(),
+            7,
+            "permit taken without the releaser's writes"
+        );
+        assert_eq!(sem.available(), 1);
+    });
+}
+
 /// A timed acquire racing a release: whether the waiter gets the permit, times out, or times
 /// out at the very moment the release wakes it, the permit is never lost: once the waiter's
 /// permit (if any) is dropped, `available()` is 1.

@@ -61,7 +61,7 @@ pub use crate::{
     deadline::Deadline,
     model::{model, model_with_preemptions},
     mutex::{Mutex, MutexGuard},
-    spin::SpinWait,
+    spin::{Backoff, SpinWait},
     waitq::WaitQueue,
 };
 

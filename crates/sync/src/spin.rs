@@ -93,3 +93,67 @@ impl SpinWait {
         }
     }
 }
+
+/// A pause after losing a compare-exchange to another thread, before reading the value again
+/// (after crossbeam's `Backoff::spin`): 1, 2, 4, 8, then 16 pause instructions a time.
+///
+/// Two threads on two CPUs that take turns at one atomic in a tight loop (a semaphore acquired
+/// and released back to back) otherwise move its cache line between the CPUs on every
+/// operation, and each retry after a lost compare-exchange moves it once more. A short pause
+/// lets the winner finish a few operations while the line stays in its cache. Never a decision:
+/// only a delay before the retry, which under loom is nothing at all (a pause has no effect in
+/// the memory model, and a lost compare-exchange means another thread made progress), so the
+/// models explore the same steps with and without it.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use weft_sync::Backoff;
+///
+/// let count = AtomicUsize::new(1);
+/// let mut backoff = Backoff::new();
+/// let mut seen = count.load(Ordering::Relaxed);
+/// while let Err(now) =
+///     count.compare_exchange_weak(seen, seen + 1, Ordering::AcqRel, Ordering::Relaxed)
+/// {
+///     backoff.spin();
+///     seen = now;
+/// }
+/// assert_eq!(count.load(Ordering::Relaxed), 2);
+/// ```
+#[derive(Debug, Default)]
+pub struct Backoff {
+    step: u32,
+}
+
+impl Backoff {
+    /// The longest pause: 2^`LIMIT` pause instructions.
+    const LIMIT: u32 = 4;
+
+    /// A fresh backoff: the first pause is one pause instruction.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self { step: 0 }
+    }
+
+    /// A backoff whose every pause is the longest (16 pause instructions): for a thread that
+    /// lost to another which is about to come back to the same atomic (a release that lost to
+    /// an acquire looping on the other CPU).
+    #[must_use]
+    pub const fn starting_long() -> Self {
+        Self { step: Self::LIMIT }
+    }
+
+    /// Pauses, each time twice as long up to 16 pause instructions (under loom: no step).
+    #[inline]
+    pub fn spin(&mut self) {
+        // Under loom nothing: a pause has no effect in the memory model, and the retry after it
+        // needs no yield to make progress (the compare-exchange that beat ours was progress).
+        #[cfg(not(weft_loom))]
+        for _ in 0..(1u32 << self.step.min(Self::LIMIT)) {
+            std::hint::spin_loop();
+        }
+        self.step = self.step.saturating_add(1);
+    }
+}
