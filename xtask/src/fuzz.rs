@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::run::{self, Outcome};
+use crate::run::{self, Log, Outcome};
 
 /// Seconds per target for `cargo xtask fuzz` without `--seconds`.
 const DEFAULT_SECONDS: u64 = 60;
@@ -35,23 +35,25 @@ pub(crate) fn available() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// Builds and runs one target for `seconds`.
-pub(crate) fn one(target: &str, seconds: u64) -> Outcome {
-    println!("\n==> fuzz: {target} for {seconds} s (libFuzzer, nightly)");
+/// Builds and runs one target for `seconds`, its report going to `log`.
+pub(crate) fn one(target: &str, seconds: u64, log: &mut Log) -> Outcome {
+    log.say(&format!(
+        "\n==> fuzz: {target} for {seconds} s (libFuzzer, nightly)"
+    ));
     let mut cmd = crate::verify::nightly();
     cmd.args(["fuzz", "run", target, "--"])
         .arg(format!("-max_total_time={seconds}"))
         // A single input that runs past ten seconds is a hang.
         .args(["-timeout=10", "-rss_limit_mb=2048", "-print_final_stats=1"]);
     // Building the target from cold takes a few minutes on two cores.
-    let o = run::run_quiet_with_timeout(&mut cmd, Duration::from_secs(seconds + 900));
+    let o = log.run_quiet(&mut cmd, Duration::from_secs(seconds + 900));
     let runs = o
         .output
         .lines()
         .find_map(|l| l.trim().strip_prefix("stat::number_of_executed_units:"))
         .map_or_else(|| "?".to_string(), |n| n.trim().to_string());
     if o.ok {
-        println!("    {target}: {runs} inputs, no crash, no hang");
+        log.say(&format!("    {target}: {runs} inputs, no crash, no hang"));
     } else {
         for l in o
             .output
@@ -62,11 +64,11 @@ pub(crate) fn one(target: &str, seconds: u64) -> Outcome {
             .iter()
             .rev()
         {
-            println!("      {l}");
+            log.say(&format!("      {l}"));
         }
-        println!(
+        log.say(&format!(
             "    {target}: FAILED after {runs} inputs (the input is in fuzz/artifacts/{target}/)"
-        );
+        ));
     }
     o
 }
@@ -107,7 +109,7 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
     }
     let failed: Vec<String> = chosen
         .iter()
-        .filter(|t| !one(t, seconds).ok)
+        .filter(|t| !one(t, seconds, &mut Log::terminal()).ok)
         .cloned()
         .collect();
     if failed.is_empty() {

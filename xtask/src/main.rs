@@ -1,7 +1,8 @@
 //! weft's task runner: `cargo xtask <command>`.
 //!
-//! * `verify [--only CRATE] [--skip CHECK]...`: fmt, clippy, tests (with doc tests), docs,
-//!   tidy, loom, Miri, ThreadSanitizer, fuzz, examples; a crate × check table at the end.
+//! * `verify [--only CRATE] [--skip CHECK]... [--serial]`: fmt, clippy, tests (with doc tests),
+//!   docs, tidy, loom, Miri, ThreadSanitizer, fuzz, examples; a crate × check table at the end.
+//!   Miri and the fuzz targets run alongside the rest (one CPU each) unless `--serial`.
 //! * `loom [CRATE] [--preemptions N]`: the loom models, exhaustive, one crate at a time.
 //! * `mutants [CRATE] [--list] [--only NAME]`: the planted-bug catalogues, each mutant must be
 //!   caught by the loom models or the tests.
@@ -31,8 +32,10 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
 commands:
-  verify [--only CRATE] [--skip CHECK]...   every check: fmt clippy test doc tidy loom miri tsan
-                                            fuzz examples (--quick skips loom miri tsan fuzz)
+  verify [--only CRATE] [--skip CHECK]... [--serial]
+                                            every check: fmt clippy test doc tidy loom miri tsan
+                                            fuzz examples (--quick skips loom miri tsan fuzz);
+                                            Miri and fuzz run alongside the rest unless --serial
   loom [CRATE] [--preemptions N]            loom models (exhaustive), one crate or all
   miri [CRATE]                              Miri over the crates that contain unsafe code
   tsan [CRATE]                              integration and stress tests under ThreadSanitizer

@@ -148,24 +148,91 @@ pub(crate) struct Outcome {
 
 /// Runs `cmd`, echoing its output line by line (indented) while capturing it.
 pub(crate) fn run_streaming(cmd: &mut Command, echo: bool) -> Outcome {
-    run_inner(cmd, echo, None)
+    run_inner(cmd, echo, None, true)
 }
 
 /// As [`run_streaming`] (echoing), but kills the command's whole process group once `limit`
 /// has passed, so a hung test cannot stall the run.
 pub(crate) fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Outcome {
-    run_inner(cmd, true, Some(limit))
+    run_inner(cmd, true, Some(limit), true)
 }
 
 /// As [`run_with_timeout`], but without echoing the output (it is still captured).
 pub(crate) fn run_quiet_with_timeout(cmd: &mut Command, limit: Duration) -> Outcome {
-    run_inner(cmd, false, Some(limit))
+    run_inner(cmd, false, Some(limit), true)
 }
 
-fn run_inner(cmd: &mut Command, echo: bool, limit: Option<Duration>) -> Outcome {
+/// Where a check's lines go: straight to the terminal, or into a buffer that is printed in one
+/// piece later (a check running alongside others, so that its lines do not interleave with
+/// theirs).
+pub(crate) struct Log {
+    buffer: Option<String>,
+}
+
+impl Log {
+    /// Lines go to stdout as they come.
+    pub(crate) fn terminal() -> Self {
+        Self { buffer: None }
+    }
+
+    /// Lines are kept until [`Self::into_text`].
+    pub(crate) fn buffered() -> Self {
+        Self {
+            buffer: Some(String::new()),
+        }
+    }
+
+    /// One line.
+    pub(crate) fn say(&mut self, line: &str) {
+        match &mut self.buffer {
+            None => println!("{line}"),
+            Some(b) => {
+                b.push_str(line);
+                b.push('\n');
+            }
+        }
+    }
+
+    /// Runs `cmd` as [`run_with_timeout`] does (the command line, then its output indented), or,
+    /// buffered, [`run_quiet_with_timeout`] with the same lines kept.
+    pub(crate) fn run(&mut self, cmd: &mut Command, limit: Duration) -> Outcome {
+        self.run_inner(cmd, true, limit)
+    }
+
+    /// As [`Self::run`], without the command's output (it is still captured in the outcome).
+    pub(crate) fn run_quiet(&mut self, cmd: &mut Command, limit: Duration) -> Outcome {
+        self.run_inner(cmd, false, limit)
+    }
+
+    fn run_inner(&mut self, cmd: &mut Command, echo: bool, limit: Duration) -> Outcome {
+        if self.buffer.is_none() {
+            return run_inner(cmd, echo, Some(limit), true);
+        }
+        self.say(&format!("    $ {}", describe(cmd)));
+        let o = run_inner(cmd, false, Some(limit), false);
+        if echo {
+            for line in o.output.lines() {
+                self.say(&format!("      {line}"));
+            }
+        }
+        if o.timed_out {
+            self.say(&format!("    timed out after {limit:?}: killed"));
+        }
+        o
+    }
+
+    /// What was kept (empty for [`Self::terminal`]).
+    pub(crate) fn into_text(self) -> String {
+        self.buffer.unwrap_or_default()
+    }
+}
+
+fn run_inner(cmd: &mut Command, echo: bool, limit: Option<Duration>, announce: bool) -> Outcome {
     use std::os::unix::process::CommandExt;
     let start = Instant::now();
-    eprintln!("    $ {}", describe(cmd));
+    if announce {
+        eprintln!("    $ {}", describe(cmd));
+    }
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -208,7 +275,9 @@ fn run_inner(cmd: &mut Command, echo: bool, limit: Option<Duration>) -> Outcome 
                 std::thread::sleep(Duration::from_millis(200));
             }
             if !done.load(std::sync::atomic::Ordering::Relaxed) {
-                eprintln!("    timed out after {limit:?}: killing process group {pid}");
+                if announce {
+                    eprintln!("    timed out after {limit:?}: killing process group {pid}");
+                }
                 killed.store(true, std::sync::atomic::Ordering::Relaxed);
                 let _ = Command::new("kill")
                     .args(["-KILL", "--", &format!("-{pid}")])

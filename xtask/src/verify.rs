@@ -2,7 +2,7 @@
 
 use std::{collections::BTreeMap, process::Command, time::Duration};
 
-use crate::run::{self, Crate, Outcome};
+use crate::run::{self, Crate, Log, Outcome};
 
 /// The checks, in the order they run.
 const CHECKS: &[&str] = &[
@@ -73,12 +73,15 @@ impl Table {
 struct Options {
     only: Option<String>,
     skip: Vec<String>,
+    /// Run Miri and the fuzz targets in turn with the rest instead of alongside.
+    serial: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
     let mut o = Options {
         only: None,
         skip: Vec::new(),
+        serial: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -94,6 +97,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 }
                 o.skip.push(c.clone());
             }
+            "--serial" => o.serial = true,
             "--quick" => o
                 .skip
                 .extend(["loom", "miri", "tsan", "fuzz"].map(String::from)),
@@ -148,6 +152,27 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
         .map(|(i, c)| (i + 1, c))
         .collect();
 
+    // Miri and the fuzz targets each keep one CPU busy for minutes, while the other checks
+    // leave CPU time unused (tests that wait, a loom suite's last model, linking): they run
+    // alongside the others, their lines kept and printed in one piece at the end.
+    let side = {
+        let (miri, fuzz) = (wants("miri"), wants("fuzz"));
+        let rows = rows.clone();
+        let run = move |log: &mut Log| side_checks(&rows, miri, fuzz, log);
+        if opts.serial || !(miri || fuzz) {
+            Side::Done(run(&mut Log::terminal()))
+        } else {
+            println!(
+                "\n==> miri, fuzz: running alongside the checks below; their report follows at \
+                 the end"
+            );
+            Side::Running(std::thread::spawn(move || {
+                let mut log = Log::buffered();
+                let cells = run(&mut log);
+                (cells, log.into_text())
+            }))
+        }
+    };
     if wants("fmt") {
         step("fmt", "formatting");
         let mut cmd = run::cargo();
@@ -248,27 +273,6 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
             }
         }
     }
-    if wants("miri") {
-        let unsafe_crates: Vec<&(usize, Crate)> = rows
-            .iter()
-            .filter(|(_, c)| c.dir != "bench" && c.has_unsafe())
-            .collect();
-        if !unsafe_crates.is_empty() {
-            if miri_available() {
-                for (i, c) in unsafe_crates {
-                    table.set((*i, &c.dir), "miri", miri_one(c));
-                }
-            } else {
-                println!(
-                    "\n==> miri: skipped: no nightly Miri here \
-                     (rustup component add --toolchain nightly miri rust-src)"
-                );
-                for (i, c) in unsafe_crates {
-                    table.set((*i, &c.dir), "miri", Cell::Skip("none"));
-                }
-            }
-        }
-    }
     if wants("tsan") {
         let checked: Vec<(usize, &Crate, Vec<String>)> = rows
             .iter()
@@ -298,32 +302,6 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
             }
         }
     }
-    if wants("fuzz") {
-        let targets: Vec<(usize, String, String)> = crate::fuzz::targets()
-            .into_iter()
-            .filter_map(|t| {
-                let dir = crate::fuzz::crate_of(&t);
-                let (i, c) = rows.iter().find(|(_, c)| c.dir == dir)?;
-                Some((*i, c.dir.clone(), t))
-            })
-            .collect();
-        if !targets.is_empty() {
-            if crate::fuzz::available() {
-                for (i, dir, t) in targets {
-                    let o = crate::fuzz::one(&t, FUZZ_SECONDS);
-                    table.set((i, &dir), "fuzz", cell(&o));
-                }
-            } else {
-                println!(
-                    "\n==> fuzz: skipped: no cargo-fuzz on a nightly toolchain here \
-                     (cargo install cargo-fuzz --locked)"
-                );
-                for (i, dir, _) in targets {
-                    table.set((i, &dir), "fuzz", Cell::Skip("none"));
-                }
-            }
-        }
-    }
     if wants("examples") && crates.iter().any(|c| c.dir == "weft") {
         step("examples", "every example of the weft crate, run");
         let start = std::time::Instant::now();
@@ -340,6 +318,18 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
         );
     }
 
+    let side = match side {
+        Side::Done(cells) => cells,
+        Side::Running(handle) => {
+            let (cells, text) = handle.join().map_err(|_| "the side checks panicked")?;
+            print!("{text}");
+            cells
+        }
+    };
+    for ((i, dir), check, cell) in side {
+        table.set((i, &dir), check, cell);
+    }
+
     table.print();
     let (p, f, s) = table.tests;
     println!("tests: {p} passed, {f} failed, {s} skipped");
@@ -349,6 +339,71 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
     } else {
         Err(format!("failed: {}", table.failures.join(", ")))
     }
+}
+
+/// Cells of the side checks, keyed as [`Table::set`] takes them.
+type SideCells = Vec<((usize, String), &'static str, Cell)>;
+
+/// The side checks: running alongside the others, or already done (`--serial`).
+enum Side {
+    Running(std::thread::JoinHandle<(SideCells, String)>),
+    Done(SideCells),
+}
+
+/// Miri on every crate with `unsafe` code, then every fuzz target, reporting to `log`.
+fn side_checks(rows: &[(usize, Crate)], miri: bool, fuzz: bool, log: &mut Log) -> SideCells {
+    let mut cells: SideCells = Vec::new();
+    let mut set = |i: usize, dir: &str, check: &'static str, cell: Cell| {
+        cells.push(((i, dir.to_string()), check, cell));
+    };
+    if miri {
+        let unsafe_crates: Vec<&(usize, Crate)> = rows
+            .iter()
+            .filter(|(_, c)| c.dir != "bench" && c.has_unsafe())
+            .collect();
+        if !unsafe_crates.is_empty() {
+            if miri_available() {
+                for (i, c) in unsafe_crates {
+                    set(*i, &c.dir, "miri", miri_one(c, log));
+                }
+            } else {
+                log.say(
+                    "\n==> miri: skipped: no nightly Miri here \
+                     (rustup component add --toolchain nightly miri rust-src)",
+                );
+                for (i, c) in unsafe_crates {
+                    set(*i, &c.dir, "miri", Cell::Skip("none"));
+                }
+            }
+        }
+    }
+    if fuzz {
+        let targets: Vec<(usize, String, String)> = crate::fuzz::targets()
+            .into_iter()
+            .filter_map(|t| {
+                let dir = crate::fuzz::crate_of(&t);
+                let (i, c) = rows.iter().find(|(_, c)| c.dir == dir)?;
+                Some((*i, c.dir.clone(), t))
+            })
+            .collect();
+        if !targets.is_empty() {
+            if crate::fuzz::available() {
+                for (i, dir, t) in targets {
+                    let o = crate::fuzz::one(&t, FUZZ_SECONDS, log);
+                    set(i, &dir, "fuzz", cell(&o));
+                }
+            } else {
+                log.say(
+                    "\n==> fuzz: skipped: no cargo-fuzz on a nightly toolchain here \
+                     (cargo install cargo-fuzz --locked)",
+                );
+                for (i, dir, _) in targets {
+                    set(i, &dir, "fuzz", Cell::Skip("none"));
+                }
+            }
+        }
+    }
+    cells
 }
 
 fn step(check: &str, what: &str) {
@@ -426,11 +481,11 @@ pub(crate) fn nightly() -> Command {
     cmd
 }
 
-fn miri_one(c: &Crate) -> Cell {
-    step(
-        "miri",
-        &format!("{} (unit and integration tests under Miri)", c.package),
-    );
+fn miri_one(c: &Crate, log: &mut Log) -> Cell {
+    log.say(&format!(
+        "\n==> miri: {} (unit and integration tests under Miri)",
+        c.package
+    ));
     let mut cmd = nightly();
     cmd.args([
         "miri",
@@ -443,12 +498,12 @@ fn miri_one(c: &Crate) -> Cell {
     ])
     .arg(run::root().join("target/miri"))
     .env("MIRIFLAGS", "-Zmiri-disable-isolation");
-    let o = run::run_with_timeout(&mut cmd, Duration::from_secs(900));
+    let o = log.run(&mut cmd, Duration::from_secs(900));
     let (passed, failed, ignored) = run::test_counts(&o.output);
-    println!(
+    log.say(&format!(
         "    {}: {passed} passed, {failed} failed, {ignored} ignored under Miri",
         c.package
-    );
+    ));
     cell(&o)
 }
 
@@ -489,7 +544,7 @@ pub(crate) fn miri_main(args: &[String]) -> Result<(), String> {
         .iter()
         .filter(|c| c.dir != "bench" && c.has_unsafe())
     {
-        if let Cell::Fail(_) = miri_one(c) {
+        if let Cell::Fail(_) = miri_one(c, &mut Log::terminal()) {
             failed.push(c.package.clone());
         }
     }

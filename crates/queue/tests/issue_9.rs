@@ -64,9 +64,14 @@ const HANG: Duration = Duration::from_secs(20);
 
 fn rounds() -> u64 {
     // Each round maps and faults in fresh megabytes: a debug build gets fewer rounds (the
-    // defects showed within the first 50 rounds on the old ring, in release).
+    // defects showed within the first 50 rounds on the old ring, in release). ThreadSanitizer
+    // (`cargo xtask tsan`) shadows every byte each item's copy touches, about half a second a
+    // round: it checks the slots' accesses for races, which a few rounds exercise, while the
+    // plain debug and release runs hunt for the hang.
     if cfg!(miri) {
         3
+    } else if cfg!(weft_tsan) {
+        8
     } else if cfg!(debug_assertions) {
         60
     } else {
