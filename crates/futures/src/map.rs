@@ -513,8 +513,12 @@ where
 impl<X, R, I> Drop for Map<'_, X, R, I> {
     fn drop(&mut self) {
         // Every task not consumed is cancelled, whether or not iteration started: a map is
-        // one call, and dropping its iterator abandons the whole call.
-        for slot in &self.inflight {
+        // one call, and dropping its iterator abandons the whole call. Latest first, as
+        // CPython's `result_iterator` does (it cancels its reversed list): a worker that frees
+        // up meanwhile takes the earliest queued task, which is cancelled last, so it can only
+        // start a task that comes before every cancelled one in the input, never one after
+        // (with a remote executor the cancels and the worker's takes race on the broker).
+        for slot in self.inflight.iter().rev() {
             match slot {
                 Slot::One(f) => {
                     f.cancel();

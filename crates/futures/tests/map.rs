@@ -128,3 +128,38 @@ fn fold_over_a_chunk_with_errors_out_of_order_loses_nothing() {
     });
     assert_eq!(out, [Ok(10), Ok(20), Err(failed(3)), Err(failed(0))]);
 }
+
+/// An executor whose tasks stay pending: it keeps each promise (never completed), and each
+/// future records its item when it is cancelled.
+struct Parked {
+    promises: Vec<weft_futures::Promise<u32>>,
+    cancelled: std::sync::Arc<std::sync::Mutex<Vec<u32>>>,
+}
+
+impl MapSubmit<u32, u32> for Parked {
+    fn submit(&mut self, mut items: Vec<u32>) -> Submitted<u32, u32> {
+        let x = items.pop().expect("one item per task");
+        let (p, f) = promise();
+        let log = std::sync::Arc::clone(&self.cancelled);
+        // Its promise is never completed: the future can only be done by a cancel.
+        f.add_done_callback(move || log.lock().unwrap().push(x));
+        self.promises.push(p);
+        Submitted::One(f)
+    }
+}
+
+/// Dropping a map cancels its pending tasks latest first, as CPython's `result_iterator` does:
+/// a worker that frees up meanwhile takes the earliest queued task, which goes last, so it
+/// never starts a task later in the input than one already cancelled (with a remote executor
+/// the cancels and the worker's takes race on the broker; docs/futures.md).
+#[test]
+fn a_dropped_map_cancels_its_tasks_latest_first() {
+    let cancelled = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let source = Parked {
+        promises: Vec::new(),
+        cancelled: std::sync::Arc::clone(&cancelled),
+    };
+    let map = Map::new(source, 0..5, MapOptions::default().buffersize(5), 1);
+    drop(map);
+    assert_eq!(*cancelled.lock().unwrap(), [4, 3, 2, 1, 0]);
+}
