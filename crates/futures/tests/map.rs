@@ -1,6 +1,8 @@
 //! `Map` over chunks stored compactly (values, and errors by position): every item's result
 //! comes back once, in input order (issue 12, docs/futures.md).
 #![cfg(not(weft_loom))]
+// These tests run on real std threads only (never under loom), so std's sync types are right here.
+#![allow(clippy::disallowed_types)]
 
 use weft_futures::{Chunk, Map, MapOptions, MapSubmit, Submitted, TaskError, promise};
 
