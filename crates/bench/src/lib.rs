@@ -265,6 +265,94 @@ pub fn ratio_by_state(weft: &Record, peer: &Record, far_above: f64) -> Option<(f
     ))
 }
 
+/// How weft's runs compare with a peer's, run by run: the runs are paired in the order measured
+/// (the same round of [`rounds`] in the same process, or for the binaries that measure one
+/// implementation at a time, the same run of the same process), and the pairs tested with the
+/// Wilcoxon signed-rank test on the log of each pair's ratio.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Paired {
+    /// How many pairs differ (pairs with equal figures are left out, as the test does).
+    pub pairs: usize,
+    /// In how many of them weft did worse (a longer time, a lower speedup).
+    pub worse: usize,
+    /// The one-sided p-value of "weft is worse": the chance, were weft and the peer alike, of a
+    /// signed-rank sum at least as far on weft's worse side as the one measured. Exact: the
+    /// permutation distribution of the ranks measured, ties given their average rank.
+    pub p: f64,
+}
+
+impl Paired {
+    /// The fewest pairs from which the test can give a p-value below 0.05 (at 5 pairs the
+    /// smallest possible is 1/32; below, a verdict is out of reach).
+    pub const FEWEST: usize = 5;
+
+    /// Whether the runs show weft behind beyond their spread: at least [`Self::FEWEST`] pairs
+    /// and `p < 0.05`.
+    #[must_use]
+    pub fn behind(&self) -> bool {
+        self.pairs >= Self::FEWEST && self.p < 0.05
+    }
+}
+
+/// weft's runs against `peer`'s, pair by pair ([`Paired`]); `higher_is_better` for a speedup or
+/// a rate. `None` when the two records do not hold as many runs each (a figure measured
+/// elsewhere, like CPython's) or a run is not a positive figure.
+#[must_use]
+pub fn paired(weft: &Record, peer: &Record, higher_is_better: bool) -> Option<Paired> {
+    if weft.runs.len() != peer.runs.len()
+        || weft.runs.is_empty()
+        || !weft
+            .runs
+            .iter()
+            .chain(&peer.runs)
+            .all(|v| v.is_finite() && *v > 0.0)
+    {
+        return None;
+    }
+    // Positive: weft worse in that pair.
+    let d: Vec<f64> = weft
+        .runs
+        .iter()
+        .zip(&peer.runs)
+        .map(|(w, p)| {
+            let l = (w / p).ln();
+            if higher_is_better { -l } else { l }
+        })
+        .filter(|l| *l != 0.0)
+        .collect();
+    let n = d.len();
+    let worse = d.iter().filter(|l| **l > 0.0).count();
+    // Ranks of |d|, doubled so that average ranks of ties stay whole numbers.
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| d[a].abs().total_cmp(&d[b].abs()));
+    let mut rank2 = vec![0usize; n];
+    let mut i = 0;
+    while i < n {
+        let mut j = i;
+        while j + 1 < n && d[order[j + 1]].abs() == d[order[i]].abs() {
+            j += 1;
+        }
+        // Positions i..=j (ranks i + 1 ..= j + 1) share their average, doubled: i + j + 2.
+        for &k in &order[i..=j] {
+            rank2[k] = i + j + 2;
+        }
+        i = j + 1;
+    }
+    let observed: usize = (0..n).filter(|&k| d[k] > 0.0).map(|k| rank2[k]).sum();
+    // ways[s]: how many of the 2^n sign patterns give the positive ranks the (doubled) sum s.
+    let total: usize = rank2.iter().sum();
+    let mut ways = vec![0f64; total + 1];
+    ways[0] = 1.0;
+    for &r in &rank2 {
+        for s in (r..=total).rev() {
+            ways[s] += ways[s - r];
+        }
+    }
+    let at_least: f64 = ways[observed..].iter().sum();
+    let p = at_least / ways.iter().sum::<f64>();
+    Some(Paired { pairs: n, worse, p })
+}
+
 /// One implementation in a [`rounds`] comparison: its name (as [`emit`] takes it) and one run
 /// of its workload, returning the run's figure.
 pub type Contender<'a> = (&'static str, &'a mut dyn FnMut() -> f64);
@@ -775,8 +863,8 @@ mod tests {
     use std::cell::RefCell;
 
     use super::{
-        Modes, Record, allowed_cpus, cpu_round_trip, median_value, merge, modes, ratio_by_mode,
-        ratio_by_state, rounds, share,
+        Modes, Paired, Record, allowed_cpus, cpu_round_trip, median_value, merge, modes, paired,
+        ratio_by_mode, ratio_by_state, rounds, share,
     };
 
     #[test]
@@ -1001,5 +1089,105 @@ mod tests {
         assert_eq!(m[0].round_trips, vec![70.0, 440.0]);
         assert_eq!(m[0].median, 8.0);
         assert_eq!(m[0].processes, Some(2));
+    }
+
+    fn runs(imp: &str, unit: &str, runs: Vec<f64>) -> Record {
+        Record {
+            workload: "w_t2".into(),
+            imp: imp.into(),
+            median: median_value(&runs),
+            unit: unit.into(),
+            sweep: None,
+            threads: None,
+            runs,
+            modes: None,
+            processes: None,
+            round_trips: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn paired_runs_weft_loses_every_one_of_are_behind() {
+        // Nine pairs, weft slower in each: the largest signed-rank sum, 1 of 2^9 patterns.
+        let weft = runs(
+            "weft",
+            "ns/op",
+            (1..=9).map(|k| 100.0 + f64::from(k)).collect(),
+        );
+        let peer = runs("std", "ns/op", vec![100.0; 9]);
+        let t = paired(&weft, &peer, false).unwrap();
+        assert_eq!((t.pairs, t.worse), (9, 9));
+        assert!((t.p - 1.0 / 512.0).abs() < 1e-15, "{}", t.p);
+        assert!(t.behind());
+        // The same figures as speedups: weft's are the higher, so it is ahead in every pair.
+        let t = paired(&runs("weft", "×", weft.runs.clone()), &peer, true).unwrap();
+        assert_eq!(t.worse, 0);
+        assert!((t.p - 1.0).abs() < 1e-15);
+        assert!(!t.behind());
+    }
+
+    #[test]
+    fn the_signed_rank_p_value_is_exact() {
+        // log ratios of +1, +2, -3, +4, +5 (in units of the smallest): ranks 1..5, W+ = 12.
+        // Of the 32 sign patterns, 5 reach 12 or more ({} {1} {2} {3} {1,2} negative).
+        let w = [1.0, 2.0, -3.0, 4.0, 5.0].map(|k: f64| 100.0 * (k * 0.01).exp());
+        let t = paired(
+            &runs("weft", "ns/op", w.to_vec()),
+            &runs("kanal", "ns/op", vec![100.0; 5]),
+            false,
+        )
+        .unwrap();
+        assert_eq!((t.pairs, t.worse), (5, 4));
+        assert!((t.p - 5.0 / 32.0).abs() < 1e-12, "{}", t.p);
+        assert!(!t.behind());
+    }
+
+    #[test]
+    fn ties_share_their_rank_and_equal_pairs_drop_out() {
+        // Pairs: equal (left out), +a, +a, -a, +b with b > a (a = ln 2, b = ln 4, exact in
+        // binary): ranks 2, 2, 2 (average of 1..3)
+        // and 4, doubled 4, 4, 4, 8; W+ doubled = 16 of a total 20. Patterns of the four signs
+        // with a doubled positive sum of 16 or more: all four positive (20), or one `a` negative
+        // (16, three ways): 4 of 16.
+        let t = paired(
+            &runs("weft", "ns/op", vec![100.0, 200.0, 200.0, 50.0, 400.0]),
+            &runs("std", "ns/op", vec![100.0; 5]),
+            false,
+        )
+        .unwrap();
+        assert_eq!((t.pairs, t.worse), (4, 3));
+        assert!((t.p - 4.0 / 16.0).abs() < 1e-12, "{}", t.p);
+        // Five pairs are the fewest that can show weft behind; four, even all lost, cannot.
+        let four = paired(
+            &runs("weft", "ns/op", vec![2.0; 4]),
+            &runs("std", "ns/op", vec![1.0; 4]),
+            false,
+        )
+        .unwrap();
+        assert!((four.p - 1.0 / 16.0).abs() < 1e-12);
+        assert!(!four.behind());
+        assert_eq!(Paired::FEWEST, 5);
+    }
+
+    #[test]
+    fn runs_that_do_not_pair_are_not_tested() {
+        let weft = runs("weft", "ns/op", vec![1.0, 2.0, 3.0]);
+        assert_eq!(
+            paired(&weft, &runs("python", "ns/op", vec![9.0]), false),
+            None
+        );
+        let bare = Record {
+            runs: Vec::new(),
+            ..runs("std", "ns/op", vec![2.0])
+        };
+        assert_eq!(paired(&weft, &bare, false), None);
+        assert_eq!(
+            paired(&weft, &runs("std", "ns/op", vec![1.0, 0.0, 1.0]), false),
+            None
+        );
+        // Identical runs: no pair differs, nothing to hold against weft.
+        let t = paired(&weft, &weft, false).unwrap();
+        assert_eq!((t.pairs, t.worse), (0, 0));
+        assert!((t.p - 1.0).abs() < 1e-15);
     }
 }

@@ -185,7 +185,8 @@ fn reason(workload: &str) -> Option<&'static str> {
 
 /// Every row where weft is behind the best peer in this run (weft ÷ best peer above 1.00 for a
 /// time, below 1.00 for a speedup, at two decimals), a sweep's points on one line, each with its
-/// recorded reason.
+/// recorded reason; split by what the runs, paired with the peer's, say ([`weft_bench::paired`]):
+/// behind beyond the spread (`p < 0.05`), or not told apart from level.
 fn behind(records: &[Record]) -> String {
     let mut order: Vec<&str> = Vec::new();
     for r in records {
@@ -193,8 +194,8 @@ fn behind(records: &[Record]) -> String {
             order.push(&r.workload);
         }
     }
-    // (sweep or workload, where: "T = 2: 1.06 (std)" or "1.23 (rayon)", reason key)
-    let mut found: Vec<(String, String, &str)> = Vec::new();
+    // (beyond the spread, sweep or workload, where: "T = 2: 1.06 (std; …)", reason key)
+    let mut found: Vec<(bool, String, String, &str)> = Vec::new();
     for w in order {
         let rs: Vec<&Record> = records.iter().filter(|r| r.workload == w).collect();
         let Some(weft) = rs.iter().find(|r| r.imp == "weft") else {
@@ -221,39 +222,90 @@ fn behind(records: &[Record]) -> String {
             ratio(Some((weft.median, weft.modes)), Some(b)),
             states(&rs, &b.0),
         );
+        let test = rs
+            .iter()
+            .find(|p| p.imp == b.0)
+            .and_then(|p| weft_bench::paired(weft, p, higher_is_better(&weft.unit)));
+        let told = test.map_or_else(
+            || "; runs not paired".to_string(),
+            |t| {
+                format!(
+                    "; worse in {} of {} paired runs, p {}",
+                    t.worse,
+                    t.pairs,
+                    p_value(t.p)
+                )
+            },
+        );
+        let beyond = test.is_some_and(|t| t.behind());
         let (key, at) = match (&weft.sweep, weft.threads) {
-            (Some(sweep), Some(t)) => (format!("{sweep}_t<T>"), format!("T = {t}: {r} ({})", b.0)),
-            _ => (w.to_string(), format!("{r} ({})", b.0)),
+            (Some(sweep), Some(t)) => (
+                format!("{sweep}_t<T>"),
+                format!("T = {t}: {r} ({}{told})", b.0),
+            ),
+            _ => (w.to_string(), format!("{r} ({}{told})", b.0)),
         };
-        found.push((key, at, w));
+        found.push((beyond, key, at, w));
     }
+    let beyond = found.iter().filter(|f| f.0).count();
     if found.is_empty() {
         return "\n## Rows behind the best peer\n\nNone in this run.\n".into();
     }
-    let mut s = String::from(
-        "\n## Rows behind the best peer\n\nIn this run weft is behind its best peer on these rows \
-         (weft ÷ best peer, and the peer). The reasons are those recorded in \
+    let mut s = format!(
+        "\n## Rows behind the best peer\n\nIn this run weft is behind its best peer at {} \
+         points (weft ÷ best peer, and the peer). Each point's runs are paired with the peer's \
+         in the order measured (the same round, in the same process) and the pairs tested \
+         (Wilcoxon signed-rank, one-sided, exact): at {beyond} of them the runs show weft behind \
+         beyond their spread (p < 0.05); at the others they do not tell weft from level (with \
+         this many points, about one in twenty of the points that are level in truth would \
+         still pass the test by chance). The reasons are those recorded in \
          `crates/bench/src/report/behind.md` from the investigations written up in the crates' \
-         pages.\n\n| workload | weft ÷ best peer | why |\n|---|---|---|\n",
+         pages.\n",
+        found.len()
     );
-    // One line per sweep (or workload), in the order of first appearance.
-    let mut keys: Vec<&str> = Vec::new();
-    for f in &found {
-        if !keys.contains(&f.0.as_str()) {
-            keys.push(&f.0);
+    for (title, want) in [
+        ("Behind beyond the spread of the runs", true),
+        ("Behind in the medians, not told apart from level", false),
+    ] {
+        let of: Vec<&(bool, String, String, &str)> = found.iter().filter(|f| f.0 == want).collect();
+        let _ = write!(s, "\n### {title}\n\n");
+        if of.is_empty() {
+            s.push_str("None in this run.\n");
+            continue;
+        }
+        s.push_str("| workload | weft ÷ best peer | why |\n|---|---|---|\n");
+        // One line per sweep (or workload), in the order of first appearance.
+        let mut keys: Vec<&str> = Vec::new();
+        for f in &of {
+            if !keys.contains(&f.1.as_str()) {
+                keys.push(&f.1);
+            }
+        }
+        for key in keys {
+            let line: Vec<&&(bool, String, String, &str)> =
+                of.iter().filter(|f| f.1 == key).collect();
+            let at: Vec<&str> = line.iter().map(|f| f.2.as_str()).collect();
+            let _ = writeln!(
+                s,
+                "| `{key}` | {} | {} |",
+                at.join("; "),
+                reason(line[0].3).unwrap_or("no reason recorded")
+            );
         }
     }
-    for key in keys {
-        let of: Vec<&(String, String, &str)> = found.iter().filter(|f| f.0 == key).collect();
-        let at: Vec<&str> = of.iter().map(|f| f.1.as_str()).collect();
-        let _ = writeln!(
-            s,
-            "| `{key}` | {} | {} |",
-            at.join("; "),
-            reason(of[0].2).unwrap_or("no reason recorded")
-        );
-    }
     s
+}
+
+/// A p-value with its relation: `= 0.23`, `= 0.049` (three decimals below 0.1, so that a value
+/// just under 0.05 does not print as 0.05), or `< 0.001`.
+fn p_value(p: f64) -> String {
+    if p < 0.001 {
+        "< 0.001".into()
+    } else if p < 0.1 {
+        format!("= {p:.3}")
+    } else {
+        format!("= {p:.2}")
+    }
 }
 
 /// The machine and the date.
