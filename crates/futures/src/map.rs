@@ -2,6 +2,8 @@
 
 use std::{collections::VecDeque, fmt, mem, time::Duration, vec};
 
+use weft_sync::Deadline;
+
 use crate::{Future, MapOptions, TaskError};
 
 /// What one task of a [`Map`] hands back when it runs several items: the result of every item
@@ -250,7 +252,18 @@ pub struct Map<'a, X, R, I> {
     chunksize: usize,
     /// The input is exhausted, or the executor refused a task: pull no more.
     done_pulling: bool,
+    /// The last chunk taken ran at least [`LONG_CHUNK`]: the next wait parks without the
+    /// future's busy spin, which could catch only the last few microseconds of such a chunk.
+    /// (Under loom no chunk reports a duration, so the models wait as before.)
+    long_chunks: bool,
 }
+
+/// A chunk that ran this long makes the map wait for the next without spinning first. The
+/// spin of a blocking wait lasts a few microseconds (7 on the machine of issue 12); a
+/// thread woken by a chunk's completion often lands on the CPU of the worker that completed
+/// it, and there its spin before the next wait is time taken from that worker, for a
+/// completion that is usually milliseconds away (issue 12, docs/pool.md).
+const LONG_CHUNK: Duration = Duration::from_micros(100);
 
 enum Slot<X, R> {
     One(Future<R>),
@@ -339,6 +352,7 @@ where
             buffersize,
             chunksize: options.get_chunksize(),
             done_pulling: false,
+            long_chunks: false,
         };
         // Python's `map` submits its first `buffersize` tasks when it is called.
         map.refill();
@@ -402,12 +416,18 @@ where
         }
     }
 
-    /// Waits for `front`, telling the source when it stalls past its patience.
-    fn await_front<T>(&mut self, front: &Future<T>) {
-        if let Some(patience) = self.source.patience()
-            && !front.wait_timeout(patience)
-        {
-            self.source.stalled();
+    /// Waits for `front`, telling the source when it stalls past its patience. `spin`: whether
+    /// the wait may spin before it parks (see `long_chunks`).
+    fn await_front<T>(&mut self, front: &Future<T>, spin: bool) {
+        match self.source.patience() {
+            Some(patience) => {
+                if !front.shared.wait_spinning(Deadline::after(patience), spin) {
+                    self.source.stalled();
+                }
+            }
+            None => {
+                front.shared.wait_spinning(Deadline::never(), spin);
+            }
         }
     }
 }
@@ -487,13 +507,14 @@ where
             self.refill();
             self.current = match self.inflight.pop_front()? {
                 Slot::One(future) => {
-                    self.await_front(&future);
+                    self.await_front(&future, true);
                     return Some(future.result());
                 }
                 Slot::Chunk(future, len) => {
-                    self.await_front(&future);
+                    self.await_front(&future, !self.long_chunks);
                     match future.result() {
                         Ok(chunk) => {
+                            self.long_chunks = chunk.elapsed >= LONG_CHUNK;
                             self.source.finished(chunk.len(), chunk.elapsed);
                             if !chunk.leftover.is_empty() {
                                 self.resubmit_leftover(chunk.leftover);

@@ -518,6 +518,14 @@ impl<T> Shared<T> {
 
     /// Blocks until done or until `deadline`; whether it is done.
     pub(crate) fn wait(&self, deadline: Deadline) -> bool {
+        self.wait_spinning(deadline, true)
+    }
+
+    /// As [`wait`](Self::wait), with its busy spin before parking only if `spin`. A caller that
+    /// knows the task has far longer to run than the spin lasts (a map's batch of ~2 ms) passes
+    /// `false`: on a machine that puts a woken thread on its waker's CPU, the spin would only
+    /// keep the task's worker from running (issue 12, docs/pool.md).
+    pub(crate) fn wait_spinning(&self, deadline: Deadline, spin: bool) -> bool {
         if self.is_done() {
             return true;
         }
@@ -530,8 +538,9 @@ impl<T> Shared<T> {
         // right now, on another CPU (this thread holds its own), and a short task is done
         // within microseconds (issue 12, docs/pool.md). A task not yet picked up gets only the
         // short spin: if its worker shares this CPU, spinning only keeps it away.
-        let mut pending = SpinWait::with_limits(WAIT_SPIN_PENDING, WAIT_SPIN_PENDING);
-        let mut running = SpinWait::with_limits(WAIT_SPIN_RUNNING, WAIT_SPIN_RUNNING);
+        let rounds = |busy| if spin { busy } else { 0 };
+        let mut pending = SpinWait::with_limits(rounds(WAIT_SPIN_PENDING), WAIT_SPIN_PENDING);
+        let mut running = SpinWait::with_limits(rounds(WAIT_SPIN_RUNNING), WAIT_SPIN_RUNNING);
         loop {
             let state = self.state.load(Ordering::Acquire);
             if is_done(state) {

@@ -140,9 +140,13 @@ where
     /// With adaptive batches and an input that knows a lower bound of its length, no batch takes
     /// more than a `2 × max_workers`-th of the items left ("guided" scheduling): the last batches
     /// shrink, and no worker is left alone with a big one at the end.
+    ///
+    /// A pool of one worker has nobody to balance with: its batches keep the adaptive size
+    /// (capped by what is left), as each smaller batch would only add a hand-off to the caller.
     fn chunk_len_hinted(&mut self, chunksize: usize, remaining: (usize, Option<usize>)) -> usize {
         let size = self.chunk_len(chunksize);
         match (&self.adaptive, remaining.0) {
+            (Some(_), left) if left > 0 && self.pool.max_workers() == 1 => size.min(left),
             (Some(_), left) if left > 0 => {
                 let share = left.div_ceil(self.pool.max_workers().saturating_mul(2).max(1));
                 // Not below the floor (see `GUIDED_FLOOR`), nor above what is left.
@@ -307,5 +311,20 @@ mod tests {
             MapSubmit::<u64, u64>::chunk_len_hinted(&mut fixed, 7, (3, Some(3))),
             7
         );
+    }
+
+    #[test]
+    fn one_worker_keeps_its_batches_whole_to_the_end() {
+        // Nobody to balance with: no guided cut, only what is left caps the batch.
+        let pool = ThreadPoolExecutor::new(1);
+        let mut b = Batches::new(&pool, |x: u64| x, MapOptions::default());
+        b.adaptive.as_mut().unwrap().size = 4096;
+        let mut len =
+            |left: (usize, Option<usize>)| MapSubmit::<u64, u64>::chunk_len_hinted(&mut b, 1, left);
+        assert_eq!(len((10_000, Some(10_000))), 4096);
+        assert_eq!(len((5_000, Some(5_000))), 4096);
+        assert_eq!(len((800, Some(800))), 800);
+        assert_eq!(len((1, Some(1))), 1);
+        assert_eq!(len((0, None)), 4096);
     }
 }
