@@ -6,19 +6,21 @@
 //! `pool_submit_1us` (submit every task, then take every result), `pool_map_1us` (`map` over the
 //! items) and `pool_as_completed_1us` (submit every task, then take the results in completion
 //! order); µs per task; weft vs rayon (spawn + a result slot; `par_iter` for map; spawn + a
-//! channel for as_completed).
+//! channel for as_completed). The sweeps run weft and rayon in interleaved rounds
+//! ([`weft_bench::rounds`]), each run after a 2 ms pause in which the other's idle threads go
+//! to sleep.
 #![allow(clippy::disallowed_types, missing_docs)]
 
 use std::{
     hint::black_box,
     sync::{Arc, Condvar, Mutex, mpsc},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use rayon::prelude::*;
 use weft_bench::{
-    emit, emit_sweep, enabled, median, ns_per_op, python_median, scale, spin, sweep_enabled,
-    sweep_name, thread_counts, us_per_op, work,
+    emit, emit_rounds_sweep, enabled, median, ns_per_op, python_median, rounds, scale, spin,
+    sweep_enabled, sweep_name, thread_counts, time, us_per_op, work,
 };
 use weft_futures::as_completed;
 use weft_pool::ThreadPoolExecutor;
@@ -323,6 +325,22 @@ for _ in range(int(os.environ.get("WEFT_BENCH_RUNS", "5"))):
 /// Tasks of one sweep point.
 const SWEEP_TASKS: u64 = 20_000;
 
+/// One timed run of a sweep point: a pause of [`SETTLE`] first (not timed), then `f`, in µs
+/// per task. The pause lets the other contender's idle threads stop spinning and sleep (rayon's
+/// yield for a few dozen rounds, weft's for a few dozen microseconds) before this one's run
+/// starts, so that in interleaved rounds neither runs beside the other's leftovers, and every run
+/// starts from parked workers, as a program's occasional burst of tasks does.
+fn settled(n: u64, f: impl FnOnce()) -> f64 {
+    std::thread::sleep(SETTLE);
+    time(f).as_nanos() as f64 / n as f64 / 1_000.0
+}
+
+/// The pause before each run of a sweep point (see [`settled`]).
+const SETTLE: Duration = Duration::from_millis(2);
+
+/// The worker sweeps, weft and rayon in interleaved rounds ([`rounds`]) at each point: a
+/// change of the machine's state falls on both alike, and the report pairs their runs round by
+/// round. (The single-point rows above still measure one implementation at a time.)
 fn sweeps() {
     let bases = ["pool_submit_1us", "pool_map_1us", "pool_as_completed_1us"];
     if !bases.iter().any(|b| sweep_enabled(b)) {
@@ -339,67 +357,83 @@ fn sweeps() {
             .unwrap();
         let b = bases[0];
         if enabled(&sweep_name(b, t)) {
-            let r = us_per_op(n, || {
-                let fs: Vec<_> = (0..n).map(|x| pool.submit(move || task(x))).collect();
-                let s = fs
-                    .into_iter()
-                    .fold(0u64, |a, f| a.wrapping_add(f.result().unwrap()));
-                black_box(s);
-            });
-            emit_sweep(b, t, "weft", r, "µs/task");
-            let r = us_per_op(n, || {
-                let slots: Vec<_> = (0..n)
-                    .map(|x| {
-                        let slot = Slot::new();
-                        let s = slot.clone();
-                        rayon.spawn(move || s.set(task(x)));
-                        slot
+            let results = rounds(&mut [
+                ("weft", &mut || {
+                    settled(n, || {
+                        let fs: Vec<_> = (0..n).map(|x| pool.submit(move || task(x))).collect();
+                        let s = fs
+                            .into_iter()
+                            .fold(0u64, |a, f| a.wrapping_add(f.result().unwrap()));
+                        black_box(s);
                     })
-                    .collect();
-                let s = slots.iter().fold(0u64, |a, s| a.wrapping_add(s.wait()));
-                black_box(s);
-            });
-            emit_sweep(b, t, "rayon", r, "µs/task");
+                }),
+                ("rayon", &mut || {
+                    settled(n, || {
+                        let slots: Vec<_> = (0..n)
+                            .map(|x| {
+                                let slot = Slot::new();
+                                let s = slot.clone();
+                                rayon.spawn(move || s.set(task(x)));
+                                slot
+                            })
+                            .collect();
+                        let s = slots.iter().fold(0u64, |a, s| a.wrapping_add(s.wait()));
+                        black_box(s);
+                    })
+                }),
+            ]);
+            emit_rounds_sweep(b, t, "µs/task", results);
         }
         let b = bases[1];
         if enabled(&sweep_name(b, t)) {
-            let r = us_per_op(n, || {
-                let s = pool
-                    .map(task, 0..n)
-                    .fold(0u64, |a, r| a.wrapping_add(r.unwrap()));
-                black_box(s);
-            });
-            emit_sweep(b, t, "weft", r, "µs/task");
-            let r = us_per_op(n, || {
-                let s = rayon.install(|| {
-                    (0..n)
-                        .into_par_iter()
-                        .map(task)
-                        .reduce(|| 0, u64::wrapping_add)
-                });
-                black_box(s);
-            });
-            emit_sweep(b, t, "rayon", r, "µs/task");
+            let results = rounds(&mut [
+                ("weft", &mut || {
+                    settled(n, || {
+                        let s = pool
+                            .map(task, 0..n)
+                            .fold(0u64, |a, r| a.wrapping_add(r.unwrap()));
+                        black_box(s);
+                    })
+                }),
+                ("rayon", &mut || {
+                    settled(n, || {
+                        let s = rayon.install(|| {
+                            (0..n)
+                                .into_par_iter()
+                                .map(task)
+                                .reduce(|| 0, u64::wrapping_add)
+                        });
+                        black_box(s);
+                    })
+                }),
+            ]);
+            emit_rounds_sweep(b, t, "µs/task", results);
         }
         let b = bases[2];
         if enabled(&sweep_name(b, t)) {
-            let r = us_per_op(n, || {
-                let fs: Vec<_> = (0..n).map(|x| pool.submit(move || task(x))).collect();
-                let s = as_completed(fs).fold(0u64, |a, f| a.wrapping_add(f.result().unwrap()));
-                black_box(s);
-            });
-            emit_sweep(b, t, "weft", r, "µs/task");
-            let r = us_per_op(n, || {
-                let (tx, rx) = mpsc::channel();
-                for x in 0..n {
-                    let tx = tx.clone();
-                    rayon.spawn(move || tx.send(task(x)).unwrap());
-                }
-                drop(tx);
-                let s = rx.iter().fold(0u64, u64::wrapping_add);
-                black_box(s);
-            });
-            emit_sweep(b, t, "rayon", r, "µs/task");
+            let results = rounds(&mut [
+                ("weft", &mut || {
+                    settled(n, || {
+                        let fs: Vec<_> = (0..n).map(|x| pool.submit(move || task(x))).collect();
+                        let s = as_completed(fs)
+                            .fold(0u64, |a, f| a.wrapping_add(f.result().unwrap()));
+                        black_box(s);
+                    })
+                }),
+                ("rayon", &mut || {
+                    settled(n, || {
+                        let (tx, rx) = mpsc::channel();
+                        for x in 0..n {
+                            let tx = tx.clone();
+                            rayon.spawn(move || tx.send(task(x)).unwrap());
+                        }
+                        drop(tx);
+                        let s = rx.iter().fold(0u64, u64::wrapping_add);
+                        black_box(s);
+                    })
+                }),
+            ]);
+            emit_rounds_sweep(b, t, "µs/task", results);
         }
     }
 }
