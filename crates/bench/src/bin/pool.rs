@@ -415,8 +415,8 @@ fn sweeps() {
                 ("weft", &mut || {
                     settled(n, || {
                         let fs: Vec<_> = (0..n).map(|x| pool.submit(move || task(x))).collect();
-                        let s = as_completed(fs)
-                            .fold(0u64, |a, f| a.wrapping_add(f.result().unwrap()));
+                        let s =
+                            as_completed(fs).fold(0u64, |a, f| a.wrapping_add(f.result().unwrap()));
                         black_box(s);
                     })
                 }),
