@@ -45,6 +45,7 @@
 //! ```
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
+pub mod claims;
 pub mod clock;
 pub mod cpu;
 mod deadline;

@@ -471,3 +471,74 @@ fn core_transfer_racing_leave_and_wake_settles_exactly_once() {
         assert!(first.lock().is_empty() && second.lock().is_empty());
     });
 }
+
+/// `Claims`: two threads claim one position at a time from two items and put results. Every
+/// item is taken exactly once, exactly one thread gets the token, and `finish` then sees both
+/// results (written by either thread) in order.
+#[test]
+fn claims_two_runners_take_each_item_once_and_one_finishes() {
+    use weft_sync::claims::Claims;
+
+    weft_sync::model(|| {
+        let claims = Arc::new(Claims::new(vec![1usize, 2]));
+        let taken = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+        let run = {
+            let claims = claims.clone();
+            let taken = taken.clone();
+            move || {
+                let mut token = None;
+                while let Some(mut claim) = claims.claim(1) {
+                    while let Some((at, x)) = claim.take() {
+                        taken[at].fetch_add(1, S);
+                        claim.put(x * 10);
+                    }
+                    token = token.or(claim.settle());
+                }
+                token.map(|t| claims.finish(t))
+            }
+        };
+        let other = thread::spawn(run.clone());
+        let mine = run();
+        let theirs = other.join().unwrap();
+        assert_eq!(taken[0].load(S), 1);
+        assert_eq!(taken[1].load(S), 1);
+        let done = match (mine, theirs) {
+            (Some(d), None) | (None, Some(d)) => d,
+            other => panic!("not exactly one finisher: {other:?}"),
+        };
+        assert_eq!(done, (vec![10, 20], vec![]));
+    });
+}
+
+/// A claim split by its runner: the parcel, redeemed on another thread, settles the rest; a
+/// taken item without a result is listed as failed. One token, whoever settles last.
+#[test]
+fn claims_parcel_redeemed_elsewhere_settles_the_rest() {
+    use weft_sync::claims::Claims;
+
+    weft_sync::model(|| {
+        let claims = Arc::new(Claims::new(vec![1usize, 2, 3]));
+        let mut claim = claims.claim(3).unwrap();
+        let (_, x) = claim.take().unwrap();
+        claim.put(x);
+        let parcel = claim.split_off().unwrap();
+        let other = {
+            let claims = claims.clone();
+            thread::spawn(move || {
+                let mut rest = claims.redeem(parcel);
+                let (_, x) = rest.take().unwrap();
+                rest.put(x * 2);
+                // The third item is taken and gets no result: it failed.
+                let _ = rest.take().unwrap();
+                rest.settle().map(|t| claims.finish(t))
+            })
+        };
+        let mine = claim.settle().map(|t| claims.finish(t));
+        let theirs = other.join().unwrap();
+        let done = match (mine, theirs) {
+            (Some(d), None) | (None, Some(d)) => d,
+            other => panic!("not exactly one finisher: {other:?}"),
+        };
+        assert_eq!(done, (vec![1, 4], vec![2]));
+    });
+}
