@@ -16,9 +16,10 @@ use crate::{Future, MapOptions, TaskError};
 /// "Issue 12"). [`Chunk::new`] builds one from a `Result` per item.
 ///
 /// An executor that runs a chunk in one go returns every result and no `leftover`. One that
-/// can split a running chunk (weft-pool's adaptive batching stops a chunk whose items turned
-/// slow) hands the items it did not run back in `leftover`; the map submits them again, ahead of
-/// every later task, so the results still come in input order.
+/// can stop a running chunk early (asked to by [`MapSubmit::stalled`]) and cannot spread the
+/// rest itself hands the items it did not run back in `leftover`; the map submits them again,
+/// ahead of every later task, so the results still come in input order. (weft-pool spreads a
+/// stopped batch's items over its workers itself, and returns none.)
 ///
 /// # Examples
 ///

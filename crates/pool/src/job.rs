@@ -25,6 +25,14 @@ pub(crate) enum Abort {
 }
 
 impl Abort {
+    /// The error a task aborted this way fails with.
+    pub(crate) fn error(self) -> TaskError {
+        match self {
+            Self::Cancel => TaskError::Cancelled,
+            Self::Broken(reason) => TaskError::BrokenPool(reason),
+        }
+    }
+
     /// Completes `promise`'s future without running its task.
     pub(crate) fn apply<T>(self, promise: Promise<T>) {
         match self {
@@ -60,6 +68,11 @@ impl<'a> Finishing<'a> {
             pool,
             announced: Cell::new(false),
         }
+    }
+
+    /// The pool this worker works for.
+    pub(crate) fn pool(&self) -> &'a Arc<Shared> {
+        self.pool
     }
 
     /// Counts this worker as finishing, once per job.

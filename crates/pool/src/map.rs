@@ -5,14 +5,16 @@
 //! options, how big the batches are.
 
 use std::{
+    mem,
     panic::{AssertUnwindSafe, catch_unwind},
     time::Duration,
 };
 
 use weft_futures::{Chunk, MapOptions, MapSubmit, Promise, Submitted, TaskError, promise};
 use weft_sync::{
-    Arc,
-    atomic::{AtomicBool, Ordering},
+    Arc, Mutex,
+    atomic::{AtomicBool, AtomicU64, Ordering},
+    claims::{Claim, Claims, Parcel, Settled},
     clock,
 };
 
@@ -27,19 +29,18 @@ type SplitFlag = Arc<AtomicBool>;
 
 /// A batch that runs this long is worth its scheduling cost many times over, and wakes the
 /// map's caller (who, on a machine with as many workers as CPUs, takes a CPU from a worker)
-/// rarely: 2 ms rather than 0.5 ms made `map` over 1 µs items 0.5–1 % faster (issue 12). The
-/// last batches are cut smaller anyway when the input's length is known
-/// (`chunk_len_hinted`).
+/// rarely: 2 ms rather than 0.5 ms made `map` over 1 µs items 0.5–1 % faster (issue 12). Idle
+/// workers help finish the last ones (see [`Batch`]).
 const TARGET_NANOS: u64 = 2_000_000;
-/// The guided cut of the last batches (`chunk_len_hinted`) stops at `max_workers / 256` of the
-/// adaptive size (about 8 µs of work per worker with the 2 ms target: 16 µs with two workers,
-/// 125 µs with 16). Each batch costs a hand-off to the caller; without a floor the last batches
-/// shrank to one item, hundreds of them at 16 workers, while a floor the same for every pool
-/// size left two workers unevenly loaded at the end (issue 12, docs/pool.md).
-const GUIDED_FLOOR: usize = 256;
 /// A caller that has waited this long for a batch asks every batch in flight to split: the items
 /// turned slow, and what is left of each batch should spread over the workers.
 const SPLIT_AFTER: Duration = Duration::from_millis(50);
+/// The work in one claim of a batch's items (see [`Batch`]): idle workers help a running batch
+/// in claims this long, so its last items spread over the workers within about this much, and
+/// a claim costs one atomic addition per this much work.
+const BLOCK_NANOS: u64 = 50_000;
+/// Claims per batch before any batch of the map reported its time.
+const UNMEASURED_BLOCKS: usize = 8;
 /// The largest adaptive batch of small items: bounds the items pulled ahead with default options.
 const MAX_BATCH: usize = 65_536;
 /// The most bytes a batch's items, or its results, may take in one vector: 64 KiB stays well
@@ -73,12 +74,15 @@ const fn max_batch<X, T>() -> usize {
 /// start at one item, grow (at most fourfold per batch) while batches run under
 /// [`TARGET_NANOS`], shrink at once when they run longer, and a caller that waits
 /// [`SPLIT_AFTER`] for its oldest batch makes every batch in flight stop after its current item
-/// (the map re-submits what they left, spread over the workers). With explicit options, each
-/// batch carries exactly `chunksize` items.
+/// and hand what it left to the pool, spread over the workers. With explicit options, each
+/// batch carries exactly `chunksize` items. Either way, a worker that finds the queue empty
+/// helps a running batch with the items nobody has claimed yet ([`Batch`]).
 pub(crate) struct Batches<'a, F> {
     pool: &'a ThreadPoolExecutor,
     f: Arc<F>,
     adaptive: Option<Adaptive>,
+    /// Nanoseconds per item in the last batch that reported its time, if any did.
+    per_item: Option<u64>,
 }
 
 struct Adaptive {
@@ -102,6 +106,7 @@ impl<'a, F> Batches<'a, F> {
             pool,
             f: Arc::new(f),
             adaptive,
+            per_item: None,
         }
     }
 }
@@ -114,11 +119,18 @@ where
 {
     fn submit(&mut self, items: Vec<X>) -> Submitted<X, T> {
         let (promise, future) = promise();
+        // Claims of about `BLOCK_NANOS` each; before any batch reported its time (and under
+        // loom, where none does), an eighth of the batch.
+        let block = match self.per_item {
+            Some(per_item) => usize::try_from(BLOCK_NANOS / per_item).unwrap_or(usize::MAX),
+            None => items.len().div_ceil(UNMEASURED_BLOCKS),
+        };
         let batch = Box::new(BatchJob {
             f: self.f.clone(),
             items,
             promise,
             split: self.adaptive.as_ref().map(|a| a.split.clone()),
+            block,
         });
         match Shared::try_push(self.pool.shared(), batch) {
             Ok(()) => Submitted::Chunk(future),
@@ -138,21 +150,14 @@ where
     }
 
     /// With adaptive batches and an input that knows a lower bound of its length, no batch takes
-    /// more than a `2 × max_workers`-th of the items left ("guided" scheduling): the last batches
-    /// shrink, and no worker is left alone with a big one at the end.
-    ///
-    /// A pool of one worker has nobody to balance with: its batches keep the adaptive size
-    /// (capped by what is left), as each smaller batch would only add a hand-off to the caller.
+    /// more than what is left: the last batch is the remainder, not a full batch that would pull
+    /// one more item from the input only to see it end. The last batches are not cut smaller:
+    /// idle workers help finish a running batch (see [`Batch`]), so the workers run out of
+    /// items together without the extra hand-offs to the caller that smaller batches cost.
     fn chunk_len_hinted(&mut self, chunksize: usize, remaining: (usize, Option<usize>)) -> usize {
         let size = self.chunk_len(chunksize);
         match (&self.adaptive, remaining.0) {
-            (Some(_), left) if left > 0 && self.pool.max_workers() == 1 => size.min(left),
-            (Some(_), left) if left > 0 => {
-                let share = left.div_ceil(self.pool.max_workers().saturating_mul(2).max(1));
-                // Not below the floor (see `GUIDED_FLOOR`), nor above what is left.
-                let floor = size.saturating_mul(self.pool.max_workers()) / GUIDED_FLOOR;
-                size.min(share.max(floor)).min(left).max(1)
-            }
+            (Some(_), left) if left > 0 => size.min(left),
             _ => size,
         }
     }
@@ -171,7 +176,6 @@ where
     }
 
     fn finished(&mut self, ran: usize, elapsed: Duration) {
-        let Some(a) = &mut self.adaptive else { return };
         // An unmeasured batch (weft's clock reads no durations under loom) or an empty one
         // says nothing.
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
@@ -179,35 +183,31 @@ where
             return;
         }
         let per_item = (nanos / ran as u64).max(1);
+        self.per_item = Some(per_item);
+        let Some(a) = &mut self.adaptive else { return };
         let max = max_batch::<X, T>();
         let ideal = usize::try_from(TARGET_NANOS / per_item).unwrap_or(max);
         // Grow at most fourfold per batch (one fast batch may be a fluke); shrink at once.
         a.size = ideal.clamp(1, max).min(a.size.saturating_mul(4));
     }
-
-    /// Up to `2 × max_workers` pieces (which split again if they are still slow): slow items
-    /// spread over the workers, while a false alarm (a worker descheduled on a busy machine)
-    /// costs a handful of tasks, not one per item.
-    fn leftover_len(&mut self, n: usize, _chunksize: usize) -> usize {
-        let pieces = self.pool.max_workers().saturating_mul(2).clamp(1, n.max(1));
-        n.div_ceil(pieces)
-    }
 }
 
-/// One task of a map: a batch of items, run in one loop under one `catch_unwind` (entered again
-/// after an item that panicked), each item with its own result.
+/// One task of a map: a batch of items, which its worker runs in blocks claimed from a shared
+/// cursor, so that an idle worker can claim the blocks left (see [`Batch`]).
 struct BatchJob<F, X, T> {
     f: Arc<F>,
     items: Vec<X>,
     promise: Promise<Chunk<X, T>>,
     split: Option<SplitFlag>,
+    /// Items per claim.
+    block: usize,
 }
 
 impl<F, X, T> Job for BatchJob<F, X, T>
 where
-    F: Fn(X) -> T + Send + Sync,
-    X: Send,
-    T: Send,
+    F: Fn(X) -> T + Send + Sync + 'static,
+    X: Send + 'static,
+    T: Send + 'static,
 {
     fn run(self: Box<Self>, finishing: &Finishing<'_>) {
         let BatchJob {
@@ -215,60 +215,318 @@ where
             items,
             promise,
             split,
+            block,
         } = *self;
         if !promise.set_running() {
             // The map iterator was dropped and cancelled this batch.
             return;
         }
-        // weft's clock: under loom `elapsed` is zero, and `finished` leaves the size alone.
-        let start = clock::Instant::now();
-        let mut items = items.into_iter();
-        let mut values = Vec::with_capacity(items.len());
-        let mut errors = Vec::new();
-        // One `catch_unwind` around a tight loop over the items, entered again after an item
-        // that panicked: the item was taken from `items` before it ran, so the loop resumes at
-        // the next one, and the failed item's position is the count of results so far.
-        loop {
-            let ran = catch_unwind(AssertUnwindSafe(|| match &split {
-                None => values.extend(items.by_ref().map(&*f)),
-                Some(flag) => {
-                    for x in items.by_ref() {
-                        values.push(f(x));
-                        // Relaxed: see `Batches::stalled`.
-                        if flag.load(Ordering::Relaxed) {
-                            return;
-                        }
-                    }
-                }
-            }));
-            match ran {
-                Ok(()) => break,
-                Err(payload) => {
-                    errors.push((values.len() + errors.len(), TaskError::from_panic(payload)));
-                    if split
-                        .as_ref()
-                        .is_some_and(|flag| flag.load(Ordering::Relaxed))
-                    {
-                        break;
-                    }
-                }
-            }
+        let pool = finishing.pool();
+        // A batch of several blocks is offered to idle workers while it runs; with nobody to
+        // help, its worker claims it whole.
+        let block = if pool.max_workers() > 1 {
+            block
+        } else {
+            items.len()
+        };
+        let batch = Arc::new(Batch::new(f, items, promise, split, block));
+        let offered = batch.claims.len() > batch.block;
+        if offered {
+            Shared::offer_help(pool, Box::new(Helper(batch.clone())));
         }
-        let leftover: Vec<X> = items.collect();
-        let elapsed = start.elapsed();
-        // Drop our share of `f` before completing, so that the caller never waits on it.
-        drop(f);
-        finishing.announce();
-        promise.set_result(Chunk {
-            values,
-            errors,
-            leftover,
-            elapsed,
-        });
+        Batch::claim_and_run(&batch, pool, finishing, false);
+        if offered {
+            pool.withdraw_help(Arc::as_ptr(&batch).cast());
+        }
     }
 
     fn abort(self: Box<Self>, why: Abort) {
         why.apply(self.promise);
+    }
+}
+
+/// A batch being run: its items claimed in blocks by its worker and by idle workers that help
+/// it (weft-sync's [`Claims`]), the results in order, and the future to complete.
+///
+/// # The protocol
+///
+/// * **Claims.** A runner (the batch's worker, or an idle worker helping it) claims `block`
+///   items at a time; each item is claimed by exactly one runner, which runs it and puts its
+///   result (or records its panic in `errors`).
+/// * **Settling.** A runner settles each claim when it is done with it; the runner that
+///   settles the last item gets the token that unlocks the results, and completes the future,
+///   alone. It drops the batch's share of the map's function first, and every runner drops its
+///   own before it settles, so that the function is dropped by the map's caller, as before.
+/// * **Splitting.** When the map's caller has waited too long (the items turned slow), `split`
+///   is raised: a runner stops after its current item and hands the rest of its claim to the
+///   pool as [`Piece`] jobs spread over the workers, which run and settle them; later claims
+///   take one item each.
+///
+/// `tests/loom.rs` (`an_idle_worker_helps_a_running_batch`) explores a worker and a helper
+/// sharing a batch.
+struct Batch<F, X, T> {
+    /// The map's function, until the batch completes.
+    f: Mutex<Option<Arc<F>>>,
+    claims: Claims<X, T>,
+    block: usize,
+    /// The items that panicked (or never ran, for a piece the pool aborted), by position.
+    errors: Mutex<Vec<(usize, TaskError)>>,
+    /// Nanoseconds spent running items, summed over the runners.
+    busy: AtomicU64,
+    promise: Mutex<Option<Promise<Chunk<X, T>>>>,
+    split: Option<SplitFlag>,
+}
+
+impl<F, X, T> Batch<F, X, T>
+where
+    F: Fn(X) -> T + Send + Sync + 'static,
+    X: Send + 'static,
+    T: Send + 'static,
+{
+    fn new(
+        f: Arc<F>,
+        items: Vec<X>,
+        promise: Promise<Chunk<X, T>>,
+        split: Option<SplitFlag>,
+        block: usize,
+    ) -> Self {
+        Self {
+            f: Mutex::new(Some(f)),
+            block: block.clamp(1, items.len().max(1)),
+            claims: Claims::new(items),
+            errors: Mutex::new(Vec::new()),
+            busy: AtomicU64::new(0),
+            promise: Mutex::new(Some(promise)),
+            split,
+        }
+    }
+
+    fn split_raised(&self) -> bool {
+        // Relaxed: the flag only asks to stop early; results travel through the claims.
+        self.split
+            .as_ref()
+            .is_some_and(|flag| flag.load(Ordering::Relaxed))
+    }
+
+    /// Claims and runs blocks until none is left (a `helper` also stops when the pool has a job
+    /// queued: queued work comes first).
+    ///
+    /// Each claim settles once the runner holds the next one, which it cannot be the last to
+    /// settle while it holds another; the last claim settles after the runner dropped its share
+    /// of the function, so whoever completes the batch drops the batch's share after every
+    /// runner's.
+    fn claim_and_run(
+        this: &Arc<Self>,
+        pool: &Arc<Shared>,
+        finishing: &Finishing<'_>,
+        helper: bool,
+    ) {
+        let mut f: Option<Arc<F>> = None;
+        let mut held: Option<Claim<'_, X, T>> = None;
+        let mut t = clock::Instant::now();
+        loop {
+            if helper && pool.has_queued() {
+                break;
+            }
+            let k = if this.split_raised() { 1 } else { this.block };
+            let Some(mut claim) = this.claims.claim(k) else {
+                break;
+            };
+            if let Some(previous) = held.take() {
+                let last = previous.settle();
+                debug_assert!(
+                    last.is_none(),
+                    "a claim held: the previous one is not the last"
+                );
+            }
+            // A share of the function while this runner holds a claim: the batch cannot
+            // complete meanwhile, so it is there.
+            let f = f.get_or_insert_with(|| {
+                this.f
+                    .lock()
+                    .clone()
+                    .expect("the map's function lives until the batch completes")
+            });
+            if this.run(f, &mut claim, true)
+                && let Some(parcel) = claim.split_off()
+            {
+                Self::spread(this, pool, finishing, parcel);
+            }
+            held = Some(claim);
+            this.add_busy(&mut t);
+        }
+        drop(f);
+        if let Some(last) = held
+            && let Some(settled) = last.settle()
+        {
+            this.complete(settled, Some(finishing));
+        }
+    }
+
+    /// Adds the time since `t` to the batch's busy time, and restarts `t`.
+    fn add_busy(&self, t: &mut clock::Instant) {
+        let nanos = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.busy.fetch_add(nanos, Ordering::Relaxed);
+        *t = clock::Instant::now();
+    }
+
+    /// Runs the items of `claim` with `f`, until none is left or, if `stoppable`, until `split`
+    /// is raised (after at least one item); whether it stopped early.
+    fn run(&self, f: &F, claim: &mut Claim<'_, X, T>, stoppable: bool) -> bool {
+        // The flag, looked up once: the check after each item is one Relaxed load.
+        let flag = self.split.as_deref().filter(|_| stoppable);
+        let stop = || flag.is_some_and(|flag| flag.load(Ordering::Relaxed));
+        // One `catch_unwind` around a tight loop, entered again after an item that panicked
+        // (its position is recorded; the claim lists it as failed).
+        loop {
+            match catch_unwind(AssertUnwindSafe(|| claim.run(f, stop))) {
+                Ok(early) => return early,
+                Err(payload) => {
+                    let at = claim.unanswered().expect("a panic comes from an item");
+                    self.errors
+                        .lock()
+                        .push((at, TaskError::from_panic(payload)));
+                    if stop() {
+                        return true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands the items of `parcel` (a runner's unrun rest) to the pool in up to
+    /// `2 × max_workers` pieces; the ones the pool refuses (it broke) run here.
+    fn spread(this: &Arc<Self>, pool: &Arc<Shared>, finishing: &Finishing<'_>, mut parcel: Parcel) {
+        let per = parcel
+            .len()
+            .div_ceil(pool.max_workers().saturating_mul(2).clamp(1, parcel.len()));
+        loop {
+            let rest = parcel.split_at(per);
+            let piece = Box::new(Piece {
+                batch: this.clone(),
+                parcel,
+            });
+            if let Err(piece) = Shared::push_piece(pool, piece) {
+                piece.run(finishing);
+            }
+            match rest {
+                Some(rest) => parcel = rest,
+                None => return,
+            }
+        }
+    }
+
+    /// Completes the batch's future with every result, in order. Called once, with the token
+    /// of the last settled claim (`finishing`: `None` for the pool aborting a piece).
+    fn complete(&self, settled: Settled, finishing: Option<&Finishing<'_>>) {
+        // Drop the batch's share of the map's function before completing (every runner
+        // dropped its own before settling), so that the caller never waits on it.
+        drop(self.f.lock().take());
+        // The positions without a result are the ones `errors` holds (the items that panicked,
+        // or that an aborted piece dropped).
+        let (values, _) = self.claims.finish(settled);
+        let mut errors = mem::take(&mut *self.errors.lock());
+        errors.sort_unstable_by_key(|&(at, _)| at);
+        let elapsed = Duration::from_nanos(self.busy.load(Ordering::Relaxed));
+        let promise = self.promise.lock().take();
+        if let Some(finishing) = finishing {
+            finishing.announce();
+        }
+        promise
+            .expect("a batch is completed once")
+            .set_result(Chunk {
+                values,
+                errors,
+                leftover: Vec::new(),
+                elapsed,
+            });
+    }
+}
+
+/// Items of a running batch whose runner was asked to split: a job of the pool, run by whichever
+/// worker takes it (see [`Batch`]).
+struct Piece<F, X, T> {
+    batch: Arc<Batch<F, X, T>>,
+    parcel: Parcel,
+}
+
+impl<F, X, T> Job for Piece<F, X, T>
+where
+    F: Fn(X) -> T + Send + Sync + 'static,
+    X: Send + 'static,
+    T: Send + 'static,
+{
+    fn run(self: Box<Self>, finishing: &Finishing<'_>) {
+        let Piece { batch, parcel } = *self;
+        let mut t = clock::Instant::now();
+        let mut claim = batch.claims.redeem(parcel);
+        let f = batch
+            .f
+            .lock()
+            .clone()
+            .expect("the map's function lives until the batch completes");
+        batch.run(&f, &mut claim, false);
+        drop(f);
+        batch.add_busy(&mut t);
+        if let Some(settled) = claim.settle() {
+            batch.complete(settled, Some(finishing));
+        }
+    }
+
+    /// The pool shut down with `cancel_futures`, or broke, before a worker took the piece: its
+    /// items fail with that error, unrun.
+    fn abort(self: Box<Self>, why: Abort) {
+        let Piece { batch, parcel } = *self;
+        let error = why.error();
+        let mut claim = batch.claims.redeem(parcel);
+        batch
+            .errors
+            .lock()
+            .extend(claim.range().map(|at| (at, error.clone())));
+        while let Some((_, item)) = claim.take() {
+            // A panicking `Drop` of an item must not keep the batch from settling.
+            let _ = catch_unwind(AssertUnwindSafe(|| drop(item)));
+        }
+        if let Some(settled) = claim.settle() {
+            batch.complete(settled, None);
+        }
+    }
+}
+
+/// A running batch as the pool's idle workers see it (type-erased).
+pub(crate) trait Help: Send {
+    /// The batch, for [`Shared::withdraw_help`].
+    fn id(&self) -> *const ();
+    /// Whether every item is claimed.
+    fn exhausted(&self) -> bool;
+    /// Another handle on the same batch.
+    fn handle(&self) -> Box<dyn Help>;
+    /// Claims and runs blocks of the batch until none is left or a job is queued.
+    fn help(&self, pool: &Arc<Shared>, finishing: &Finishing<'_>);
+}
+
+struct Helper<F, X, T>(Arc<Batch<F, X, T>>);
+
+impl<F, X, T> Help for Helper<F, X, T>
+where
+    F: Fn(X) -> T + Send + Sync + 'static,
+    X: Send + 'static,
+    T: Send + 'static,
+{
+    fn id(&self) -> *const () {
+        Arc::as_ptr(&self.0).cast()
+    }
+
+    fn exhausted(&self) -> bool {
+        self.0.claims.all_claimed()
+    }
+
+    fn handle(&self) -> Box<dyn Help> {
+        Box::new(Helper(self.0.clone()))
+    }
+
+    fn help(&self, pool: &Arc<Shared>, finishing: &Finishing<'_>) {
+        Batch::claim_and_run(&self.0, pool, finishing, true);
     }
 }
 
@@ -288,43 +546,30 @@ mod tests {
     }
 
     #[test]
-    fn the_last_adaptive_batches_shrink_with_the_input() {
-        let pool = ThreadPoolExecutor::new(2);
-        let mut b = Batches::new(&pool, |x: u64| x, MapOptions::default());
-        b.adaptive.as_mut().unwrap().size = 4096;
-        let mut len =
-            |left: (usize, Option<usize>)| MapSubmit::<u64, u64>::chunk_len_hinted(&mut b, 1, left);
-        // A quarter (2 × max_workers pieces) of what is left, but not below the floor (the
-        // adaptive size × max_workers / 256: 32 items), nor above what is left; at least one.
-        assert_eq!(len((1_000_000, Some(1_000_000))), 4096);
-        assert_eq!(len((10_000, Some(10_000))), 2500);
-        assert_eq!(len((800, Some(800))), 200);
-        assert_eq!(len((100, Some(100))), 32);
-        assert_eq!(len((20, Some(20))), 20);
-        assert_eq!(len((1, Some(1))), 1);
-        // An input that knows no lower bound is not capped.
-        assert_eq!(len((0, None)), 4096);
-        assert_eq!(len((0, Some(10))), 4096);
+    fn an_adaptive_batch_takes_no_more_than_what_is_left() {
+        for workers in [1, 2, 8] {
+            let pool = ThreadPoolExecutor::new(workers);
+            let mut b = Batches::new(&pool, |x: u64| x, MapOptions::default());
+            b.adaptive.as_mut().unwrap().size = 4096;
+            let mut len = |left: (usize, Option<usize>)| {
+                MapSubmit::<u64, u64>::chunk_len_hinted(&mut b, 1, left)
+            };
+            // Full batches while enough is left, whatever the pool's size (idle workers help
+            // finish the last ones: no guided cut); then the remainder.
+            assert_eq!(len((1_000_000, Some(1_000_000))), 4096);
+            assert_eq!(len((5_000, Some(5_000))), 4096);
+            assert_eq!(len((800, Some(800))), 800);
+            assert_eq!(len((1, Some(1))), 1);
+            // An input that knows no lower bound is not capped.
+            assert_eq!(len((0, None)), 4096);
+            assert_eq!(len((0, Some(10))), 4096);
+        }
         // An explicit chunksize is honoured exactly.
+        let pool = ThreadPoolExecutor::new(2);
         let mut fixed = Batches::new(&pool, |x: u64| x, MapOptions::default().chunksize(7));
         assert_eq!(
             MapSubmit::<u64, u64>::chunk_len_hinted(&mut fixed, 7, (3, Some(3))),
             7
         );
-    }
-
-    #[test]
-    fn one_worker_keeps_its_batches_whole_to_the_end() {
-        // Nobody to balance with: no guided cut, only what is left caps the batch.
-        let pool = ThreadPoolExecutor::new(1);
-        let mut b = Batches::new(&pool, |x: u64| x, MapOptions::default());
-        b.adaptive.as_mut().unwrap().size = 4096;
-        let mut len =
-            |left: (usize, Option<usize>)| MapSubmit::<u64, u64>::chunk_len_hinted(&mut b, 1, left);
-        assert_eq!(len((10_000, Some(10_000))), 4096);
-        assert_eq!(len((5_000, Some(5_000))), 4096);
-        assert_eq!(len((800, Some(800))), 800);
-        assert_eq!(len((1, Some(1))), 1);
-        assert_eq!(len((0, None)), 4096);
     }
 }

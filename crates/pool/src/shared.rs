@@ -49,6 +49,7 @@ use weft_sync::{
 
 use crate::{
     job::{Abort, BoxJob, Finishing, Job, current_is_finishing},
+    map::Help,
     place::{self, Home, Seat},
 };
 
@@ -85,6 +86,9 @@ struct State {
     closed: Closed,
     /// Callers of `shutdown(wait = true)` waiting for the last worker to exit.
     exit_waiters: WaitQueue,
+    /// Running map batches with items left to claim, oldest first: a worker that finds the
+    /// queue empty helps the oldest (docs/pool.md, "Batches that idle workers help").
+    helping: VecDeque<Box<dyn Help>>,
 }
 
 pub(crate) type Initializer = Box<dyn Fn() + Send + Sync>;
@@ -147,6 +151,7 @@ impl Shared {
                 seats: Vec::new(),
                 closed: Closed::Open,
                 exit_waiters: WaitQueue::new(),
+                helping: VecDeque::new(),
             }),
             queued: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
@@ -177,16 +182,41 @@ impl Shared {
         this: &Arc<Self>,
         job: Box<J>,
     ) -> Result<(), Refused<J>> {
+        Self::push(this, job, false)
+    }
+
+    /// Queues a [piece](crate::map) of a running batch, ahead of every other job: it belongs to
+    /// a task already accepted, so a pool that is shut down still takes it (its workers drain
+    /// the queue before they exit); a broken one hands it back, to run on the caller.
+    pub(crate) fn push_piece<J: Job + 'static>(
+        this: &Arc<Self>,
+        job: Box<J>,
+    ) -> Result<(), Box<J>> {
+        Self::push(this, job, true).map_err(|refused| match refused {
+            Refused::ShutDown(job) | Refused::Broken(job, _) => job,
+        })
+    }
+
+    fn push<J: Job + 'static>(
+        this: &Arc<Self>,
+        job: Box<J>,
+        piece: bool,
+    ) -> Result<(), Refused<J>> {
         let mut st = this.state.lock();
         match &st.closed {
             Closed::Open => {}
+            Closed::ShutDown if piece => {}
             Closed::ShutDown => return Err(Refused::ShutDown(job)),
             Closed::Broken(why) => {
                 let why = why.clone();
                 return Err(Refused::Broken(job, why));
             }
         }
-        st.jobs.push_back(job);
+        if piece {
+            st.jobs.push_front(job);
+        } else {
+            st.jobs.push_back(job);
+        }
         let queued = st.jobs.len();
         this.queued.store(queued, Ordering::Relaxed);
         // Idle workers that are awake (spinning, or woken and not yet back) take queued jobs
@@ -214,6 +244,43 @@ impl Shared {
             Self::spawn_worker(this, index);
         }
         Ok(())
+    }
+
+    /// Offers a running batch to the workers that find the queue empty. If no idle worker is
+    /// awake to see it and a CPU may be free, one more is brought in: a parked worker woken, or
+    /// a new one started (below `max_workers`), as a submit would for a job of its own.
+    pub(crate) fn offer_help(this: &Arc<Self>, batch: Box<dyn Help>) {
+        let mut st = this.state.lock();
+        st.helping.push_back(batch);
+        let awake = st.idle - st.sleepers.len();
+        let mut wake = None;
+        let mut spawn = None;
+        if st.jobs.is_empty() && awake == 0 && st.alive - st.idle + st.landing < this.cpus {
+            if st.sleepers.is_empty() {
+                if st.spawned < this.max_workers {
+                    spawn = Some(this.start_worker(&mut st));
+                }
+            } else {
+                wake = this.wake_worker(&mut st, None);
+            }
+        }
+        drop(st);
+        if let Some(wakeup) = wake {
+            wakeup.wake();
+        }
+        if let Some(index) = spawn {
+            Self::spawn_worker(this, index);
+        }
+    }
+
+    /// Takes back the offer of batch `id` (its worker is done claiming).
+    pub(crate) fn withdraw_help(&self, id: *const ()) {
+        self.state.lock().helping.retain(|b| b.id() != id);
+    }
+
+    /// Hint: whether a job is queued.
+    pub(crate) fn has_queued(&self) -> bool {
+        self.queued.load(Ordering::Relaxed) > 0
     }
 
     /// Whether the queued jobs outnumber the idle workers that are awake, and a parked one can be
@@ -255,6 +322,12 @@ impl Shared {
         if !spawn {
             return None;
         }
+        Some(self.start_worker(st))
+    }
+
+    /// Counts one more worker as started (and idle: it will look at the queue and the batches
+    /// to help without being woken), and returns its number. Called under the lock.
+    fn start_worker(&self, st: &mut State) -> usize {
         let index = st.spawned;
         // A failed spawn leaves its seat behind for the next worker with its number.
         match st.seats.get_mut(index) {
@@ -267,7 +340,7 @@ impl Shared {
         if st.spawned == self.max_workers {
             self.full.store(true, Ordering::Relaxed);
         }
-        Some(index)
+        index
     }
 
     /// A finishing worker is about to run its future's done-callbacks ([`Finishing::withdraw`]):
@@ -379,6 +452,25 @@ impl Shared {
                 }
                 finishing.settle();
                 return Some(job);
+            }
+            // No job: help the oldest running batch that has items left to claim, if any.
+            while st.helping.front().is_some_and(|b| b.exhausted()) {
+                st.helping.pop_front();
+            }
+            if let Some(batch) = st
+                .helping
+                .iter()
+                .find(|b| !b.exhausted())
+                .map(|b| b.handle())
+            {
+                if *idle {
+                    st.idle -= 1;
+                    *idle = false;
+                }
+                finishing.settle();
+                drop(st);
+                batch.help(finishing.pool(), finishing);
+                continue;
             }
             if !*idle {
                 st.idle += 1;

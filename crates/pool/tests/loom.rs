@@ -128,6 +128,35 @@ fn map_yields_in_order_with_a_bounded_buffer() {
     });
 }
 
+/// A batch of two items shared by its worker and a helper (the second worker, started when the
+/// batch is offered): each item runs exactly once, by whichever claims it, and the batch's
+/// future is completed once, by whichever settles last, with the results in order.
+#[test]
+fn an_idle_worker_helps_a_running_batch() {
+    // Two preemptions: three threads (caller, worker, helper) and the pool's lock make the
+    // third preemption's state space minutes long; the claim races need one each side.
+    weft_sync::model_with_preemptions(2, || {
+        let pool = ThreadPoolExecutor::new(2);
+        let runs = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+        let r = runs.clone();
+        let out: Vec<_> = pool
+            .map_with(
+                move |x: usize| {
+                    r[x].fetch_add(1, SeqCst);
+                    x * 10
+                },
+                0..2,
+                weft_futures::MapOptions::default()
+                    .chunksize(2)
+                    .buffersize(1),
+            )
+            .collect();
+        assert_eq!(out, [Ok(0), Ok(10)]);
+        assert_eq!(runs[0].load(SeqCst), 1);
+        assert_eq!(runs[1].load(SeqCst), 1);
+    });
+}
+
 /// `shutdown(cancel_futures = true)` racing a worker that is taking queued tasks: each future
 /// ends finished (its task ran once) or cancelled (it never ran), whoever wins.
 #[test]

@@ -319,6 +319,68 @@ fn an_unstarted_map_cancels_what_it_submitted_when_dropped() {
 }
 
 #[test]
+fn an_item_waiting_for_a_later_item_of_its_batch_is_helped() {
+    // In Python every item of `map` is a task of its own: an item may wait for a later one,
+    // given a second worker. Here the eight items share one batch; the second worker, brought
+    // in when the batch starts, claims the later items while the first item waits.
+    if thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        eprintln!("skipped: one CPU (a helper is brought in only while a CPU may be free)");
+        return;
+    }
+    #[allow(clippy::disallowed_types)]
+    let (tx, rx) = {
+        let (tx, rx) = std::sync::mpsc::channel::<u32>();
+        (std::sync::Mutex::new(tx), std::sync::Mutex::new(rx))
+    };
+    let pool = ThreadPoolExecutor::new(2);
+    let out: Vec<bool> = pool
+        .map_with(
+            move |x: u32| {
+                if x == 0 {
+                    rx.lock()
+                        .unwrap()
+                        .recv_timeout(Duration::from_secs(20))
+                        .is_ok()
+                } else {
+                    tx.lock().unwrap().send(x).is_ok()
+                }
+            },
+            0..8,
+            MapOptions::default().chunksize(8).buffersize(1),
+        )
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(out, [true; 8]);
+}
+
+#[test]
+fn panics_in_a_helped_batch_fail_their_items_alone() {
+    // Items slow enough that the helpers claim parts of each batch; every seventh panics.
+    let pool = ThreadPoolExecutor::new(4);
+    for _ in 0..5 {
+        let out: Vec<Result<u64, TaskError>> = pool
+            .map_with(
+                |x: u64| {
+                    thread::sleep(Duration::from_micros(200));
+                    assert!(x % 7 != 3, "item {x}");
+                    x
+                },
+                0..200,
+                MapOptions::default().chunksize(50).buffersize(2),
+            )
+            .collect();
+        assert_eq!(out.len(), 200);
+        for (x, r) in (0..200u64).zip(&out) {
+            if x % 7 == 3 {
+                assert_eq!(r, &Err(TaskError::Panicked(format!("item {x}"))));
+            } else {
+                assert_eq!(r, &Ok(x));
+            }
+        }
+    }
+}
+
+#[test]
 fn items_that_turn_slow_split_their_batch() {
     // Cheap items grow the adaptive batches to thousands of items; the slow ones that follow
     // must still spread over the workers instead of running one after another in one batch.
