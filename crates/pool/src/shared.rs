@@ -253,7 +253,7 @@ impl Shared {
         let mut st = this.state.lock();
         st.helping.push_back(batch);
         let awake = st.idle - st.sleepers.len();
-        let mut wake = None;
+        let mut helper = None;
         let mut spawn = None;
         if st.jobs.is_empty() && awake == 0 && st.alive - st.idle + st.landing < this.cpus {
             if st.sleepers.is_empty() {
@@ -261,12 +261,12 @@ impl Shared {
                     spawn = Some(this.start_worker(&mut st));
                 }
             } else {
-                wake = this.wake_worker(&mut st, None);
+                helper = this.wake_worker(&mut st, None);
             }
         }
         drop(st);
-        if let Some(wakeup) = wake {
-            wakeup.wake();
+        if let Some(parked) = helper {
+            parked.wake();
         }
         if let Some(index) = spawn {
             Self::spawn_worker(this, index);
