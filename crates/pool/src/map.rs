@@ -532,10 +532,14 @@ where
 
 #[cfg(all(test, not(weft_loom)))]
 mod tests {
-    use weft_futures::{MapOptions, MapSubmit};
+    use weft_futures::{MapOptions, MapSubmit, promise};
+    use weft_sync::Arc;
 
-    use super::{Batches, max_batch};
-    use crate::ThreadPoolExecutor;
+    use super::{Batch, Batches, Piece, max_batch};
+    use crate::{
+        ThreadPoolExecutor,
+        job::{Abort, Job},
+    };
 
     #[test]
     fn the_largest_batch_is_sized_by_bytes() {
@@ -543,6 +547,91 @@ mod tests {
         assert_eq!(max_batch::<u8, u16>(), 32_768);
         assert_eq!(max_batch::<(), ()>(), 65_536);
         assert_eq!(max_batch::<u64, [u8; 1024]>(), 4096);
+    }
+
+    /// A runner asked to split ran two items and handed the rest on as two pieces; the pool
+    /// then shut down with `cancel_futures` (or broke) before any worker took them. The pieces'
+    /// items fail with that error, unrun, and the batch still completes once, whichever settles
+    /// last: the runner, a piece, or a piece that did run.
+    #[test]
+    fn pieces_aborted_before_they_run_fail_their_items_and_the_batch_completes() {
+        for order in 0..3 {
+            for why in [Abort::Cancel, Abort::Broken("gone".into())] {
+                let (p, future) = promise();
+                let f = Arc::new(|x: u32| x * 10);
+                let batch = Arc::new(Batch::new(f.clone(), (0..7).collect(), p, None, 7));
+                let mut claim = batch.claims.claim(7).expect("seven items");
+                let mut n = 0;
+                assert!(claim.run(&*f, || {
+                    n += 1;
+                    n == 2
+                }));
+                let mut rest = claim.split_off().expect("five items left");
+                let second = rest.split_at(2).expect("a second piece");
+                let piece = |parcel| {
+                    Box::new(Piece {
+                        batch: batch.clone(),
+                        parcel,
+                    })
+                };
+                let (first, second) = (piece(rest), piece(second));
+                let error = why.clone().error();
+                match order {
+                    // Both pieces aborted, the runner settles last.
+                    0 => {
+                        first.abort(why.clone());
+                        second.abort(why);
+                        assert!(!future.done());
+                        let settled = claim.settle().expect("the runner settles last");
+                        batch.complete(settled, None);
+                    }
+                    // The runner settles first; the second aborted piece completes the batch.
+                    1 => {
+                        assert!(claim.settle().is_none());
+                        first.abort(why.clone());
+                        assert!(!future.done());
+                        second.abort(why);
+                    }
+                    // The first piece runs its items (as a worker would), the second is aborted
+                    // last.
+                    _ => {
+                        assert!(claim.settle().is_none());
+                        let mut c = batch.claims.redeem(first.parcel);
+                        assert!(!c.run(&*f, || false));
+                        assert!(c.settle().is_none());
+                        drop(first.batch);
+                        second.abort(why);
+                    }
+                }
+                // Completed at once, by whichever settled last (no waiting: a lost token would
+                // leave it pending for ever).
+                let Ok(done) = future.try_result() else {
+                    panic!("order {order}: the batch was not completed");
+                };
+                let chunk = done.expect("the batch completed with its results");
+                let failed: Vec<usize> = if order == 2 {
+                    vec![4, 5, 6]
+                } else {
+                    (2..7).collect()
+                };
+                let values: Vec<u32> = (0..7u32)
+                    .filter(|x| !failed.contains(&(*x as usize)))
+                    .map(|x| x * 10)
+                    .collect();
+                assert_eq!(chunk.values, values, "order {order}");
+                assert_eq!(
+                    chunk.errors,
+                    failed
+                        .iter()
+                        .map(|&at| (at, error.clone()))
+                        .collect::<Vec<_>>(),
+                    "order {order}"
+                );
+                assert!(chunk.leftover.is_empty());
+                // The batch dropped its share of the function when it completed.
+                assert_eq!(Arc::strong_count(&f), 1);
+            }
+        }
     }
 
     #[test]

@@ -429,6 +429,122 @@ fn items_that_turn_slow_split_their_batch() {
     assert!(peak.most() >= 2, "the slow items ran one after another");
 }
 
+/// A gate items pass one permit at a time, counting the items waiting at it.
+#[allow(clippy::disallowed_types)]
+#[derive(Default)]
+struct Turnstile {
+    state: std::sync::Mutex<(usize, usize, bool)>, // (permits, waiting, open for good)
+    changed: std::sync::Condvar,
+}
+
+impl Turnstile {
+    fn pass(&self) {
+        let mut st = self.state.lock().unwrap();
+        st.1 += 1;
+        self.changed.notify_all();
+        while st.0 == 0 && !st.2 {
+            st = self.changed.wait(st).unwrap();
+        }
+        if !st.2 {
+            st.0 -= 1;
+        }
+        st.1 -= 1;
+        self.changed.notify_all();
+    }
+
+    fn wait_for_waiting(&self, n: usize) {
+        let mut st = self.state.lock().unwrap();
+        while st.1 < n {
+            st = self.changed.wait(st).unwrap();
+        }
+    }
+
+    fn let_through(&self, n: usize) {
+        self.state.lock().unwrap().0 += n;
+        self.changed.notify_all();
+    }
+
+    fn open(&self) {
+        self.state.lock().unwrap().2 = true;
+        self.changed.notify_all();
+    }
+}
+
+/// A shutdown that cancels the pieces of a split batch while they are queued: both workers are
+/// held in items that turned slow, the caller waits past its patience (so the batches in flight
+/// are asked to split), each worker is let through one item (it splits the rest of its claim
+/// into pieces at the front of the queue, takes one and is held again), and the pool shuts
+/// down with `cancel_futures`. Every item must come back once, in order: its value if it ran,
+/// `Cancelled` if it never did, and the map must end.
+fn shutdown_meets_queued_pieces() {
+    let pool = Arc::new(ThreadPoolExecutor::new(2));
+    let gate = Arc::new(Turnstile::default());
+    let slow = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ran = Arc::new(Counter::new(0));
+    let (done, results) = std::sync::mpsc::channel();
+    {
+        let (pool, g, turned, r) = (pool.clone(), gate.clone(), slow.clone(), ran.clone());
+        thread::spawn(move || {
+            let mut out = Vec::new();
+            for res in pool.map(
+                move |x: u64| {
+                    if turned.load(SeqCst) {
+                        g.pass();
+                    }
+                    r.fetch_add(1, SeqCst);
+                    x
+                },
+                0..400_000,
+            ) {
+                out.push(res);
+                if out.len() == 30_000 {
+                    slow.store(true, SeqCst);
+                }
+            }
+            done.send(out).unwrap();
+        });
+    }
+    gate.wait_for_waiting(2);
+    // The caller waits for its oldest batch 50 ms before it asks the batches to split.
+    thread::sleep(Duration::from_millis(300));
+    gate.let_through(2);
+    gate.wait_for_waiting(2);
+    pool.shutdown(false, true);
+    gate.open();
+    let results = results
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the map never ended: a cancelled piece left its batch incomplete");
+    // Every item answered once, in order: a value if it ran, `Cancelled` if it never did.
+    let mut ok = 0;
+    for (i, r) in results.iter().enumerate() {
+        match r {
+            Ok(x) => {
+                assert_eq!(*x, i as u64);
+                ok += 1;
+            }
+            Err(TaskError::Cancelled) => {}
+            Err(e) => panic!("item {i}: {e}"),
+        }
+    }
+    assert_eq!(
+        ran.load(SeqCst),
+        ok,
+        "an item ran without its value, or twice"
+    );
+    // The cancelled items: the queued pieces and batches, and the batches the map submitted
+    // after the shutdown.
+    assert!(results.iter().any(Result::is_err));
+}
+
+#[test]
+#[cfg_attr(miri, ignore)]
+fn a_shutdown_cancels_the_queued_pieces_of_a_split_batch() {
+    // Where the shutdown falls among the pieces varies from try to try.
+    for _ in 0..3 {
+        shutdown_meets_queued_pieces();
+    }
+}
+
 #[test]
 #[cfg_attr(miri, ignore)]
 fn stress_map_racing_shutdown_with_cancel() {
