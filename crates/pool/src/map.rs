@@ -119,8 +119,8 @@ where
 {
     fn submit(&mut self, items: Vec<X>) -> Submitted<X, T> {
         let (promise, future) = promise();
-        // Claims of about `BLOCK_NANOS` each; before any batch reported its time (and under
-        // loom, where none does), an eighth of the batch.
+        // Claims of about `BLOCK_NANOS` each; before any batch reported its time, an eighth of
+        // the batch.
         let block = match self.per_item {
             Some(per_item) => usize::try_from(BLOCK_NANOS / per_item).unwrap_or(usize::MAX),
             None => items.len().div_ceil(UNMEASURED_BLOCKS),
@@ -176,8 +176,8 @@ where
     }
 
     fn finished(&mut self, ran: usize, elapsed: Duration) {
-        // An unmeasured batch (weft's clock reads no durations under loom) or an empty one
-        // says nothing.
+        // An unmeasured batch (under loom: one whose runners saw no other thread's time pass)
+        // or an empty one says nothing.
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         if ran == 0 || nanos == 0 {
             return;

@@ -15,6 +15,12 @@
 //!   time in between, loom explores both "long enough" and "not yet". A zero duration has
 //!   always elapsed, on both sides.
 //!
+//! * [`Instant::elapsed`] gives the advances seen since the instant, one nanosecond each: a
+//!   measure that is zero or small, and positive exactly where `elapsed_at_least` could say
+//!   "long enough". A decision sized by a measured time (a pool sizing its batches by how long
+//!   the last one ran) so takes, under loom, both the "nothing measured" and the "took a while"
+//!   branches.
+//!
 //! So a decision such as "hand the lock to a waiter that has waited 0.5 ms" is modelled as
 //! "hand it off, or not, whenever the waiter could have waited a while": every outcome the real
 //! clock can produce is explored, and no `cfg(weft_loom)` stand-in replaces the decision.
@@ -81,8 +87,9 @@ impl Instant {
         }
     }
 
-    /// The time passed since this instant (zero under loom, where only
-    /// [`Instant::elapsed_at_least`] may be used for decisions).
+    /// The time passed since this instant. Under loom, the logical clock's advances seen since
+    /// it, one nanosecond each (see the module docs): zero unless another thread read the time
+    /// or parked meanwhile and this one saw it.
     #[must_use]
     pub fn elapsed(&self) -> Duration {
         #[cfg(not(weft_loom))]
@@ -91,7 +98,8 @@ impl Instant {
         }
         #[cfg(weft_loom)]
         {
-            Duration::ZERO
+            let ticks = logical::read().saturating_sub(self.stamp);
+            Duration::from_nanos(u64::try_from(ticks).unwrap_or(u64::MAX))
         }
     }
 
