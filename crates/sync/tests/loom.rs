@@ -8,7 +8,8 @@ use weft_sync::{Arc, Deadline, Mutex, atomic::AtomicUsize, thread};
 
 /// The logical clock explores both answers of a time-based decision: once another thread has
 /// parked, "at least this long has passed" is sometimes true and sometimes false; a zero
-/// duration has always passed, and a duration beyond the clock's range never has.
+/// duration has always passed, and a duration beyond the clock's range never has. A measured
+/// duration (`elapsed`) agrees: zero where "not yet", positive once the park is seen.
 #[test]
 fn clock_decisions_are_explored_both_ways() {
     use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -31,14 +32,30 @@ fn clock_decisions_are_explored_both_ways() {
                 weft_sync::waitq::Left::Removed(())
             ));
         });
-        // No synchronisation with `t` yet: its park may or may not be seen.
+        // No synchronisation with `t` yet: its park may or may not be seen. A measured
+        // duration agrees with the decision: positive exactly when "long enough".
+        let measured = start.elapsed();
         if start.elapsed_at_least(Duration::from_millis(1)) {
             SAW_TRUE.store(true, Relaxed);
         } else {
             SAW_FALSE.store(true, Relaxed);
+            if weft_sync::LOOM {
+                assert_eq!(
+                    measured,
+                    Duration::ZERO,
+                    "time measured that no decision saw"
+                );
+            }
         }
         assert!(!start.elapsed_at_least(Duration::MAX));
         t.join().unwrap();
+        // After the join every advance is seen: the park took time, and it is measured.
+        if weft_sync::LOOM {
+            assert!(
+                start.elapsed() > Duration::ZERO,
+                "the park's time never measured"
+            );
+        }
     });
     // Built normally the answer depends on real time (under Miri spawning a thread alone
     // takes longer than 1 ms), so only the model build's exploration is asserted.
