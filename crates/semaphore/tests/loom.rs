@@ -183,6 +183,25 @@ fn release_two_wakes_two_waiters() {
     });
 }
 
+/// `release(2)` with a thread and a task waiting in the one queue (a thread in `acquire`, a task
+/// in `acquire_async` under `block_on`): both get a permit, whichever queued first and whether
+/// the release finds each queued, about to park, or not yet there (a release whose second
+/// permit reached neither would deadlock one).
+#[test]
+fn release_two_reaches_a_thread_and_a_task() {
+    weft_sync::model(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let s = Arc::clone(&sem);
+        let thread_waiter = thread::spawn(move || s.acquire().forget());
+        let s = Arc::clone(&sem);
+        let task = thread::spawn(move || weft_sync::block_on(s.acquire_async()).forget());
+        sem.release(2);
+        thread_waiter.join().unwrap();
+        task.join().unwrap();
+        assert_eq!(sem.available(), 0);
+    });
+}
+
 /// Over-releasing a `BoundedSemaphore` is an error that changes nothing, even racing with a
 /// holder giving its permit back: of two releases of a one-permit semaphore whose permit is
 /// held once, exactly one succeeds, and the count ends at its bound.
