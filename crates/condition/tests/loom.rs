@@ -153,6 +153,39 @@ fn timed_out_waiter_never_swallows_a_notification() {
     });
 }
 
+/// `notify(2)` without the lock, racing two timed waiters, each of which may time out before the
+/// notify, as it picks it, or after: the notify's count and the waiters' answers agree (a
+/// waiter the notify counted says it was notified, one it missed says it timed out), and both
+/// return.
+#[test]
+fn notify_two_racing_two_timed_leavers_agree_on_the_count() {
+    // One preemption: each waiter's timeout is already a choice loom explores at every park,
+    // and the planted bug `cond-woken-leaver-reports-timeout` fails it here in 0.2 s; at bound 2
+    // it passed in 54 s (2026-12-06), beyond what the suite can spend on it.
+    weft_sync::model_with_preemptions(1, || {
+        let cond = Arc::new(Condition::new(()));
+        let ready = Arc::new(Condition::new(0usize));
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let (c, r) = (Arc::clone(&cond), Arc::clone(&ready));
+                thread::spawn(move || {
+                    let mut g = c.lock();
+                    announce(&r);
+                    // Under loom: yields once, then times out unless notified.
+                    g.wait_timeout(std::time::Duration::from_secs(1))
+                })
+            })
+            .collect();
+        until_queued(&ready, &cond, 2);
+        let counted = cond.notify(2);
+        let notified = waiters
+            .into_iter()
+            .map(|w| usize::from(w.join().unwrap()))
+            .sum::<usize>();
+        assert_eq!(counted, notified, "the notify and its waiters disagree");
+    });
+}
+
 /// A task (`lock_async` under `block_on`), a thread and the main thread increment the data
 /// under the lock: loom's `UnsafeCell` tracking finds no overlap, nobody is stranded in the
 /// lock's queue, and all three increments land.
