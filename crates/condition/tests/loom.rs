@@ -4,7 +4,7 @@
 //! `RUSTFLAGS="--cfg weft_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p weft-condition --test loom --release`;
 //! without `weft_loom` each model runs once on real threads.
 
-use weft_condition::Condition;
+use weft_condition::{Condition, ConditionGuard};
 use weft_sync::{Arc, thread};
 
 /// Waits, on the `ready` condition, until `n` waiters have announced themselves. A waiter
@@ -20,6 +20,30 @@ fn announce(ready: &Condition<usize>) {
     let mut k = ready.lock();
     *k += 1;
     k.notify_all();
+}
+
+/// Spawns `n` threads that each lock `cond`, announce themselves on `ready` and then `wait`
+/// with the guard: once [`until_queued`] returns, all `n` are queued.
+fn spawn_waiters<T, R>(
+    cond: &Arc<Condition<T>>,
+    ready: &Arc<Condition<usize>>,
+    n: usize,
+    wait: fn(&mut ConditionGuard<'_, T>) -> R,
+) -> Vec<thread::JoinHandle<R>>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+{
+    (0..n)
+        .map(|_| {
+            let (c, r) = (Arc::clone(cond), Arc::clone(ready));
+            thread::spawn(move || {
+                let mut g = c.lock();
+                announce(&r);
+                wait(&mut g)
+            })
+        })
+        .collect()
 }
 
 #[test]
@@ -71,17 +95,10 @@ fn notify_one_wakes_exactly_one_of_two() {
     weft_sync::model_with_preemptions(2, || {
         let cond = Arc::new(Condition::new(0usize)); // how many have woken
         let ready = Arc::new(Condition::new(0usize));
-        let waiters: Vec<_> = (0..2)
-            .map(|_| {
-                let (c, r) = (Arc::clone(&cond), Arc::clone(&ready));
-                thread::spawn(move || {
-                    let mut g = c.lock();
-                    announce(&r);
-                    g.wait();
-                    *g += 1;
-                })
-            })
-            .collect();
+        let waiters = spawn_waiters(&cond, &ready, 2, |g| {
+            g.wait();
+            **g += 1;
+        });
         until_queued(&ready, &cond, 2);
         assert_eq!(cond.notify(1), 1);
         // Exactly one wakes: the other is still queued, so a second notify finds it.
@@ -99,17 +116,10 @@ fn notify_all_wakes_every_waiter() {
     weft_sync::model_with_preemptions(2, || {
         let cond = Arc::new(Condition::new(0usize));
         let ready = Arc::new(Condition::new(0usize));
-        let waiters: Vec<_> = (0..2)
-            .map(|_| {
-                let (c, r) = (Arc::clone(&cond), Arc::clone(&ready));
-                thread::spawn(move || {
-                    let mut g = c.lock();
-                    announce(&r);
-                    g.wait();
-                    *g += 1;
-                })
-            })
-            .collect();
+        let waiters = spawn_waiters(&cond, &ready, 2, |g| {
+            g.wait();
+            **g += 1;
+        });
         until_queued(&ready, &cond, 2);
         let g = cond.lock();
         assert_eq!(g.notify_all(), 2);
@@ -165,17 +175,10 @@ fn notify_two_racing_two_timed_leavers_agree_on_the_count() {
     weft_sync::model_with_preemptions(1, || {
         let cond = Arc::new(Condition::new(()));
         let ready = Arc::new(Condition::new(0usize));
-        let waiters: Vec<_> = (0..2)
-            .map(|_| {
-                let (c, r) = (Arc::clone(&cond), Arc::clone(&ready));
-                thread::spawn(move || {
-                    let mut g = c.lock();
-                    announce(&r);
-                    // Under loom: yields once, then times out unless notified.
-                    g.wait_timeout(std::time::Duration::from_secs(1))
-                })
-            })
-            .collect();
+        // Under loom: each yields once, then times out unless notified.
+        let waiters = spawn_waiters(&cond, &ready, 2, |g| {
+            g.wait_timeout(std::time::Duration::from_secs(1))
+        });
         until_queued(&ready, &cond, 2);
         let counted = cond.notify(2);
         let notified = waiters
