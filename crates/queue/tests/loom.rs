@@ -974,3 +974,35 @@ fn ring_task_and_thread_putters_two_getters_capacity_2_deep() {
         task_and_thread_putters_two_getters::<Queue<i32>>(2);
     });
 }
+
+// The four deep scenarios in every run, over the first schedules of their bound-2 search only.
+// loom's depth-first order is fixed, so each explores the same schedules every time: the
+// planted bugs of the pass-on (`ring-*-wakeup-not-passed-on` and `ring-async-*`, in
+// `mutants.txt`), which the bound-1 models above miss, deadlock within the first 1 000
+// schedules (the threads' scenarios, the task putter's) and between 20 000 and 30 000 (the
+// task getter's); each prefix covers several times that, in about 2 s (10 000 schedules) or
+// 12 s (100 000). The schedules beyond a prefix are explored only by the exhaustive runs above.
+
+#[test]
+fn ring_two_getters_two_putters_capacity_2_deep_prefix() {
+    weft_sync::model_prefix(2, 10_000, || two_getters_two_putters::<Queue<i32>>(2));
+}
+
+#[test]
+fn ring_two_putters_two_getters_capacity_2_deep_prefix() {
+    weft_sync::model_prefix(2, 10_000, || two_putters_two_getters::<Queue<i32>>(2));
+}
+
+#[test]
+fn ring_task_and_thread_getters_two_putters_capacity_2_deep_prefix() {
+    weft_sync::model_prefix(2, 100_000, || {
+        task_and_thread_getters_two_putters::<Queue<i32>>(2);
+    });
+}
+
+#[test]
+fn ring_task_and_thread_putters_two_getters_capacity_2_deep_prefix() {
+    weft_sync::model_prefix(2, 10_000, || {
+        task_and_thread_putters_two_getters::<Queue<i32>>(2);
+    });
+}
