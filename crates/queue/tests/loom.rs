@@ -980,29 +980,29 @@ fn ring_task_and_thread_putters_two_getters_capacity_2_deep() {
 // planted bugs of the pass-on (`ring-*-wakeup-not-passed-on` and `ring-async-*`, in
 // `mutants.txt`), which the bound-1 models above miss, deadlock within the first 1 000
 // schedules (the threads' scenarios, the task putter's) and between 20 000 and 30 000 (the
-// task getter's); each prefix covers several times that, in about 2 s (10 000 schedules) or
-// 12 s (100 000). The schedules beyond a prefix are explored only by the exhaustive runs above.
+// task getter's); each prefix covers about twice that or more (5 000 schedules, 50 000 for the
+// task getter's), in 1 to 6 s. The schedules beyond a prefix are explored only by the exhaustive runs above.
 
 #[test]
 fn ring_two_getters_two_putters_capacity_2_deep_prefix() {
-    weft_sync::model_prefix(2, 10_000, || two_getters_two_putters::<Queue<i32>>(2));
+    weft_sync::model_prefix(2, 5_000, || two_getters_two_putters::<Queue<i32>>(2));
 }
 
 #[test]
 fn ring_two_putters_two_getters_capacity_2_deep_prefix() {
-    weft_sync::model_prefix(2, 10_000, || two_putters_two_getters::<Queue<i32>>(2));
+    weft_sync::model_prefix(2, 5_000, || two_putters_two_getters::<Queue<i32>>(2));
 }
 
 #[test]
 fn ring_task_and_thread_getters_two_putters_capacity_2_deep_prefix() {
-    weft_sync::model_prefix(2, 100_000, || {
+    weft_sync::model_prefix(2, 50_000, || {
         task_and_thread_getters_two_putters::<Queue<i32>>(2);
     });
 }
 
 #[test]
 fn ring_task_and_thread_putters_two_getters_capacity_2_deep_prefix() {
-    weft_sync::model_prefix(2, 10_000, || {
+    weft_sync::model_prefix(2, 5_000, || {
         task_and_thread_putters_two_getters::<Queue<i32>>(2);
     });
 }
