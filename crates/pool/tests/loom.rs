@@ -236,6 +236,109 @@ fn a_split_batch_hands_its_rest_to_the_pool_as_pieces() {
     });
 }
 
+/// The split of `a_split_batch_hands_its_rest_to_the_pool_as_pieces` on a pool of two workers:
+/// the pieces a runner hands on are taken by either worker, so a piece may settle before, after
+/// or while the runner that split settles its own claim. Every item runs exactly once, the batch
+/// is completed once, by whichever settles last, and the results come in order; and some
+/// interleaving has the other worker run a piece (the model reaches what it is for).
+#[test]
+#[allow(clippy::disallowed_types)] // std's Mutex: bookkeeping loom does not see
+fn a_split_batch_on_two_workers_spreads_its_pieces() {
+    use std::sync::atomic::AtomicBool;
+    // Whether any interleaving ran an item after the split on another worker than the split's.
+    static SPREAD_TO_THE_OTHER: AtomicBool = AtomicBool::new(false);
+    // One preemption: item `YIELD_AT` (the first of the first batch that grew) yields, which
+    // lets the map's caller run between two items of a batch without spending the bound. Its
+    // patience runs out at once (loom's timed waits), so the runner splits after that item and
+    // hands the three left to the pool. (Every item yielding: over ten minutes.)
+    weft_sync::model_with_preemptions(1, || {
+        const N: usize = 8;
+        const YIELD_AT: usize = 4;
+        let pool = ThreadPoolExecutor::new(2);
+        let runs: Arc<[AtomicUsize; N]> = Arc::new(Default::default());
+        let who = std::sync::Arc::new(std::sync::Mutex::new(vec![None; N]));
+        let (r, w) = (runs.clone(), who.clone());
+        let out: Vec<_> = pool
+            .map(
+                move |x: usize| {
+                    // Each item marks a moment on weft's (logical) clock, so its batch measures
+                    // a time and the next batch grows.
+                    let _ = weft_sync::clock::Instant::now();
+                    r[x].fetch_add(1, SeqCst);
+                    w.lock().unwrap()[x] = thread::current().name().map(String::from);
+                    if x == YIELD_AT {
+                        thread::yield_now();
+                    }
+                    x
+                },
+                0..N,
+            )
+            .collect();
+        assert_eq!(out, (0..N).map(Ok).collect::<Vec<_>>());
+        assert!(runs.iter().all(|n| n.load(SeqCst) == 1));
+        let who = who.lock().unwrap();
+        if who[YIELD_AT + 1..]
+            .iter()
+            .any(|name| *name != who[YIELD_AT])
+        {
+            SPREAD_TO_THE_OTHER.store(true, SeqCst);
+        }
+    });
+    if cfg!(weft_loom) {
+        assert!(
+            SPREAD_TO_THE_OTHER.load(SeqCst),
+            "no interleaving ran an item after the split on the other worker"
+        );
+    }
+}
+
+/// `shutdown(cancel_futures = true)` from another thread racing an adaptive `map` whose batches
+/// may split: a piece the shutdown finds queued is aborted (its items fail with `Cancelled`,
+/// unrun), one a worker took runs, and a batch the map submits after the shutdown is refused
+/// (the map yields one error and ends). Every result the map yields is its item's (run once) or
+/// `Cancelled` (never run), no item runs twice, and the map ends.
+#[test]
+fn a_shutdown_cancelling_futures_racing_a_split_loses_no_item() {
+    weft_sync::model_with_preemptions(1, || {
+        const N: usize = 6;
+        let pool = Arc::new(ThreadPoolExecutor::new(1));
+        let runs: Arc<[AtomicUsize; N]> = Arc::new(Default::default());
+        let stopper = {
+            let pool = pool.clone();
+            thread::spawn(move || pool.shutdown(false, true))
+        };
+        let r = runs.clone();
+        let pulled = std::cell::Cell::new(0);
+        let out: Vec<_> = pool
+            .map(
+                move |x: usize| {
+                    let _ = weft_sync::clock::Instant::now();
+                    r[x].fetch_add(1, SeqCst);
+                    thread::yield_now();
+                    x
+                },
+                (0..N).inspect(|_| pulled.set(pulled.get() + 1)),
+            )
+            .collect();
+        stopper.join().unwrap();
+        drop(pool); // the last reference: joins the worker
+        // One result for every item pulled from the input: run, failed, or refused.
+        assert_eq!(out.len(), pulled.get());
+        for (at, result) in out.iter().enumerate() {
+            match result {
+                Ok(x) => {
+                    assert_eq!(*x, at);
+                    assert_eq!(runs[at].load(SeqCst), 1);
+                }
+                Err(TaskError::Cancelled) => assert_eq!(runs[at].load(SeqCst), 0),
+                Err(e) => panic!("item {at} ended with {e}"),
+            }
+        }
+        assert!(runs.iter().all(|n| n.load(SeqCst) <= 1));
+        assert!(runs[out.len()..].iter().all(|n| n.load(SeqCst) == 0));
+    });
+}
+
 /// `shutdown(cancel_futures = true)` racing a worker that is taking queued tasks: each future
 /// ends finished (its task ran once) or cancelled (it never ran), whoever wins.
 #[test]
