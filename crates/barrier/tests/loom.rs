@@ -220,3 +220,66 @@ fn a_party_arriving_during_the_action_joins_the_next_round() {
         assert!(!b.broken());
     });
 }
+
+/// A first action that panics, at a two-party barrier where a task (`wait_async`) and a thread
+/// meet, with a third thread arriving as well (so it is one of the round's two parties, or a
+/// newcomer during the action or after it): the party that ran the action gets the panic, every
+/// other wait fails with `BrokenBarrierError` (none passes a round whose action failed, none
+/// stays blocked), the barrier is broken afterwards, and after `reset` the next round trips.
+#[test]
+fn a_panicking_action_breaks_the_round_for_everyone() {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    /// How a party's wait ended.
+    #[derive(Debug, PartialEq)]
+    enum End {
+        Passed,
+        Broken,
+        RanThePanickingAction,
+    }
+    fn end(r: std::thread::Result<Result<usize, BrokenBarrierError>>) -> End {
+        match r {
+            Ok(Ok(_)) => End::Passed,
+            Ok(Err(BrokenBarrierError)) => End::Broken,
+            Err(payload) => {
+                assert_eq!(payload.downcast_ref::<&str>(), Some(&"the action failed"));
+                End::RanThePanickingAction
+            }
+        }
+    }
+
+    weft_sync::model(|| {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let r = Arc::clone(&runs);
+        let b = Arc::new(Barrier::with_action(2, move || {
+            if r.fetch_add(1, SeqCst) == 0 {
+                std::panic::panic_any("the action failed");
+            }
+        }));
+        let (b2, b3) = (Arc::clone(&b), Arc::clone(&b));
+        let task = thread::spawn(move || {
+            end(catch_unwind(AssertUnwindSafe(|| {
+                weft_sync::block_on(b2.wait_async())
+            })))
+        });
+        let third = thread::spawn(move || end(catch_unwind(AssertUnwindSafe(|| b3.wait()))));
+        let mut ends = vec![end(catch_unwind(AssertUnwindSafe(|| b.wait())))];
+        ends.push(task.join().unwrap());
+        ends.push(third.join().unwrap());
+        ends.sort_by_key(|e| e == &End::RanThePanickingAction);
+        assert_eq!(
+            ends,
+            [End::Broken, End::Broken, End::RanThePanickingAction],
+            "a round whose action panicked"
+        );
+        assert_eq!(runs.load(SeqCst), 1);
+        assert!(b.broken());
+        assert_eq!(b.n_waiting(), 0);
+        b.reset();
+        let b2 = Arc::clone(&b);
+        let other = thread::spawn(move || b2.wait());
+        let mine = b.wait().expect("the round after reset trips");
+        assert_eq!(mine + other.join().unwrap().unwrap(), 1);
+        assert_eq!(runs.load(SeqCst), 2);
+    });
+}
