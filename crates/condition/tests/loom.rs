@@ -189,6 +189,34 @@ fn notify_two_racing_two_timed_leavers_agree_on_the_count() {
     });
 }
 
+/// `notify_two_racing_two_timed_leavers_agree_on_the_count` with the notifier holding the lock:
+/// a waiter the notify picks is moved to the mutex's queue (it can only return once the lock is
+/// free), so a waiter timing out races both the notify and the notifier's unlock. The count and
+/// the answers agree, both return, and each holds the lock again when it does (it bumps the
+/// data, which loom's cell tracking checks for overlap).
+#[test]
+fn notify_two_under_the_lock_racing_two_timed_leavers_agree_on_the_count() {
+    weft_sync::model_with_preemptions(1, || {
+        let cond = Arc::new(Condition::new(0usize));
+        let ready = Arc::new(Condition::new(0usize));
+        let waiters = spawn_waiters(&cond, &ready, 2, |g| {
+            let notified = g.wait_timeout(std::time::Duration::from_secs(1));
+            **g += 1;
+            notified
+        });
+        until_queued(&ready, &cond, 2);
+        let g = cond.lock();
+        let counted = g.notify(2);
+        drop(g);
+        let notified = waiters
+            .into_iter()
+            .map(|w| usize::from(w.join().unwrap()))
+            .sum::<usize>();
+        assert_eq!(counted, notified, "the notify and its waiters disagree");
+        assert_eq!(*cond.lock(), 2);
+    });
+}
+
 /// A task (`lock_async` under `block_on`), a thread and the main thread increment the data
 /// under the lock: loom's `UnsafeCell` tracking finds no overlap, nobody is stranded in the
 /// lock's queue, and all three increments land.
@@ -339,6 +367,41 @@ fn notify_one_wakes_exactly_one_of_a_task_and_a_thread() {
         assert_eq!(cond.notify(1), 0);
         thread_waiter.join().unwrap();
         task.join().unwrap();
+        assert_eq!(*cond.lock(), 2);
+    });
+}
+
+/// Two tasks in `wait_async` at once (each announced itself while holding the lock, so both
+/// are queued): the first `notify(1)` holds the lock (the task it picks is moved to the mutex's
+/// queue and woken by the unlock), the second does not (it wakes the other task directly);
+/// each wakes exactly one, a third finds nobody, and both tasks return holding the lock.
+#[test]
+fn notify_one_wakes_exactly_one_of_two_tasks() {
+    weft_sync::model_with_preemptions(1, || {
+        let cond = Arc::new(Condition::new(0usize));
+        let ready = Arc::new(Condition::new(0usize));
+        let tasks: Vec<_> = (0..2)
+            .map(|_| {
+                let (c, r) = (Arc::clone(&cond), Arc::clone(&ready));
+                thread::spawn(move || {
+                    weft_sync::block_on(async {
+                        let mut g = c.lock_async().await;
+                        announce(&r);
+                        g.wait_async().await;
+                        *g += 1;
+                    });
+                })
+            })
+            .collect();
+        until_queued(&ready, &cond, 2);
+        let g = cond.lock();
+        assert_eq!(g.notify(1), 1);
+        drop(g);
+        assert_eq!(cond.notify(1), 1);
+        assert_eq!(cond.notify(1), 0);
+        for t in tasks {
+            t.join().unwrap();
+        }
         assert_eq!(*cond.lock(), 2);
     });
 }
