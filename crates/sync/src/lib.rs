@@ -60,7 +60,7 @@ pub mod thread;
 
 pub use crate::{
     deadline::Deadline,
-    model::{model, model_prefix, model_with_preemptions},
+    model::{Outcomes, model, model_prefix, model_with_preemptions},
     mutex::{Mutex, MutexGuard},
     spin::{Backoff, SpinWait},
     waitq::WaitQueue,

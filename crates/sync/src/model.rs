@@ -75,6 +75,124 @@ where
     }
 }
 
+/// The outcomes a model claims its interleavings reach, and which of them it did reach.
+///
+/// A model passes when no interleaving breaks its assertions, which it also does when it never
+/// reaches the race it is written for (a bound too low, a schedule that never lines up). A
+/// model that says "the waiter is released, or times out" names both outcomes here, records
+/// the one each interleaving ends with ([`saw`](Self::saw)), and [`check`](Self::check)s after
+/// the search that every one was reached. Under `std` a model runs once and reaches one
+/// outcome, so `check` asserts nothing there.
+///
+/// The record lives outside loom's view (loom does not explore it) and across the
+/// interleavings of one search.
+///
+/// # Examples
+///
+/// ```
+/// use weft_sync::{Arc, Outcomes, atomic::{AtomicUsize, Ordering}, thread};
+///
+/// let outcomes = Outcomes::new(&["the thread first", "main first"]);
+/// let o = outcomes.clone();
+/// weft_sync::model(move || {
+///     let n = Arc::new(AtomicUsize::new(0));
+///     let m = Arc::clone(&n);
+///     let t = thread::spawn(move || m.compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst));
+///     let mine = n.compare_exchange(0, 2, Ordering::SeqCst, Ordering::SeqCst);
+///     let theirs = t.join().unwrap();
+///     assert!(mine.is_ok() != theirs.is_ok());
+///     o.saw(if theirs.is_ok() { "the thread first" } else { "main first" });
+/// });
+/// outcomes.check();
+/// ```
+#[derive(Clone, Debug)]
+pub struct Outcomes {
+    inner: std::sync::Arc<OutcomesInner>,
+}
+
+#[derive(Debug)]
+struct OutcomesInner {
+    names: &'static [&'static str],
+    #[allow(clippy::disallowed_types)] // outside loom's view on purpose: see `Outcomes`
+    seen: Vec<std::sync::atomic::AtomicUsize>,
+}
+
+impl Outcomes {
+    /// The outcomes a model claims to reach, by name.
+    ///
+    /// # Panics
+    ///
+    /// If `names` is empty or names an outcome twice.
+    pub fn new(names: &'static [&'static str]) -> Self {
+        assert!(!names.is_empty(), "a model claims at least one outcome");
+        for (i, n) in names.iter().enumerate() {
+            assert!(!names[..i].contains(n), "the outcome {n:?} is named twice");
+        }
+        Self {
+            inner: std::sync::Arc::new(OutcomesInner {
+                names,
+                seen: names.iter().map(|_| Default::default()).collect(),
+            }),
+        }
+    }
+
+    /// Records that this interleaving reached the outcome `name`.
+    ///
+    /// # Panics
+    ///
+    /// If `name` is not one of the outcomes given to [`new`](Self::new): an interleaving
+    /// ended in an outcome the model does not claim.
+    pub fn saw(&self, name: &str) {
+        let Some(i) = self.inner.names.iter().position(|n| *n == name) else {
+            panic!(
+                "an interleaving reached {name:?}, which is not among the outcomes {:?}",
+                self.inner.names
+            );
+        };
+        self.inner.seen[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many interleavings reached the outcome `name` so far.
+    ///
+    /// # Panics
+    ///
+    /// If `name` is not one of the outcomes given to [`new`](Self::new).
+    pub fn count(&self, name: &str) -> usize {
+        let i = self
+            .inner
+            .names
+            .iter()
+            .position(|n| *n == name)
+            .unwrap_or_else(|| panic!("{name:?} is not among the outcomes"));
+        self.inner.seen[i].load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// After the search: every outcome was reached by some interleaving (under `weft_loom`;
+    /// under `std`, where the model ran once, nothing is asserted).
+    ///
+    /// # Panics
+    ///
+    /// Under `weft_loom`, if some outcome was reached by no interleaving, naming them.
+    pub fn check(&self) {
+        if !cfg!(weft_loom) {
+            return;
+        }
+        let missed: Vec<&str> = self
+            .inner
+            .names
+            .iter()
+            .zip(&self.inner.seen)
+            .filter(|(_, n)| n.load(std::sync::atomic::Ordering::Relaxed) == 0)
+            .map(|(name, _)| *name)
+            .collect();
+        assert!(
+            missed.is_empty(),
+            "no interleaving reached {missed:?} (the model claims {:?})",
+            self.inner.names
+        );
+    }
+}
+
 #[cfg(not(weft_loom))]
 pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
     use std::{

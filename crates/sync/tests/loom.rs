@@ -4,7 +4,7 @@
 
 use std::sync::atomic::Ordering::SeqCst as S;
 
-use weft_sync::{Arc, Deadline, Mutex, atomic::AtomicUsize, thread};
+use weft_sync::{Arc, Deadline, Mutex, Outcomes, atomic::AtomicUsize, thread};
 
 /// The logical clock explores both answers of a time-based decision: once another thread has
 /// parked, "at least this long has passed" is sometimes true and sometimes false; a zero
@@ -12,14 +12,15 @@ use weft_sync::{Arc, Deadline, Mutex, atomic::AtomicUsize, thread};
 /// duration (`elapsed`) agrees: zero where "not yet", positive once the park is seen.
 #[test]
 fn clock_decisions_are_explored_both_ways() {
-    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
     use std::time::Duration;
     use weft_sync::clock::Instant;
 
+    const LONG_ENOUGH: &str = "long enough";
+    const NOT_YET: &str = "not yet";
     // Observations across executions, outside the model (they must not add states).
-    static SAW_TRUE: AtomicBool = AtomicBool::new(false);
-    static SAW_FALSE: AtomicBool = AtomicBool::new(false);
-    weft_sync::model(|| {
+    let outcomes = Outcomes::new(&[LONG_ENOUGH, NOT_YET]);
+    let o = outcomes.clone();
+    weft_sync::model(move || {
         let start = Instant::now();
         assert!(start.elapsed_at_least(Duration::ZERO));
         let t = thread::spawn(|| {
@@ -36,9 +37,9 @@ fn clock_decisions_are_explored_both_ways() {
         // duration agrees with the decision: positive exactly when "long enough".
         let measured = start.elapsed();
         if start.elapsed_at_least(Duration::from_millis(1)) {
-            SAW_TRUE.store(true, Relaxed);
+            o.saw(LONG_ENOUGH);
         } else {
-            SAW_FALSE.store(true, Relaxed);
+            o.saw(NOT_YET);
             if weft_sync::LOOM {
                 assert_eq!(
                     measured,
@@ -59,10 +60,7 @@ fn clock_decisions_are_explored_both_ways() {
     });
     // Built normally the answer depends on real time (under Miri spawning a thread alone
     // takes longer than 1 ms), so only the model build's exploration is asserted.
-    if weft_sync::LOOM {
-        assert!(SAW_FALSE.load(Relaxed), "'not yet' never explored");
-        assert!(SAW_TRUE.load(Relaxed), "'long enough' never explored");
-    }
+    outcomes.check();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -80,18 +78,41 @@ mod gate {
     };
 
     use weft_sync::{
-        Deadline, Mutex,
+        Deadline, Mutex, Outcomes,
         waitq::{Left, Ticket, Token, WaitQueue},
     };
 
+    /// How a waiter's acquire ended, as [`Gate::watched`] records it.
+    pub(crate) const AT_ONCE: &str = "took a permit without waiting";
+    pub(crate) const WOKEN: &str = "woken with a hand-off";
+    pub(crate) const LEFT_EMPTY: &str = "left before any hand-off";
+    pub(crate) const LEFT_PASSED_ON: &str = "left holding a hand-off, passed it on";
+    pub(crate) const LEFT_KEPT: &str = "left holding a hand-off, kept it";
+
     pub(crate) struct Gate {
         state: Mutex<(usize, WaitQueue)>,
+        outcomes: Option<Outcomes>,
     }
 
     impl Gate {
         pub(crate) fn new(permits: usize) -> Self {
             Self {
                 state: Mutex::new((permits, WaitQueue::new())),
+                outcomes: None,
+            }
+        }
+
+        /// A gate that records how each acquire ends in `outcomes`.
+        pub(crate) fn watched(permits: usize, outcomes: Outcomes) -> Self {
+            Self {
+                outcomes: Some(outcomes),
+                ..Self::new(permits)
+            }
+        }
+
+        fn saw(&self, what: &str) {
+            if let Some(o) = &self.outcomes {
+                o.saw(what);
             }
         }
 
@@ -117,6 +138,8 @@ mod gate {
                 let mut g = self.state.lock();
                 if g.0 > 0 {
                     g.0 -= 1;
+                    drop(g);
+                    self.saw(AT_ONCE);
                     return true;
                 }
                 g.1.register_thread(())
@@ -124,6 +147,7 @@ mod gate {
             match ticket.park(deadline) {
                 Some(t) => {
                     assert_eq!(t, Token::HANDOFF);
+                    self.saw(WOKEN);
                     true
                 }
                 None => {
@@ -141,11 +165,20 @@ mod gate {
             pass_on: bool,
         ) -> bool {
             match g.1.leave(ticket) {
-                Left::Removed(()) => false,
-                Left::Received(_) if !pass_on => true,
+                Left::Removed(()) => {
+                    drop(g);
+                    self.saw(LEFT_EMPTY);
+                    false
+                }
+                Left::Received(_) if !pass_on => {
+                    drop(g);
+                    self.saw(LEFT_KEPT);
+                    true
+                }
                 Left::Received(_) => {
                     drop(g);
                     self.release(1);
+                    self.saw(LEFT_PASSED_ON);
                     false
                 }
             }
@@ -176,11 +209,14 @@ mod gate {
                 }
                 // The token is there (delivered under the lock `update_waker` took).
                 self.ticket = None;
+                self.gate.saw(WOKEN);
                 return Poll::Ready(());
             }
             let mut g = self.gate.state.lock();
             if g.0 > 0 {
                 g.0 -= 1;
+                drop(g);
+                self.gate.saw(AT_ONCE);
                 return Poll::Ready(());
             }
             let t = g.1.register_task(cx.waker(), ());
@@ -226,8 +262,11 @@ fn core_thread_and_task_waiting_together_are_both_woken() {
 /// is lost or doubled.
 #[test]
 fn core_leave_racing_wake_one_passes_the_hand_off_on() {
-    weft_sync::model(|| {
-        let gate = Arc::new(gate::Gate::new(0));
+    use gate::{AT_ONCE, LEFT_EMPTY, LEFT_PASSED_ON, WOKEN};
+    let outcomes = Outcomes::new(&[AT_ONCE, WOKEN, LEFT_EMPTY, LEFT_PASSED_ON]);
+    let o = outcomes.clone();
+    weft_sync::model(move || {
+        let gate = Arc::new(gate::Gate::watched(0, o.clone()));
         let g = gate.clone();
         let timed = thread::spawn(move || {
             // Woken in time, it used the permit and gives it back; timed out, it passed on
@@ -243,14 +282,18 @@ fn core_leave_racing_wake_one_passes_the_hand_off_on() {
         untimed.join().unwrap();
         assert_eq!(gate.permits(), 0);
     });
+    outcomes.check();
 }
 
 /// `wake_n` racing two timed waiters that keep what they were handed and an untimed one: every
 /// permit released is held by exactly one waiter or still in the gate.
 #[test]
 fn core_leave_racing_wake_n_conserves_hand_offs() {
-    weft_sync::model_with_preemptions(2, || {
-        let gate = Arc::new(gate::Gate::new(0));
+    use gate::{AT_ONCE, LEFT_EMPTY, LEFT_KEPT, WOKEN};
+    let outcomes = Outcomes::new(&[AT_ONCE, WOKEN, LEFT_EMPTY, LEFT_KEPT]);
+    let o = outcomes.clone();
+    weft_sync::model_with_preemptions(2, move || {
+        let gate = Arc::new(gate::Gate::watched(0, o.clone()));
         let held = Arc::new(AtomicUsize::new(0));
         let timed: Vec<_> = (0..2)
             .map(|_| {
@@ -278,18 +321,22 @@ fn core_leave_racing_wake_n_conserves_hand_offs() {
             "a hand-off was lost or doubled"
         );
     });
+    outcomes.check();
 }
 
 /// A future polled once (queued), then handed a permit, then dropped without another poll:
 /// its `Drop` passes the permit to the parked thread behind it.
 #[test]
 fn core_future_dropped_after_its_wake_passes_the_token_on() {
+    use gate::{AT_ONCE, LEFT_EMPTY, LEFT_PASSED_ON, WOKEN};
     use std::{
         future::Future,
         task::{Context, Waker},
     };
-    weft_sync::model(|| {
-        let gate = Arc::new(gate::Gate::new(0));
+    let outcomes = Outcomes::new(&[AT_ONCE, WOKEN, LEFT_EMPTY, LEFT_PASSED_ON]);
+    let o = outcomes.clone();
+    weft_sync::model(move || {
+        let gate = Arc::new(gate::Gate::watched(0, o.clone()));
         let mut fut = Box::pin(gate.acquire_async());
         let mut cx = Context::from_waker(Waker::noop());
         assert!(fut.as_mut().poll(&mut cx).is_pending());
@@ -302,20 +349,30 @@ fn core_future_dropped_after_its_wake_passes_the_token_on() {
         th.join().unwrap();
         assert_eq!(gate.permits(), 0);
     });
+    outcomes.check();
 }
 
 /// A timed thread waiter racing one hand-off, keeping what it receives: it reports success
 /// exactly when the permit left the gate, never both nor neither.
 #[test]
 fn core_timeout_racing_wake_settles_exactly_once() {
-    weft_sync::model(|| {
-        let gate = Arc::new(gate::Gate::new(0));
+    use gate::{AT_ONCE, LEFT_EMPTY, LEFT_KEPT, WOKEN};
+    let outcomes = Outcomes::new(&[AT_ONCE, WOKEN, LEFT_EMPTY, LEFT_KEPT]);
+    let o = outcomes.clone();
+    weft_sync::model(move || {
+        let gate = Arc::new(gate::Gate::watched(0, o.clone()));
         let g = gate.clone();
         let timed = thread::spawn(move || g.acquire(Deadline::after(SHORT), false));
+        // One step before the release. Under loom a timed wait yields once, and a thread that
+        // yielded runs again only after another thread has taken a step: with the release as
+        // this thread's first step, the waiter could never time out before it (the outcome
+        // `LEFT_EMPTY` was reached by no interleaving until this step was added).
+        assert_eq!(gate.permits(), 0);
         gate.release(1);
         let got = timed.join().unwrap();
         assert_eq!(usize::from(got) + gate.permits(), 1);
     });
+    outcomes.check();
 }
 
 /// What a waker writes before waking is visible to the woken waiter, thread or task, including
