@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use weft_barrier::{Barrier, BrokenBarrierError};
 use weft_sync::{
-    Arc,
+    Arc, Outcomes,
     atomic::{AtomicUsize, Ordering, Ordering::SeqCst},
     thread,
 };
@@ -93,7 +93,9 @@ fn reuse_across_generations() {
 /// both are broken), nobody is stranded, and the barrier ends broken.
 #[test]
 fn abort_racing_a_trip_never_splits_the_round() {
-    weft_sync::model(|| {
+    let outcomes = Outcomes::new(&["the round tripped", "the abort broke it"]);
+    let o = outcomes.clone();
+    weft_sync::model(move || {
         let b = Arc::new(Barrier::new(2));
         let ts: Vec<_> = (0..2)
             .map(|_| {
@@ -108,21 +110,38 @@ fn abort_racing_a_trip_never_splits_the_round() {
             .collect::<Vec<_>>();
         assert_eq!(a[0], a[1], "one party passed, the other was broken");
         assert!(b.broken());
+        o.saw(if a[0] {
+            "the round tripped"
+        } else {
+            "the abort broke it"
+        });
     });
+    outcomes.check();
 }
 
 /// A timed wait racing the other party's arrival: both pass, or the timeout broke the barrier
 /// and both fail; the barrier is broken exactly in the second case, and `reset` mends it.
 #[test]
 fn timeout_racing_a_trip_never_splits_the_round() {
-    weft_sync::model(|| {
+    let outcomes = Outcomes::new(&["the round tripped", "the timeout broke it"]);
+    let o = outcomes.clone();
+    weft_sync::model(move || {
         let b = Arc::new(Barrier::new(2));
         let b2 = Arc::clone(&b);
         let timed = thread::spawn(move || b2.wait_timeout(SHORT));
+        // One step before arriving: under loom a timed wait yields once and runs again only
+        // after another thread took a step, so with the arrival as this thread's first step
+        // the timeout could never break the barrier before it (`Outcomes` found that).
+        let _ = b.broken();
         let untimed = b.wait();
         let timed = timed.join().unwrap();
         assert_eq!(timed.is_ok(), untimed.is_ok());
         assert_eq!(b.broken(), untimed.is_err());
+        o.saw(if untimed.is_ok() {
+            "the round tripped"
+        } else {
+            "the timeout broke it"
+        });
         if let (Ok(a), Ok(c)) = (timed, untimed) {
             assert_eq!(a + c, 1);
         }
@@ -130,6 +149,7 @@ fn timeout_racing_a_trip_never_splits_the_round() {
         assert!(!b.broken());
         assert_eq!(b.n_waiting(), 0);
     });
+    outcomes.check();
 }
 
 /// A task (`wait_async` under `block_on`) and a thread meet at one barrier, for two rounds.
@@ -157,11 +177,13 @@ fn a_task_and_a_thread_meet() {
 /// other fails); never a party stranded, and never a trip with the party missing.
 #[test]
 fn a_dropped_wait_async_breaks_or_has_passed() {
+    let outcomes = Outcomes::new(&["the round tripped", "the drop broke it"]);
+    let o = outcomes.clone();
     use std::{
         future::Future,
         task::{Context, Waker},
     };
-    weft_sync::model(|| {
+    weft_sync::model(move || {
         let b = Arc::new(Barrier::new(2));
         let mut fut = Box::pin(b.wait_async());
         let mut cx = Context::from_waker(Waker::noop());
@@ -171,6 +193,11 @@ fn a_dropped_wait_async_breaks_or_has_passed() {
         drop(fut);
         let r = other.join().unwrap();
         assert_eq!(b.broken(), r == Err(BrokenBarrierError));
+        o.saw(if r.is_ok() {
+            "the round tripped"
+        } else {
+            "the drop broke it"
+        });
         // A party that left before the other arrived always breaks the round: the round never
         // trips with a party missing.
         b.reset();
@@ -181,6 +208,7 @@ fn a_dropped_wait_async_breaks_or_has_passed() {
         let late = thread::spawn(move || b2.wait());
         assert_eq!(late.join().unwrap(), Err(BrokenBarrierError));
     });
+    outcomes.check();
 }
 
 /// Four arrivals at a two-party barrier with an action: two rounds. A party that arrives while

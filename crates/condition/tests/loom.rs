@@ -5,7 +5,7 @@
 //! without `weft_loom` each model runs once on real threads.
 
 use weft_condition::{Condition, ConditionGuard};
-use weft_sync::{Arc, thread};
+use weft_sync::{Arc, Outcomes, thread};
 
 /// Waits, on the `ready` condition, until `n` waiters have announced themselves. A waiter
 /// announces while holding the main condition's lock and keeps it until it is queued inside
@@ -134,7 +134,9 @@ fn notify_all_wakes_every_waiter() {
 
 #[test]
 fn timed_out_waiter_never_swallows_a_notification() {
-    weft_sync::model_with_preemptions(2, || {
+    let outcomes = Outcomes::new(&["notified", "timed out"]);
+    let o = outcomes.clone();
+    weft_sync::model_with_preemptions(2, move || {
         let cond = Arc::new(Condition::new(()));
         let ready = Arc::new(Condition::new(0usize));
         let (c, r) = (Arc::clone(&cond), Arc::clone(&ready));
@@ -153,6 +155,11 @@ fn timed_out_waiter_never_swallows_a_notification() {
         until_queued(&ready, &cond, 2);
         assert_eq!(cond.notify(1), 1);
         let timed_was_notified = timed.join().unwrap();
+        o.saw(if timed_was_notified {
+            "notified"
+        } else {
+            "timed out"
+        });
         if timed_was_notified {
             // The timed waiter took the notification: the other must still be queued.
             assert_eq!(cond.notify(1), 1);
@@ -161,6 +168,7 @@ fn timed_out_waiter_never_swallows_a_notification() {
         // swallowed notification shows up as a deadlock here.
         untimed.join().unwrap();
     });
+    outcomes.check();
 }
 
 /// `notify(2)` without the lock, racing two timed waiters, each of which may time out before the
@@ -172,7 +180,9 @@ fn notify_two_racing_two_timed_leavers_agree_on_the_count() {
     // One preemption: each waiter's timeout is already a choice loom explores at every park,
     // and the planted bug `cond-woken-leaver-reports-timeout` fails it here in 0.2 s; at bound 2
     // it passed in 54 s (2026-12-06), beyond what the suite can spend on it.
-    weft_sync::model_with_preemptions(1, || {
+    let outcomes = Outcomes::new(&["none notified", "one notified", "both notified"]);
+    let o = outcomes.clone();
+    weft_sync::model_with_preemptions(1, move || {
         let cond = Arc::new(Condition::new(()));
         let ready = Arc::new(Condition::new(0usize));
         // Under loom: each yields once, then times out unless notified.
@@ -186,7 +196,9 @@ fn notify_two_racing_two_timed_leavers_agree_on_the_count() {
             .map(|w| usize::from(w.join().unwrap()))
             .sum::<usize>();
         assert_eq!(counted, notified, "the notify and its waiters disagree");
+        o.saw(["none notified", "one notified", "both notified"][counted]);
     });
+    outcomes.check();
 }
 
 /// `notify_two_racing_two_timed_leavers_agree_on_the_count` with the notifier holding the lock:
@@ -196,7 +208,9 @@ fn notify_two_racing_two_timed_leavers_agree_on_the_count() {
 /// data, which loom's cell tracking checks for overlap).
 #[test]
 fn notify_two_under_the_lock_racing_two_timed_leavers_agree_on_the_count() {
-    weft_sync::model_with_preemptions(1, || {
+    let outcomes = Outcomes::new(&["none notified", "one notified", "both notified"]);
+    let o = outcomes.clone();
+    weft_sync::model_with_preemptions(1, move || {
         let cond = Arc::new(Condition::new(0usize));
         let ready = Arc::new(Condition::new(0usize));
         let waiters = spawn_waiters(&cond, &ready, 2, |g| {
@@ -213,8 +227,10 @@ fn notify_two_under_the_lock_racing_two_timed_leavers_agree_on_the_count() {
             .map(|w| usize::from(w.join().unwrap()))
             .sum::<usize>();
         assert_eq!(counted, notified, "the notify and its waiters disagree");
+        o.saw(["none notified", "one notified", "both notified"][counted]);
         assert_eq!(*cond.lock(), 2);
     });
+    outcomes.check();
 }
 
 /// A task (`lock_async` under `block_on`), a thread and the main thread increment the data
@@ -412,7 +428,9 @@ fn notify_one_wakes_exactly_one_of_two_tasks() {
 /// untimed one gets the notification.
 #[test]
 fn timed_out_marked_waiter_never_swallows_a_notification() {
-    weft_sync::model_with_preemptions(2, || {
+    let outcomes = Outcomes::new(&["notified", "timed out"]);
+    let o = outcomes.clone();
+    weft_sync::model_with_preemptions(2, move || {
         let cond = Arc::new(Condition::new(()));
         let ready = Arc::new(Condition::new(0usize));
         let (c, r) = (Arc::clone(&cond), Arc::clone(&ready));
@@ -433,9 +451,16 @@ fn timed_out_marked_waiter_never_swallows_a_notification() {
         let g = cond.lock();
         assert_eq!(g.notify(1), 1);
         drop(g);
-        if timed.join().unwrap() {
+        let timed_was_notified = timed.join().unwrap();
+        o.saw(if timed_was_notified {
+            "notified"
+        } else {
+            "timed out"
+        });
+        if timed_was_notified {
             assert_eq!(cond.notify(1), 1);
         }
         untimed.join().unwrap();
     });
+    outcomes.check();
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use weft_event::Event;
 use weft_sync::{
-    Arc,
+    Arc, Outcomes,
     atomic::{AtomicUsize, Ordering},
     thread,
 };
@@ -70,7 +70,9 @@ fn clear_never_hides_a_parked_waiter() {
 /// event is left consistent: clear, a timed wait on it times out, and the next `set` is seen.
 #[test]
 fn set_clear_and_a_timed_waiter_leave_the_event_consistent() {
-    weft_sync::model(|| {
+    let outcomes = Outcomes::new(&["released", "timed out"]);
+    let o = outcomes.clone();
+    weft_sync::model(move || {
         let ev = Arc::new(Event::new());
         let released_by = Arc::new(AtomicUsize::new(0));
         let (e, r) = (Arc::clone(&ev), Arc::clone(&released_by));
@@ -84,6 +86,7 @@ fn set_clear_and_a_timed_waiter_leave_the_event_consistent() {
         ev.set();
         ev.clear();
         let got = waiter.join().unwrap();
+        o.saw(if got { "released" } else { "timed out" });
         assert_eq!(released_by.load(Ordering::SeqCst), usize::from(got));
         assert!(!ev.is_set());
         // Whatever happened, the event is consistent: a timed wait now times out...
@@ -92,6 +95,7 @@ fn set_clear_and_a_timed_waiter_leave_the_event_consistent() {
         ev.set();
         assert!(ev.wait_timeout(SHORT));
     });
+    outcomes.check();
 }
 
 /// A waiter that times out never consumes the wake-up of another: with one timed waiter and
@@ -99,7 +103,9 @@ fn set_clear_and_a_timed_waiter_leave_the_event_consistent() {
 /// the timed one reports `true` exactly when it was released rather than timed out.
 #[test]
 fn timed_out_waiter_never_steals_a_wake_up() {
-    weft_sync::model(|| {
+    let outcomes = Outcomes::new(&["the timed one released too", "the timed one timed out"]);
+    let o = outcomes.clone();
+    weft_sync::model(move || {
         let ev = Arc::new(Event::new());
         let released = Arc::new(AtomicUsize::new(0));
         let (e, r) = (Arc::clone(&ev), Arc::clone(&released));
@@ -118,8 +124,14 @@ fn timed_out_waiter_never_steals_a_wake_up() {
         untimed.join().unwrap();
         let n = released.load(Ordering::SeqCst);
         assert!((1..=2).contains(&n), "released count {n}");
+        o.saw(if n == 2 {
+            "the timed one released too"
+        } else {
+            "the timed one timed out"
+        });
         assert!(ev.is_set());
     });
+    outcomes.check();
 }
 
 /// One `set` wakes every parked waiter, not just one.
@@ -168,7 +180,13 @@ fn leaving_timed_waiter_keeps_the_parked_mark() {
 /// stays set.
 #[test]
 fn two_leaving_timed_waiters_never_strand_a_parked_one() {
-    weft_sync::model_with_preemptions(2, || {
+    let outcomes = Outcomes::new(&[
+        "both timed waiters left",
+        "one left, one was released",
+        "both were released",
+    ]);
+    let o = outcomes.clone();
+    weft_sync::model_with_preemptions(2, move || {
         let ev = Arc::new(Event::new());
         let timed: Vec<_> = (0..2)
             .map(|_| {
@@ -180,11 +198,20 @@ fn two_leaving_timed_waiters_never_strand_a_parked_one() {
         let untimed = thread::spawn(move || e.wait());
         ev.set();
         untimed.join().unwrap();
-        for t in timed {
-            let _ = t.join().unwrap();
-        }
+        let released = timed
+            .into_iter()
+            .map(|t| usize::from(t.join().unwrap()))
+            .sum::<usize>();
+        o.saw(
+            [
+                "both timed waiters left",
+                "one left, one was released",
+                "both were released",
+            ][released],
+        );
         assert!(ev.is_set());
     });
+    outcomes.check();
 }
 
 /// A task (`wait_async` under `block_on`) and a thread wait together; one `set` releases both,

@@ -3,7 +3,7 @@
 
 use weft_futures::{TaskError, Timeout, as_completed, as_completed_timeout, promise, wait};
 use weft_sync::{
-    Arc,
+    Arc, Outcomes,
     atomic::{AtomicUsize, Ordering},
     thread,
 };
@@ -64,17 +64,21 @@ fn result_waiter_vs_completion_no_lost_wakeup() {
 /// happened-before; if the wake is taken at the moment of the timeout, it is not lost.
 #[test]
 fn timed_wait_vs_completion() {
-    weft_sync::model(|| {
+    let outcomes = Outcomes::new(&["done in time", "timed out"]);
+    let o = outcomes.clone();
+    weft_sync::model(move || {
         let (p, f) = promise::<u32>();
         let t = thread::spawn(move || p.set_result(5));
         let done = f.wait_timeout(std::time::Duration::from_secs(1));
         t.join().unwrap();
+        o.saw(if done { "done in time" } else { "timed out" });
         if done {
             assert!(f.done());
         }
         // Either way a second (untimed) wait finds it done.
         assert_eq!(f.result(), Ok(5));
     });
+    outcomes.check();
 }
 
 /// A promise dropped while a waiter blocks completes the future with `Abandoned`.
@@ -112,17 +116,28 @@ fn as_completed_two_concurrent_completions() {
 /// `into_pending` hands it back; never lost, never twice.
 #[test]
 fn as_completed_timeout_vs_completion() {
-    weft_sync::model(|| {
+    let outcomes = Outcomes::new(&["yielded", "timed out"]);
+    let o = outcomes.clone();
+    weft_sync::model(move || {
         let (p, f) = promise::<u32>();
-        let t = thread::spawn(move || p.set_result(1));
+        let t = thread::spawn(move || {
+            // A step before the completion. Under loom a timed wait yields, and a thread that
+            // yielded runs again only after another thread took a step: with the completion's
+            // push as this thread's next step, the iterator could never time out before it
+            // (`Outcomes` found that).
+            thread::yield_now();
+            p.set_result(1);
+        });
         let mut it = as_completed_timeout(vec![f], std::time::Duration::from_secs(1));
         match it.next().unwrap() {
             Ok(f) => {
+                o.saw("yielded");
                 assert_eq!(f.result(), Ok(1));
                 assert!(it.next().is_none());
                 assert!(it.into_pending().is_empty());
             }
             Err(Timeout) => {
+                o.saw("timed out");
                 assert!(it.next().is_none());
                 let mut rest = it.into_pending();
                 assert_eq!(rest.len(), 1);
@@ -133,16 +148,21 @@ fn as_completed_timeout_vs_completion() {
         }
         t.join().unwrap();
     });
+    outcomes.check();
 }
 
 /// An `as_completed` iterator dropped (unhooking its futures) while a future completes: the
 /// hook is taken by exactly one side, nothing is touched concurrently, nothing leaks.
 #[test]
 fn as_completed_drop_vs_completion() {
-    weft_sync::model(|| {
+    let outcomes = Outcomes::new(&["the first yielded", "a timeout first"]);
+    let o = outcomes.clone();
+    weft_sync::model(move || {
         let (p1, f1) = promise::<u32>();
         let (p2, f2) = promise::<u32>();
         let t = thread::spawn(move || {
+            // A step before the completion, as in `as_completed_timeout_vs_completion`.
+            thread::yield_now();
             p1.set_result(1);
             drop(p2);
         });
@@ -151,11 +171,17 @@ fn as_completed_drop_vs_completion() {
         let pending = it.into_pending();
         t.join().unwrap();
         let yielded = usize::from(matches!(first, Some(Ok(_))));
+        o.saw(if yielded == 1 {
+            "the first yielded"
+        } else {
+            "a timeout first"
+        });
         assert_eq!(yielded + pending.len(), 2);
         for f in pending {
             assert!(f.done());
         }
     });
+    outcomes.check();
 }
 
 /// A future cancelled (by its executor, through the promise) while `as_completed` iterates, and
@@ -227,7 +253,9 @@ fn async_waker_vs_completion() {
 #[cfg(feature = "async")]
 #[test]
 fn thread_and_task_wait_one_future_vs_completion() {
-    weft_sync::model(|| {
+    let outcomes = Outcomes::new(&["the thread saw it done", "the thread timed out"]);
+    let o = outcomes.clone();
+    weft_sync::model(move || {
         let (p, f) = promise::<u32>();
         let f = Arc::new(f);
         let waiter = {
@@ -246,11 +274,17 @@ fn thread_and_task_wait_one_future_vs_completion() {
         let completer = thread::spawn(move || p.set_result(4));
         weft_sync::block_on(f.wait_async());
         assert!(f.done());
-        let _ = waiter.join().unwrap();
+        let done = waiter.join().unwrap();
+        o.saw(if done {
+            "the thread saw it done"
+        } else {
+            "the thread timed out"
+        });
         completer.join().unwrap();
         let f = Arc::try_unwrap(f).unwrap();
         assert_eq!(f.result(), Ok(4));
     });
+    outcomes.check();
 }
 
 /// A task's wait is dropped (cancelled) while the completion runs and a thread waits untimed on

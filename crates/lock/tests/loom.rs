@@ -15,7 +15,7 @@ use weft_lock::{Lock, LockGuard, RLock};
 /// woken"; on std (one real run) it is kept short so the models stay fast.
 const TIMEOUT: Duration = Duration::from_millis(10);
 use weft_sync::{
-    Arc,
+    Arc, Outcomes,
     atomic::{AtomicUsize, Ordering},
     cell::UnsafeCell,
     thread,
@@ -107,7 +107,12 @@ fn lock_try_acquire_never_succeeds_while_held() {
 /// the wake-up that an untimed waiter needs (loom would report the deadlock).
 #[test]
 fn lock_timed_acquire_racing_release() {
-    weft_sync::model(|| {
+    let outcomes = Outcomes::new(&[
+        "the timed waiter got the lock",
+        "the timed waiter timed out",
+    ]);
+    let o = outcomes.clone();
+    weft_sync::model(move || {
         let lock = Arc::new(Lock::new(0usize));
         let mut g = lock.acquire();
         let timed = {
@@ -128,7 +133,13 @@ fn lock_timed_acquire_racing_release() {
         untimed.join().unwrap();
         let n = *lock.try_acquire().expect("the lock was lost");
         assert!(n == 110 || n == 111, "{n}");
+        o.saw(if n == 111 {
+            "the timed waiter got the lock"
+        } else {
+            "the timed waiter timed out"
+        });
     });
+    outcomes.check();
 }
 
 /// Waiters that time out while the lock stays held leave it held (a timed-out waiter's clean-up
@@ -136,7 +147,9 @@ fn lock_timed_acquire_racing_release() {
 /// again after the release.
 #[test]
 fn lock_timeouts_while_held_leave_it_held() {
-    weft_sync::model(|| {
+    let outcomes = Outcomes::new(&["both timed out"]);
+    let o = outcomes.clone();
+    weft_sync::model(move || {
         let lock = Arc::new(Lock::new(0usize));
         let mut g = lock.acquire();
         let waiters: Vec<_> = (0..2)
@@ -149,11 +162,13 @@ fn lock_timeouts_while_held_leave_it_held() {
             assert!(w.join().unwrap(), "acquired while held");
         }
         assert!(lock.locked());
+        o.saw("both timed out");
         *g += 1;
         drop(g);
         assert!(!lock.locked());
         assert_eq!(*lock.try_acquire().expect("free"), 1);
     });
+    outcomes.check();
 }
 
 /// A timed-out waiter to which the lock was handed at that very moment (`unlock_fair` hands off
@@ -161,7 +176,12 @@ fn lock_timeouts_while_held_leave_it_held() {
 /// twice, and the second waiter still gets it.
 #[test]
 fn lock_timed_acquire_racing_handoff() {
-    weft_sync::model(|| {
+    let outcomes = Outcomes::new(&[
+        "the timed waiter got the lock",
+        "the timed waiter timed out",
+    ]);
+    let o = outcomes.clone();
+    weft_sync::model(move || {
         let lock = Arc::new(Lock::new(0usize));
         let mut g = lock.acquire();
         let timed = {
@@ -183,7 +203,13 @@ fn lock_timed_acquire_racing_handoff() {
         untimed.join().unwrap();
         let n = *lock.try_acquire().expect("the lock was lost");
         assert!(n == 110 || n == 111, "{n}");
+        o.saw(if n == 111 {
+            "the timed waiter got the lock"
+        } else {
+            "the timed waiter timed out"
+        });
     });
+    outcomes.check();
 }
 
 /// The fairness path: a waiter woken to retry that loses the race to a barging thread is handed
@@ -449,7 +475,12 @@ fn rlock_reentrancy_bookkeeping() {
 /// last release; the lock is free at the end whatever happened.
 #[test]
 fn rlock_contended_timed_and_try() {
-    weft_sync::model(|| {
+    // "11" (the try got in, then the timed acquire timed out while the owner held the lock)
+    // takes more preemptions than the bound: the other thread must run first, then the owner,
+    // then the other past its spin and its park while the owner holds the lock.
+    let outcomes = Outcomes::new(&["1", "101", "111"]);
+    let o = outcomes.clone();
+    weft_sync::model(move || {
         let lock = Arc::new(RLock::new(UnsafeCell::new(0usize)));
         let depth = Arc::new(AtomicUsize::new(0));
         let other = {
@@ -492,7 +523,10 @@ fn rlock_contended_timed_and_try() {
         // SAFETY: we hold the lock.
         let n = g.with(|p| unsafe { *p });
         assert!([1, 11, 101, 111].contains(&n), "{n}");
+        // Which of `try_acquire` (10) and the timed acquire (100) got in.
+        o.saw(&n.to_string());
     });
+    outcomes.check();
 }
 
 /// Issue 9: an owner that exits while holding the lock (its guard leaked) leaves it held, and

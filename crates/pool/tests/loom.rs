@@ -7,13 +7,13 @@
 use weft_futures::{TaskError, promise};
 use weft_pool::ThreadPoolExecutor;
 use weft_sync::{
-    Arc, Mutex,
+    Arc, Mutex, Outcomes,
     atomic::{AtomicUsize, Ordering::SeqCst},
     thread,
 };
 
-/// Bookkeeping a model keeps outside loom's view (across its interleavings, or beside them), so
-/// that loom does not explore it.
+/// Bookkeeping a model keeps beside its interleavings, outside loom's view, so that loom does
+/// not explore it.
 #[allow(clippy::disallowed_types)] // std's atomic, on purpose: see above
 type Unseen = std::sync::atomic::AtomicUsize;
 
@@ -35,7 +35,9 @@ fn worker_number() -> usize {
 /// or is cancelled (never lost, never run twice); a rejected one comes back to its submitter.
 #[test]
 fn submit_racing_shutdown_runs_cancels_or_hands_back() {
-    weft_sync::model(|| {
+    let outcomes = Outcomes::new(&["accepted and ran", "accepted and cancelled", "handed back"]);
+    let o = outcomes.clone();
+    weft_sync::model(move || {
         let pool = Arc::new(ThreadPoolExecutor::new(1));
         let ran = Arc::new(AtomicUsize::new(0));
         let submitter = {
@@ -59,13 +61,23 @@ fn submit_racing_shutdown_runs_cancels_or_hands_back() {
         drop(pool); // the last reference: shutdown(true, false) joins the worker
         match accepted {
             Some(future) => match future.result() {
-                Ok(()) => assert_eq!(ran.load(SeqCst), 1),
-                Err(TaskError::Cancelled) => assert_eq!(ran.load(SeqCst), 0),
+                Ok(()) => {
+                    o.saw("accepted and ran");
+                    assert_eq!(ran.load(SeqCst), 1);
+                }
+                Err(TaskError::Cancelled) => {
+                    o.saw("accepted and cancelled");
+                    assert_eq!(ran.load(SeqCst), 0);
+                }
                 Err(e) => panic!("an accepted task ended with {e}"),
             },
-            None => assert_eq!(ran.load(SeqCst), 1),
+            None => {
+                o.saw("handed back");
+                assert_eq!(ran.load(SeqCst), 1);
+            }
         }
     });
+    outcomes.check();
 }
 
 /// A task submitted while the only worker goes idle (spinning, about to park, or parked) is
@@ -262,13 +274,18 @@ fn a_split_batch_hands_its_rest_to_the_pool_as_pieces() {
 /// interleaving has the other worker run a piece (the model reaches what it is for).
 #[test]
 fn a_split_batch_on_two_workers_spreads_its_pieces() {
-    // Whether any interleaving ran an item after the split on another worker than the split's.
-    static SPREAD_TO_THE_OTHER: Unseen = Unseen::new(0);
+    // Whether the items after `YIELD_AT` ran on its worker alone, or one ran on the other: the
+    // second is what the model is for (a split whose pieces never reach the other worker fails
+    // it).
+    const STAYED: &str = "the items after the split point stayed with its worker";
+    const SPREAD: &str = "an item after the split point ran on the other worker";
+    let outcomes = Outcomes::new(&[STAYED, SPREAD]);
+    let o = outcomes.clone();
     // One preemption: item `YIELD_AT` (the first of the first batch that grew) yields, which
     // lets the map's caller run between two items of a batch without spending the bound. Its
     // patience runs out at once (loom's timed waits), so the runner splits after that item and
     // hands the three left to the pool. (Every item yielding: over ten minutes.)
-    weft_sync::model_with_preemptions(1, || {
+    weft_sync::model_with_preemptions(1, move || {
         const N: usize = 8;
         const YIELD_AT: usize = 4;
         let pool = ThreadPoolExecutor::new(2);
@@ -299,16 +316,12 @@ fn a_split_batch_on_two_workers_spreads_its_pieces() {
             .iter()
             .any(|w| w.load(SeqCst) != splitter)
         {
-            SPREAD_TO_THE_OTHER.store(1, SeqCst);
+            o.saw(SPREAD);
+        } else {
+            o.saw(STAYED);
         }
     });
-    if cfg!(weft_loom) {
-        assert_eq!(
-            SPREAD_TO_THE_OTHER.load(SeqCst),
-            1,
-            "no interleaving ran an item after the split on the other worker"
-        );
-    }
+    outcomes.check();
 }
 
 /// `shutdown(cancel_futures = true)` from another thread racing an adaptive `map` whose batches
@@ -318,7 +331,9 @@ fn a_split_batch_on_two_workers_spreads_its_pieces() {
 /// `Cancelled` (never run), no item runs twice, and the map ends.
 #[test]
 fn a_shutdown_cancelling_futures_racing_a_split_loses_no_item() {
-    weft_sync::model_with_preemptions(1, || {
+    let outcomes = Outcomes::new(&["every item ran", "some item cancelled"]);
+    let o = outcomes.clone();
+    weft_sync::model_with_preemptions(1, move || {
         const N: usize = 6;
         let pool = Arc::new(ThreadPoolExecutor::new(1));
         let runs: Arc<[AtomicUsize; N]> = Arc::new(Default::default());
@@ -354,15 +369,23 @@ fn a_shutdown_cancelling_futures_racing_a_split_loses_no_item() {
             }
         }
         assert!(runs.iter().all(|n| n.load(SeqCst) <= 1));
+        o.saw(if out.len() == N && out.iter().all(Result::is_ok) {
+            "every item ran"
+        } else {
+            "some item cancelled"
+        });
         assert!(runs[out.len()..].iter().all(|n| n.load(SeqCst) == 0));
     });
+    outcomes.check();
 }
 
 /// `shutdown(cancel_futures = true)` racing a worker that is taking queued tasks: each future
 /// ends finished (its task ran once) or cancelled (it never ran), whoever wins.
 #[test]
 fn cancel_futures_racing_the_worker() {
-    weft_sync::model(|| {
+    let outcomes = Outcomes::new(&["none ran", "one ran", "both ran"]);
+    let o = outcomes.clone();
+    weft_sync::model(move || {
         let pool = ThreadPoolExecutor::new(1);
         let ran = Arc::new(AtomicUsize::new(0));
         let futures: Vec<_> = (0..2)
@@ -384,7 +407,9 @@ fn cancel_futures_racing_the_worker() {
             }
         }
         assert_eq!(ran.load(SeqCst), finished);
+        o.saw(["none ran", "one ran", "both ran"][finished]);
     });
+    outcomes.check();
 }
 
 /// A task that shuts its own pool down with `wait = true` does not join its own thread: the

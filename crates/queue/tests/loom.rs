@@ -14,7 +14,7 @@ use std::{
 
 use weft_queue::{GetError, LifoQueue, PriorityQueue, PutError, Queue, ShutDown};
 use weft_sync::{
-    Arc,
+    Arc, Outcomes,
     atomic::{AtomicBool, Ordering},
     thread,
 };
@@ -90,7 +90,9 @@ fn blocked_getter_is_woken_by_put() {
 
 #[test]
 fn timed_out_getter_never_swallows_a_wake_up() {
-    weft_sync::model_with_preemptions(2, || {
+    let outcomes = Outcomes::new(TIMED_GETTER);
+    let o = outcomes.clone();
+    weft_sync::model_with_preemptions(2, move || {
         let q = Arc::new(Queue::new(1));
         let timed = {
             let q = Arc::clone(&q);
@@ -105,10 +107,12 @@ fn timed_out_getter_never_swallows_a_wake_up() {
         match timed.join().unwrap() {
             Ok(1) => {
                 // The timed getter took the item: release the other one.
+                o.saw(TIMED_GETTER[0]);
                 q.put(2).unwrap();
                 assert_eq!(untimed.join().unwrap(), Ok(2));
             }
             Err(GetError::Empty) => {
+                o.saw(TIMED_GETTER[1]);
                 // The item must reach the untimed getter (a deadlock report here would mean
                 // the wake-up died with the timed-out waiter).
                 assert_eq!(untimed.join().unwrap(), Ok(1));
@@ -116,26 +120,42 @@ fn timed_out_getter_never_swallows_a_wake_up() {
             other => panic!("unexpected {other:?}"),
         }
     });
+    outcomes.check();
 }
 
 #[test]
 fn timed_out_putter_never_loses_its_item() {
-    weft_sync::model(|| {
+    let outcomes = Outcomes::new(TIMED_PUTTER);
+    let o = outcomes.clone();
+    weft_sync::model(move || {
         let q = Arc::new(Queue::new(1));
         q.put(1).unwrap();
         let p = {
             let q = Arc::clone(&q);
             thread::spawn(move || q.put_timeout(2, Duration::from_secs(1)))
         };
+        // Two yields before the get: under loom a thread that yielded (the putter's spin, then
+        // its timed park) runs again only after another thread took a step, so with the get as
+        // this thread's next step the putter could never time out before it (`Outcomes` found
+        // that). One yield is not enough (the putter yields twice on its way), and four leave
+        // it no interleaving where it lands.
+        for _ in 0..2 {
+            thread::yield_now();
+        }
         assert_eq!(q.get(), Ok(1));
         match p.join().unwrap() {
-            Ok(()) => assert_eq!(q.try_get(), Ok(2)),
+            Ok(()) => {
+                o.saw(TIMED_PUTTER[0]);
+                assert_eq!(q.try_get(), Ok(2));
+            }
             Err(e) => {
+                o.saw(TIMED_PUTTER[1]);
                 assert_eq!(e.into_inner(), 2, "the item comes back");
                 assert!(q.is_empty());
             }
         }
     });
+    outcomes.check();
 }
 
 #[test]
@@ -283,7 +303,9 @@ fn unbounded_blocked_getter_is_woken_by_put() {
 
 #[test]
 fn unbounded_timed_out_getter_never_swallows_a_wake_up() {
-    weft_sync::model_with_preemptions(2, || {
+    let outcomes = Outcomes::new(TIMED_GETTER);
+    let o = outcomes.clone();
+    weft_sync::model_with_preemptions(2, move || {
         let q = Arc::new(Queue::unbounded());
         let timed = {
             let q = Arc::clone(&q);
@@ -297,12 +319,17 @@ fn unbounded_timed_out_getter_never_swallows_a_wake_up() {
         match timed.join().unwrap() {
             Ok(1) => {
                 q.put(2).unwrap();
+                o.saw(TIMED_GETTER[0]);
                 assert_eq!(untimed.join().unwrap(), Ok(2));
             }
-            Err(GetError::Empty) => assert_eq!(untimed.join().unwrap(), Ok(1)),
+            Err(GetError::Empty) => {
+                o.saw(TIMED_GETTER[1]);
+                assert_eq!(untimed.join().unwrap(), Ok(1));
+            }
             other => panic!("unexpected {other:?}"),
         }
     });
+    outcomes.check();
 }
 
 #[test]
@@ -513,7 +540,13 @@ fn two_putters_two_getters<Q: Api>(cap: usize) {
 /// `shutdown(false)` while two getters are parked and a put is in flight: every getter
 /// returns; an accepted item reaches exactly one of them; neither answers `ShutDown` while an
 /// accepted item is still on its way.
-fn shutdown_with_put_in_flight<Q: Api>(cap: usize) {
+/// Whether a put racing a shutdown got in.
+const PUT_VS_SHUTDOWN: &[&str] = &["the put got in", "the put was refused"];
+
+/// How many of two puts racing a shutdown got in.
+const PUTS_VS_SHUTDOWN: &[&str] = &["neither put got in", "one put got in", "both puts got in"];
+
+fn shutdown_with_put_in_flight<Q: Api>(cap: usize) -> &'static str {
     let q = Arc::new(Q::make(cap));
     let getters: Vec<_> = (0..2)
         .map(|_| {
@@ -537,11 +570,12 @@ fn shutdown_with_put_in_flight<Q: Api>(cap: usize) {
     // accepted item.
     assert_eq!(got, if accepted { vec![1] } else { vec![] });
     assert_eq!(q.try_get(), Err(GetError::ShutDown));
+    PUT_VS_SHUTDOWN[usize::from(!accepted)]
 }
 
 /// `shutdown(true)` racing two puts: once it returns, no item is queued (`try_get` answers
 /// `ShutDown`), the unfinished count is zero and `join` returns, whatever the puts' timing.
-fn immediate_shutdown_with_puts_in_flight<Q: Api>(cap: usize) {
+fn immediate_shutdown_with_puts_in_flight<Q: Api>(cap: usize) -> &'static str {
     let q = Arc::new(Q::make(cap));
     let putters: Vec<_> = [1, 2]
         .into_iter()
@@ -552,9 +586,10 @@ fn immediate_shutdown_with_puts_in_flight<Q: Api>(cap: usize) {
         .collect();
     q.shutdown(true);
     assert_eq!(q.try_get(), Err(GetError::ShutDown), "nothing survives");
-    for p in putters {
-        let _ = p.join().unwrap();
-    }
+    let accepted = putters
+        .into_iter()
+        .map(|p| usize::from(p.join().unwrap().is_ok()))
+        .sum::<usize>();
     assert_eq!(
         q.try_get(),
         Err(GetError::ShutDown),
@@ -562,11 +597,12 @@ fn immediate_shutdown_with_puts_in_flight<Q: Api>(cap: usize) {
     );
     assert_eq!(q.unfinished_tasks(), 0);
     q.join();
+    PUTS_VS_SHUTDOWN[accepted]
 }
 
 /// A sole consumer that gets until `ShutDown`, racing two puts and a `shutdown(false)`: when it
 /// hears `ShutDown` it has received every accepted item, each once.
-fn sole_consumer_gets_every_accepted_item<Q: Api>(cap: usize) {
+fn sole_consumer_gets_every_accepted_item<Q: Api>(cap: usize) -> &'static str {
     let q = Arc::new(Q::make(cap));
     let putters: Vec<_> = [1, 2]
         .into_iter()
@@ -590,14 +626,18 @@ fn sole_consumer_gets_every_accepted_item<Q: Api>(cap: usize) {
     s.join().unwrap();
     assert_eq!(
         sorted(got),
-        sorted(accepted),
+        sorted(accepted.clone()),
         "ShutDown only after every accepted item"
     );
+    PUTS_VS_SHUTDOWN[accepted.len()]
 }
 
 /// A timed getter and an untimed one racing two puts: the timed one may give up, but never
 /// with a wake-up it was given, and no item stays queued while the untimed one sleeps.
-fn timed_getter_two_puts<Q: Api>(cap: usize) {
+/// How a timed getter ended.
+const TIMED_GETTER: &[&str] = &["the timed getter got an item", "the timed getter timed out"];
+
+fn timed_getter_two_puts<Q: Api>(cap: usize) -> &'static str {
     let q = Arc::new(Q::make(cap));
     let timed = {
         let q = Arc::clone(&q);
@@ -610,17 +650,27 @@ fn timed_getter_two_puts<Q: Api>(cap: usize) {
     q.put(1).unwrap();
     q.put(2).unwrap();
     let mut all = vec![untimed.join().unwrap().unwrap()];
-    match timed.join().unwrap() {
-        Ok(x) => all.push(x),
-        Err(e) => assert_eq!(e, GetError::Empty),
-    }
+    let outcome = match timed.join().unwrap() {
+        Ok(x) => {
+            all.push(x);
+            TIMED_GETTER[0]
+        }
+        Err(e) => {
+            assert_eq!(e, GetError::Empty);
+            TIMED_GETTER[1]
+        }
+    };
     all.extend(drain(&*q));
     assert_eq!(sorted(all), vec![1, 2]);
+    outcome
 }
 
 /// A timed putter and an untimed one on a full queue, racing two gets (by one thread): the timed one lands or
 /// hands its item back; the untimed one always gets in.
-fn timed_putter_two_gets<Q: Api>(cap: usize) {
+/// How a timed putter ended.
+const TIMED_PUTTER: &[&str] = &["the timed putter landed", "the timed putter timed out"];
+
+fn timed_putter_two_gets<Q: Api>(cap: usize) -> &'static str {
     let q = Arc::new(Q::make(cap));
     for i in 0..cap as i32 {
         q.put(10 + i).unwrap();
@@ -637,12 +687,19 @@ fn timed_putter_two_gets<Q: Api>(cap: usize) {
     untimed.join().unwrap().unwrap();
     let mut want: Vec<i32> = (0..cap as i32).map(|i| 10 + i).collect();
     want.push(2);
-    match timed.join().unwrap() {
-        Ok(()) => want.push(1),
-        Err(e) => assert_eq!(e, PutError::Full(1), "the item comes back"),
-    }
+    let outcome = match timed.join().unwrap() {
+        Ok(()) => {
+            want.push(1);
+            TIMED_PUTTER[0]
+        }
+        Err(e) => {
+            assert_eq!(e, PutError::Full(1), "the item comes back");
+            TIMED_PUTTER[1]
+        }
+    };
     all.extend(drain(&*q));
     assert_eq!(sorted(all), sorted(want));
+    outcome
 }
 
 /// Two producers, a worker that marks each item done, and `join`: `join` returns only after
@@ -843,7 +900,7 @@ fn task_and_thread_putters_two_getters<Q: Api>(cap: usize) {
 
 /// `shutdown` races a parked async getter and a put: the task gets the item if the put got in
 /// (every accepted item is handed out), `ShutDown` otherwise, and never sleeps forever.
-fn shutdown_races_a_parked_async_getter<Q: Api>(cap: usize) {
+fn shutdown_races_a_parked_async_getter<Q: Api>(cap: usize) -> &'static str {
     let q = Arc::new(Q::make(cap));
     let task = {
         let q = Arc::clone(&q);
@@ -861,6 +918,7 @@ fn shutdown_races_a_parked_async_getter<Q: Api>(cap: usize) {
     } else {
         assert_eq!(got, Err(ShutDown(())));
     }
+    PUT_VS_SHUTDOWN[usize::from(!accepted)]
 }
 
 /// `join_async` on a task returns only after the worker's `task_done`, and sees its work.
@@ -893,28 +951,10 @@ macro_rules! models {
 models! {
     ring_two_getters_two_putters_capacity_2: 1 => two_getters_two_putters::<Queue<i32>>(2);
     ring_two_putters_two_getters_capacity_2: 1 => two_putters_two_getters::<Queue<i32>>(2);
-    ring_shutdown_with_put_in_flight_capacity_1: 1 => shutdown_with_put_in_flight::<Queue<i32>>(1);
-    ring_shutdown_with_put_in_flight_capacity_2: 1 => shutdown_with_put_in_flight::<Queue<i32>>(2);
-    ring_immediate_shutdown_with_puts_in_flight_capacity_2: 2 => immediate_shutdown_with_puts_in_flight::<Queue<i32>>(2);
-    ring_immediate_shutdown_with_puts_in_flight_capacity_3: 2 => immediate_shutdown_with_puts_in_flight::<Queue<i32>>(3);
-    ring_sole_consumer_gets_every_accepted_item_capacity_1: 1 => sole_consumer_gets_every_accepted_item::<Queue<i32>>(1);
-    ring_sole_consumer_gets_every_accepted_item_capacity_2: 1 => sole_consumer_gets_every_accepted_item::<Queue<i32>>(2);
-    ring_sole_consumer_gets_every_accepted_item_capacity_3: 1 => sole_consumer_gets_every_accepted_item::<Queue<i32>>(3);
-    ring_timed_getter_two_puts_capacity_2: 2 => timed_getter_two_puts::<Queue<i32>>(2);
-    ring_timed_putter_two_gets_capacity_1: 1 => timed_putter_two_gets::<Queue<i32>>(1);
-    ring_timed_putter_two_gets_capacity_2: 2 => timed_putter_two_gets::<Queue<i32>>(2);
     ring_join_after_two_items_capacity_2: 2 => join_after_two_items::<Queue<i32>>(2);
     unbounded_two_getters_two_putters: 1 => two_getters_two_putters::<Queue<i32>>(0);
-    unbounded_shutdown_with_put_in_flight: 1 => shutdown_with_put_in_flight::<Queue<i32>>(0);
-    unbounded_immediate_shutdown_with_puts_in_flight: 2 => immediate_shutdown_with_puts_in_flight::<Queue<i32>>(0);
-    unbounded_sole_consumer_gets_every_accepted_item: 1 => sole_consumer_gets_every_accepted_item::<Queue<i32>>(0);
     lifo_two_getters_two_putters_capacity_1: 1 => two_getters_two_putters::<LifoQueue<i32>>(1);
     lifo_two_putters_two_getters_capacity_2: 1 => two_putters_two_getters::<LifoQueue<i32>>(2);
-    lifo_shutdown_with_put_in_flight_capacity_1: 1 => shutdown_with_put_in_flight::<LifoQueue<i32>>(1);
-    lifo_immediate_shutdown_with_puts_in_flight_capacity_2: 2 => immediate_shutdown_with_puts_in_flight::<LifoQueue<i32>>(2);
-    lifo_sole_consumer_gets_every_accepted_item_capacity_1: 1 => sole_consumer_gets_every_accepted_item::<LifoQueue<i32>>(1);
-    lifo_timed_getter_two_puts_capacity_2: 2 => timed_getter_two_puts::<LifoQueue<i32>>(2);
-    lifo_timed_putter_two_gets_capacity_1: 2 => timed_putter_two_gets::<LifoQueue<i32>>(1);
     priority_two_getters_two_putters_capacity_2: 1 => two_getters_two_putters::<PriorityQueue<i32>>(2);
     priority_join_after_two_items_capacity_1: 2 => join_after_two_items::<PriorityQueue<i32>>(1);
     ring_task_and_thread_getters_capacity_1: 1 => task_and_thread_getters::<Queue<i32>>(1);
@@ -923,18 +963,53 @@ models! {
     ring_task_and_thread_putters_capacity_2: 1 => task_and_thread_putters::<Queue<i32>>(2);
     ring_dropped_get_async_passes_its_wake_up_on: 2 => dropped_get_async_passes_its_wake_up_on::<Queue<i32>>(1);
     ring_dropped_put_async_passes_its_wake_up_on: 2 => dropped_put_async_passes_its_wake_up_on::<Queue<i32>>(1);
-    ring_shutdown_races_a_parked_async_getter: 2 => shutdown_races_a_parked_async_getter::<Queue<i32>>(1);
     ring_join_async_waits_for_task_done: 2 => join_async_waits_for_task_done::<Queue<i32>>(1);
     unbounded_task_and_thread_getters: 1 => task_and_thread_getters::<Queue<i32>>(0);
     unbounded_dropped_get_async_passes_its_wake_up_on: 2 => dropped_get_async_passes_its_wake_up_on::<Queue<i32>>(0);
-    unbounded_shutdown_races_a_parked_async_getter: 2 => shutdown_races_a_parked_async_getter::<Queue<i32>>(0);
     unbounded_join_async_waits_for_task_done: 2 => join_async_waits_for_task_done::<Queue<i32>>(0);
     lifo_task_and_thread_getters_capacity_1: 1 => task_and_thread_getters::<LifoQueue<i32>>(1);
     lifo_task_and_thread_putters_capacity_1: 1 => task_and_thread_putters::<LifoQueue<i32>>(1);
     lifo_dropped_get_async_passes_its_wake_up_on: 2 => dropped_get_async_passes_its_wake_up_on::<LifoQueue<i32>>(1);
     lifo_dropped_put_async_passes_its_wake_up_on: 2 => dropped_put_async_passes_its_wake_up_on::<LifoQueue<i32>>(1);
-    lifo_shutdown_races_a_parked_async_getter: 2 => shutdown_races_a_parked_async_getter::<LifoQueue<i32>>(1);
     priority_join_async_waits_for_task_done: 2 => join_async_waits_for_task_done::<PriorityQueue<i32>>(1);
+}
+
+/// Models that name the outcomes their interleavings must reach (`weft_sync::Outcomes`): the
+/// body returns the outcome of each interleaving.
+macro_rules! models_reaching {
+    ($($name:ident: $bound:literal, $outcomes:expr => $body:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            let outcomes = Outcomes::new($outcomes);
+            let o = outcomes.clone();
+            weft_sync::model_with_preemptions($bound, move || o.saw($body));
+            outcomes.check();
+        }
+    )*};
+}
+
+models_reaching! {
+    ring_shutdown_with_put_in_flight_capacity_1: 1, PUT_VS_SHUTDOWN => shutdown_with_put_in_flight::<Queue<i32>>(1);
+    ring_shutdown_with_put_in_flight_capacity_2: 1, PUT_VS_SHUTDOWN => shutdown_with_put_in_flight::<Queue<i32>>(2);
+    ring_immediate_shutdown_with_puts_in_flight_capacity_2: 2, PUTS_VS_SHUTDOWN => immediate_shutdown_with_puts_in_flight::<Queue<i32>>(2);
+    ring_immediate_shutdown_with_puts_in_flight_capacity_3: 2, PUTS_VS_SHUTDOWN => immediate_shutdown_with_puts_in_flight::<Queue<i32>>(3);
+    ring_sole_consumer_gets_every_accepted_item_capacity_1: 1, PUTS_VS_SHUTDOWN => sole_consumer_gets_every_accepted_item::<Queue<i32>>(1);
+    ring_sole_consumer_gets_every_accepted_item_capacity_2: 1, PUTS_VS_SHUTDOWN => sole_consumer_gets_every_accepted_item::<Queue<i32>>(2);
+    ring_sole_consumer_gets_every_accepted_item_capacity_3: 1, PUTS_VS_SHUTDOWN => sole_consumer_gets_every_accepted_item::<Queue<i32>>(3);
+    unbounded_shutdown_with_put_in_flight: 1, PUT_VS_SHUTDOWN => shutdown_with_put_in_flight::<Queue<i32>>(0);
+    unbounded_immediate_shutdown_with_puts_in_flight: 2, PUTS_VS_SHUTDOWN => immediate_shutdown_with_puts_in_flight::<Queue<i32>>(0);
+    unbounded_sole_consumer_gets_every_accepted_item: 1, PUTS_VS_SHUTDOWN => sole_consumer_gets_every_accepted_item::<Queue<i32>>(0);
+    lifo_shutdown_with_put_in_flight_capacity_1: 1, PUT_VS_SHUTDOWN => shutdown_with_put_in_flight::<LifoQueue<i32>>(1);
+    lifo_immediate_shutdown_with_puts_in_flight_capacity_2: 2, PUTS_VS_SHUTDOWN => immediate_shutdown_with_puts_in_flight::<LifoQueue<i32>>(2);
+    lifo_sole_consumer_gets_every_accepted_item_capacity_1: 1, PUTS_VS_SHUTDOWN => sole_consumer_gets_every_accepted_item::<LifoQueue<i32>>(1);
+    ring_shutdown_races_a_parked_async_getter: 2, PUT_VS_SHUTDOWN => shutdown_races_a_parked_async_getter::<Queue<i32>>(1);
+    unbounded_shutdown_races_a_parked_async_getter: 2, PUT_VS_SHUTDOWN => shutdown_races_a_parked_async_getter::<Queue<i32>>(0);
+    lifo_shutdown_races_a_parked_async_getter: 2, PUT_VS_SHUTDOWN => shutdown_races_a_parked_async_getter::<LifoQueue<i32>>(1);
+    ring_timed_getter_two_puts_capacity_2: 2, TIMED_GETTER => timed_getter_two_puts::<Queue<i32>>(2);
+    ring_timed_putter_two_gets_capacity_1: 1, TIMED_PUTTER => timed_putter_two_gets::<Queue<i32>>(1);
+    ring_timed_putter_two_gets_capacity_2: 2, TIMED_PUTTER => timed_putter_two_gets::<Queue<i32>>(2);
+    lifo_timed_getter_two_puts_capacity_2: 2, TIMED_GETTER => timed_getter_two_puts::<LifoQueue<i32>>(2);
+    lifo_timed_putter_two_gets_capacity_1: 2, TIMED_PUTTER => timed_putter_two_gets::<LifoQueue<i32>>(1);
 }
 
 // The same two scenarios at two preemptions: enough to reach the stranded-item and

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use weft_semaphore::{BoundedSemaphore, Semaphore};
 use weft_sync::{
-    Arc,
+    Arc, Outcomes,
     atomic::{AtomicUsize, Ordering},
     thread,
 };
@@ -131,14 +131,23 @@ fn an_acquire_that_lost_a_race_still_sees_the_releasers_writes() {
 /// permit (if any) is dropped, `available()` is 1.
 #[test]
 fn permit_not_lost_when_timeout_races_release() {
-    weft_sync::model(|| {
+    let outcomes = Outcomes::new(&["got the permit", "timed out"]);
+    let o = outcomes.clone();
+    weft_sync::model(move || {
         let sem = Arc::new(Semaphore::new(0));
         let s = Arc::clone(&sem);
         let waiter = thread::spawn(move || s.acquire_timeout(SHORT).is_some());
+        // A yield before the release: under loom a thread that yielded (the waiter's spin, its
+        // timed park) runs again only after another thread took a step, so with the release as
+        // this thread's next step the waiter could never time out before it (`Outcomes` found
+        // that). The yield lets the waiter go on, at no preemption.
+        thread::yield_now();
         sem.release(1);
-        let _got = waiter.join().unwrap();
+        let got = waiter.join().unwrap();
+        o.saw(if got { "got the permit" } else { "timed out" });
         assert_eq!(sem.available(), 1, "a permit was lost");
     });
+    outcomes.check();
 }
 
 /// The hand-off path: a waiter woken by a release can lose the permit to a barging thread
@@ -148,7 +157,9 @@ fn permit_not_lost_when_timeout_races_release() {
 /// not, the permit is never lost.
 #[test]
 fn handed_off_permit_not_lost_when_timeout_races() {
-    weft_sync::model(|| {
+    let outcomes = Outcomes::new(&["got the permit", "timed out"]);
+    let o = outcomes.clone();
+    weft_sync::model(move || {
         let sem = Arc::new(Semaphore::new(0));
         let s = Arc::clone(&sem);
         let timed = thread::spawn(move || s.acquire_timeout(SHORT).is_some());
@@ -158,9 +169,11 @@ fn handed_off_permit_not_lost_when_timeout_races() {
         sem.release(1);
         // Barge: take the freed permit before the woken waiter does, then give it back.
         drop(sem.try_acquire());
-        let _got = timed.join().unwrap();
+        let got = timed.join().unwrap();
+        o.saw(if got { "got the permit" } else { "timed out" });
         assert_eq!(sem.available(), 1, "a permit was lost");
     });
+    outcomes.check();
 }
 
 /// `release(2)` with two parked waiters wakes both (a release that woke only one would leave
@@ -262,7 +275,9 @@ fn bounded_bound_holds_with_parked_waiters() {
 /// not passed on would deadlock it), and both permits come back.
 #[test]
 fn two_waiters_two_releasers_lose_nothing() {
-    weft_sync::model_with_preemptions(2, || {
+    let outcomes = Outcomes::new(&["got the permit", "timed out"]);
+    let o = outcomes.clone();
+    weft_sync::model_with_preemptions(2, move || {
         let sem = Arc::new(Semaphore::new(0));
         let s = Arc::clone(&sem);
         let timed = thread::spawn(move || s.acquire_timeout(SHORT).is_some());
@@ -273,9 +288,11 @@ fn two_waiters_two_releasers_lose_nothing() {
         sem.release(1);
         releaser.join().unwrap();
         untimed.join().unwrap();
-        let _got = timed.join().unwrap();
+        let got = timed.join().unwrap();
+        o.saw(if got { "got the permit" } else { "timed out" });
         assert_eq!(sem.available(), 2, "a permit was lost");
     });
+    outcomes.check();
 }
 
 /// A task (`acquire_async` under `block_on`) and a thread contend for one permit with the main
@@ -380,7 +397,9 @@ fn a_dropped_future_and_a_timed_out_thread_strand_nobody() {
         future::Future,
         task::{Context, Waker},
     };
-    weft_sync::model_with_preemptions(2, || {
+    let outcomes = Outcomes::new(&["got the permit", "timed out"]);
+    let o = outcomes.clone();
+    weft_sync::model_with_preemptions(2, move || {
         let sem = Arc::new(Semaphore::new(0));
         let mut fut = Box::pin(sem.acquire_async());
         assert!(
@@ -396,9 +415,11 @@ fn a_dropped_future_and_a_timed_out_thread_strand_nobody() {
         drop(fut);
         sem.release(1);
         untimed.join().unwrap();
-        let _ = timed.join().unwrap();
+        let got = timed.join().unwrap();
+        o.saw(if got { "got the permit" } else { "timed out" });
         assert_eq!(sem.available(), 1, "a permit was lost");
     });
+    outcomes.check();
 }
 
 /// Two tasks and two releasers of one permit each: both tasks get in (a release that reached
