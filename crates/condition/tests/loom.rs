@@ -171,6 +171,43 @@ fn timed_out_waiter_never_swallows_a_notification() {
     outcomes.check();
 }
 
+/// How many of two timed waiters a `notify(2)` reached.
+const NOTIFIED: &[&str] = &["none notified", "one notified", "both notified"];
+
+/// Two timed waiters racing one `notify(2)`, made holding the lock or not (see the two models
+/// below): the count and the waiters' answers agree, both return, and each holds the lock again
+/// when it does (it bumps the data, which loom's cell tracking checks for overlap); some
+/// interleaving reaches each count.
+fn two_timed_leavers_agree_with_notify_two(under_the_lock: bool) {
+    let outcomes = Outcomes::new(NOTIFIED);
+    let o = outcomes.clone();
+    weft_sync::model_with_preemptions(1, move || {
+        let cond = Arc::new(Condition::new(0usize));
+        let ready = Arc::new(Condition::new(0usize));
+        // Under loom: each yields once, then times out unless notified.
+        let waiters = spawn_waiters(&cond, &ready, 2, |g| {
+            let notified = g.wait_timeout(std::time::Duration::from_secs(1));
+            **g += 1;
+            notified
+        });
+        until_queued(&ready, &cond, 2);
+        let counted = if under_the_lock {
+            // Python's shape: the guard lives to the end of the statement.
+            cond.lock().notify(2)
+        } else {
+            cond.notify(2)
+        };
+        let notified = waiters
+            .into_iter()
+            .map(|w| usize::from(w.join().unwrap()))
+            .sum::<usize>();
+        assert_eq!(counted, notified, "the notify and its waiters disagree");
+        o.saw(NOTIFIED[counted]);
+        assert_eq!(*cond.lock(), 2);
+    });
+    outcomes.check();
+}
+
 /// `notify(2)` without the lock, racing two timed waiters, each of which may time out before the
 /// notify, as it picks it, or after: the notify's count and the waiters' answers agree (a
 /// waiter the notify counted says it was notified, one it missed says it timed out), and both
@@ -180,57 +217,15 @@ fn notify_two_racing_two_timed_leavers_agree_on_the_count() {
     // One preemption: each waiter's timeout is already a choice loom explores at every park,
     // and the planted bug `cond-woken-leaver-reports-timeout` fails it here in 0.2 s; at bound 2
     // it passed in 54 s (2026-12-06), beyond what the suite can spend on it.
-    let outcomes = Outcomes::new(&["none notified", "one notified", "both notified"]);
-    let o = outcomes.clone();
-    weft_sync::model_with_preemptions(1, move || {
-        let cond = Arc::new(Condition::new(()));
-        let ready = Arc::new(Condition::new(0usize));
-        // Under loom: each yields once, then times out unless notified.
-        let waiters = spawn_waiters(&cond, &ready, 2, |g| {
-            g.wait_timeout(std::time::Duration::from_secs(1))
-        });
-        until_queued(&ready, &cond, 2);
-        let counted = cond.notify(2);
-        let notified = waiters
-            .into_iter()
-            .map(|w| usize::from(w.join().unwrap()))
-            .sum::<usize>();
-        assert_eq!(counted, notified, "the notify and its waiters disagree");
-        o.saw(["none notified", "one notified", "both notified"][counted]);
-    });
-    outcomes.check();
+    two_timed_leavers_agree_with_notify_two(false);
 }
 
-/// `notify_two_racing_two_timed_leavers_agree_on_the_count` with the notifier holding the lock:
-/// a waiter the notify picks is moved to the mutex's queue (it can only return once the lock is
-/// free), so a waiter timing out races both the notify and the notifier's unlock. The count and
-/// the answers agree, both return, and each holds the lock again when it does (it bumps the
-/// data, which loom's cell tracking checks for overlap).
+/// The same with the notifier holding the lock: a waiter the notify picks is moved to the
+/// mutex's queue (it can only return once the lock is free), so a waiter timing out races both
+/// the notify and the notifier's unlock.
 #[test]
 fn notify_two_under_the_lock_racing_two_timed_leavers_agree_on_the_count() {
-    let outcomes = Outcomes::new(&["none notified", "one notified", "both notified"]);
-    let o = outcomes.clone();
-    weft_sync::model_with_preemptions(1, move || {
-        let cond = Arc::new(Condition::new(0usize));
-        let ready = Arc::new(Condition::new(0usize));
-        let waiters = spawn_waiters(&cond, &ready, 2, |g| {
-            let notified = g.wait_timeout(std::time::Duration::from_secs(1));
-            **g += 1;
-            notified
-        });
-        until_queued(&ready, &cond, 2);
-        let g = cond.lock();
-        let counted = g.notify(2);
-        drop(g);
-        let notified = waiters
-            .into_iter()
-            .map(|w| usize::from(w.join().unwrap()))
-            .sum::<usize>();
-        assert_eq!(counted, notified, "the notify and its waiters disagree");
-        o.saw(["none notified", "one notified", "both notified"][counted]);
-        assert_eq!(*cond.lock(), 2);
-    });
-    outcomes.check();
+    two_timed_leavers_agree_with_notify_two(true);
 }
 
 /// A task (`lock_async` under `block_on`), a thread and the main thread increment the data
