@@ -132,6 +132,28 @@ fn notify_all_wakes_every_waiter() {
     });
 }
 
+/// After one `notify(1)` reached a timed or an untimed waiter: records whether the timed one
+/// was notified, and if it was, the other must still be queued (a second `notify(1)` finds it);
+/// otherwise the one notification went to the untimed waiter, which must wake. Either way the
+/// untimed one returns (a swallowed notification shows up as a deadlock).
+fn timed_then_untimed(
+    o: &Outcomes,
+    cond: &Condition<()>,
+    timed: thread::JoinHandle<bool>,
+    untimed: thread::JoinHandle<()>,
+) {
+    let timed_was_notified = timed.join().unwrap();
+    o.saw(if timed_was_notified {
+        "notified"
+    } else {
+        "timed out"
+    });
+    if timed_was_notified {
+        assert_eq!(cond.notify(1), 1);
+    }
+    untimed.join().unwrap();
+}
+
 #[test]
 fn timed_out_waiter_never_swallows_a_notification() {
     let outcomes = Outcomes::new(&["notified", "timed out"]);
@@ -154,19 +176,7 @@ fn timed_out_waiter_never_swallows_a_notification() {
         });
         until_queued(&ready, &cond, 2);
         assert_eq!(cond.notify(1), 1);
-        let timed_was_notified = timed.join().unwrap();
-        o.saw(if timed_was_notified {
-            "notified"
-        } else {
-            "timed out"
-        });
-        if timed_was_notified {
-            // The timed waiter took the notification: the other must still be queued.
-            assert_eq!(cond.notify(1), 1);
-        }
-        // Otherwise the one notification went to the untimed waiter, which must wake: a
-        // swallowed notification shows up as a deadlock here.
-        untimed.join().unwrap();
+        timed_then_untimed(&o, &cond, timed, untimed);
     });
     outcomes.check();
 }
@@ -446,16 +456,7 @@ fn timed_out_marked_waiter_never_swallows_a_notification() {
         let g = cond.lock();
         assert_eq!(g.notify(1), 1);
         drop(g);
-        let timed_was_notified = timed.join().unwrap();
-        o.saw(if timed_was_notified {
-            "notified"
-        } else {
-            "timed out"
-        });
-        if timed_was_notified {
-            assert_eq!(cond.notify(1), 1);
-        }
-        untimed.join().unwrap();
+        timed_then_untimed(&o, &cond, timed, untimed);
     });
     outcomes.check();
 }
