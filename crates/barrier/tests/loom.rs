@@ -10,6 +10,7 @@ use weft_sync::{
     Arc, Outcomes,
     atomic::{AtomicUsize, Ordering, Ordering::SeqCst},
     thread,
+    waitq::Leaves,
 };
 
 /// A finite timeout: under loom a timed wait yields once and then times out unless released.
@@ -123,6 +124,7 @@ fn abort_racing_a_trip_never_splits_the_round() {
 /// and both fail; the barrier is broken exactly in the second case, and `reset` mends it.
 #[test]
 fn timeout_racing_a_trip_never_splits_the_round() {
+    let leaves = Leaves::so_far();
     let outcomes = Outcomes::new(&["the round tripped", "the timeout broke it"]);
     let o = outcomes.clone();
     weft_sync::model(move || {
@@ -150,6 +152,7 @@ fn timeout_racing_a_trip_never_splits_the_round() {
         assert_eq!(b.n_waiting(), 0);
     });
     outcomes.check();
+    leaves.assert_received_since();
 }
 
 /// A task (`wait_async` under `block_on`) and a thread meet at one barrier, for two rounds.
@@ -177,6 +180,7 @@ fn a_task_and_a_thread_meet() {
 /// other fails); never a party stranded, and never a trip with the party missing.
 #[test]
 fn a_dropped_wait_async_breaks_or_has_passed() {
+    let leaves = Leaves::so_far();
     let outcomes = Outcomes::new(&["the round tripped", "the drop broke it"]);
     let o = outcomes.clone();
     use std::{
@@ -209,6 +213,7 @@ fn a_dropped_wait_async_breaks_or_has_passed() {
         assert_eq!(late.join().unwrap(), Err(BrokenBarrierError));
     });
     outcomes.check();
+    leaves.assert_received_since();
 }
 
 /// Four arrivals at a two-party barrier with an action: two rounds. A party that arrives while

@@ -5,7 +5,7 @@
 //! without `weft_loom` each model runs once on real threads.
 
 use weft_condition::{Condition, ConditionGuard};
-use weft_sync::{Arc, Outcomes, thread};
+use weft_sync::{Arc, Outcomes, thread, waitq::Leaves};
 
 /// Waits, on the `ready` condition, until `n` waiters have announced themselves. A waiter
 /// announces while holding the main condition's lock and keeps it until it is queued inside
@@ -156,6 +156,7 @@ fn timed_then_untimed(
 
 #[test]
 fn timed_out_waiter_never_swallows_a_notification() {
+    let leaves = Leaves::so_far();
     let outcomes = Outcomes::new(&["notified", "timed out"]);
     let o = outcomes.clone();
     weft_sync::model_with_preemptions(2, move || {
@@ -179,6 +180,7 @@ fn timed_out_waiter_never_swallows_a_notification() {
         timed_then_untimed(&o, &cond, timed, untimed);
     });
     outcomes.check();
+    leaves.assert_received_since();
 }
 
 /// How many of two timed waiters a `notify(2)` reached.
@@ -224,10 +226,12 @@ fn two_timed_leavers_agree_with_notify_two(under_the_lock: bool) {
 /// return.
 #[test]
 fn notify_two_racing_two_timed_leavers_agree_on_the_count() {
+    let leaves = Leaves::so_far();
     // One preemption: each waiter's timeout is already a choice loom explores at every park,
     // and the planted bug `cond-woken-leaver-reports-timeout` fails it here in 0.2 s; at bound 2
     // it passed in 54 s (2026-12-06), beyond what the suite can spend on it.
     two_timed_leavers_agree_with_notify_two(false);
+    leaves.assert_received_since();
 }
 
 /// The same with the notifier holding the lock: a waiter the notify picks is moved to the
@@ -235,7 +239,9 @@ fn notify_two_racing_two_timed_leavers_agree_on_the_count() {
 /// the notify and the notifier's unlock.
 #[test]
 fn notify_two_under_the_lock_racing_two_timed_leavers_agree_on_the_count() {
+    let leaves = Leaves::so_far();
     two_timed_leavers_agree_with_notify_two(true);
+    leaves.assert_received_since();
 }
 
 /// A task (`lock_async` under `block_on`), a thread and the main thread increment the data
@@ -323,12 +329,16 @@ fn dropped_wait_async_passes_its_notification_on(under_lock: bool) {
 
 #[test]
 fn a_dropped_wait_async_passes_its_notification_on() {
+    let leaves = Leaves::so_far();
     dropped_wait_async_passes_its_notification_on(false);
+    leaves.assert_received_since();
 }
 
 #[test]
 fn a_dropped_wait_async_passes_a_notification_under_the_lock_on() {
+    let leaves = Leaves::so_far();
     dropped_wait_async_passes_its_notification_on(true);
+    leaves.assert_received_since();
 }
 
 /// A queued `lock_async` future is dropped after the unlock woke it (never polled again)
@@ -336,6 +346,7 @@ fn a_dropped_wait_async_passes_a_notification_under_the_lock_on() {
 /// the lock.
 #[test]
 fn a_dropped_lock_async_passes_its_wake_up_on() {
+    let leaves = Leaves::so_far();
     use std::{
         future::Future,
         task::{Context, Waker},
@@ -357,6 +368,7 @@ fn a_dropped_lock_async_passes_its_wake_up_on() {
         assert_eq!(*cond.lock(), 1);
         assert!(!cond.locked());
     });
+    leaves.assert_received_since();
 }
 
 /// `notify(1)` with a task and a thread queued (each announced itself while holding the lock,
@@ -433,6 +445,7 @@ fn notify_one_wakes_exactly_one_of_two_tasks() {
 /// untimed one gets the notification.
 #[test]
 fn timed_out_marked_waiter_never_swallows_a_notification() {
+    let leaves = Leaves::so_far();
     let outcomes = Outcomes::new(&["notified", "timed out"]);
     let o = outcomes.clone();
     weft_sync::model_with_preemptions(2, move || {
@@ -459,4 +472,5 @@ fn timed_out_marked_waiter_never_swallows_a_notification() {
         timed_then_untimed(&o, &cond, timed, untimed);
     });
     outcomes.check();
+    leaves.assert_received_since();
 }

@@ -12,6 +12,7 @@ use weft_sync::{
     Arc, Outcomes,
     atomic::{AtomicUsize, Ordering},
     thread,
+    waitq::Leaves,
 };
 
 /// A finite timeout: under loom a timed wait yields once and then times out unless set.
@@ -70,6 +71,7 @@ fn clear_never_hides_a_parked_waiter() {
 /// event is left consistent: clear, a timed wait on it times out, and the next `set` is seen.
 #[test]
 fn set_clear_and_a_timed_waiter_leave_the_event_consistent() {
+    let leaves = Leaves::so_far();
     let outcomes = Outcomes::new(&["released", "timed out"]);
     let o = outcomes.clone();
     weft_sync::model(move || {
@@ -83,6 +85,11 @@ fn set_clear_and_a_timed_waiter_leave_the_event_consistent() {
             }
             got
         });
+        // A yield first: under loom a thread that yielded (the waiter's spin before it parks)
+        // runs again only after another thread took a step, so with `set` as this thread's next
+        // step the waiter never parked before it, and no interleaving had it time out at the
+        // moment it was released (`Leaves` found that).
+        thread::yield_now();
         ev.set();
         ev.clear();
         let got = waiter.join().unwrap();
@@ -96,6 +103,7 @@ fn set_clear_and_a_timed_waiter_leave_the_event_consistent() {
         assert!(ev.wait_timeout(SHORT));
     });
     outcomes.check();
+    leaves.assert_received_since();
 }
 
 /// A waiter that times out never consumes the wake-up of another: with one timed waiter and
@@ -103,6 +111,7 @@ fn set_clear_and_a_timed_waiter_leave_the_event_consistent() {
 /// the timed one reports `true` exactly when it was released rather than timed out.
 #[test]
 fn timed_out_waiter_never_steals_a_wake_up() {
+    let leaves = Leaves::so_far();
     let outcomes = Outcomes::new(&["the timed one released too", "the timed one timed out"]);
     let o = outcomes.clone();
     weft_sync::model(move || {
@@ -132,6 +141,7 @@ fn timed_out_waiter_never_steals_a_wake_up() {
         assert!(ev.is_set());
     });
     outcomes.check();
+    leaves.assert_received_since();
 }
 
 /// One `set` wakes every parked waiter, not just one.
@@ -180,6 +190,7 @@ fn leaving_timed_waiter_keeps_the_parked_mark() {
 /// stays set.
 #[test]
 fn two_leaving_timed_waiters_never_strand_a_parked_one() {
+    let leaves = Leaves::so_far();
     let outcomes = Outcomes::new(&[
         "both timed waiters left",
         "one left, one was released",
@@ -212,6 +223,7 @@ fn two_leaving_timed_waiters_never_strand_a_parked_one() {
         assert!(ev.is_set());
     });
     outcomes.check();
+    leaves.assert_received_since();
 }
 
 /// A task (`wait_async` under `block_on`) and a thread wait together; one `set` releases both,
@@ -256,6 +268,7 @@ fn a_task_released_by_set_completes_despite_clear() {
 /// timed wait times out; set, it is seen).
 #[test]
 fn a_dropped_wait_async_never_strands_a_thread() {
+    let leaves = Leaves::so_far();
     use std::{
         future::Future,
         task::{Context, Waker},
@@ -277,6 +290,7 @@ fn a_dropped_wait_async_never_strands_a_thread() {
         ev.set();
         assert!(ev.wait_timeout(SHORT));
     });
+    leaves.assert_received_since();
 }
 
 /// A future dropped while a thread is parked, before any `set`: the leaving future must not

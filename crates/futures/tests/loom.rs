@@ -6,6 +6,7 @@ use weft_sync::{
     Arc, Outcomes,
     atomic::{AtomicUsize, Ordering},
     thread,
+    waitq::Leaves,
 };
 
 /// Complete and cancel race: exactly one wins, the callback runs once and sees the final state.
@@ -64,6 +65,7 @@ fn result_waiter_vs_completion_no_lost_wakeup() {
 /// happened-before; if the wake is taken at the moment of the timeout, it is not lost.
 #[test]
 fn timed_wait_vs_completion() {
+    let leaves = Leaves::so_far();
     let outcomes = Outcomes::new(&["done in time", "timed out"]);
     let o = outcomes.clone();
     weft_sync::model(move || {
@@ -79,6 +81,7 @@ fn timed_wait_vs_completion() {
         assert_eq!(f.result(), Ok(5));
     });
     outcomes.check();
+    leaves.assert_received_since();
 }
 
 /// A promise dropped while a waiter blocks completes the future with `Abandoned`.
@@ -116,6 +119,7 @@ fn as_completed_two_concurrent_completions() {
 /// `into_pending` hands it back; never lost, never twice.
 #[test]
 fn as_completed_timeout_vs_completion() {
+    let leaves = Leaves::so_far();
     let outcomes = Outcomes::new(&["yielded", "timed out"]);
     let o = outcomes.clone();
     weft_sync::model(move || {
@@ -149,6 +153,7 @@ fn as_completed_timeout_vs_completion() {
         t.join().unwrap();
     });
     outcomes.check();
+    leaves.assert_received_since();
 }
 
 /// An `as_completed` iterator dropped (unhooking its futures) while a future completes: the
@@ -293,6 +298,7 @@ fn thread_and_task_wait_one_future_vs_completion() {
 #[cfg(feature = "async")]
 #[test]
 fn dropped_task_wait_vs_completion_and_thread() {
+    let leaves = Leaves::so_far();
     use std::{
         future::Future as _,
         pin::pin,
@@ -322,6 +328,7 @@ fn dropped_task_wait_vs_completion_and_thread() {
         let f = Arc::try_unwrap(f).unwrap();
         assert_eq!(f.result(), Ok(6));
     });
+    leaves.assert_received_since();
 }
 
 /// An awaiting task dropped (its `ResultFuture` with it) racing the completion, while a second

@@ -19,6 +19,7 @@ use weft_sync::{
     atomic::{AtomicUsize, Ordering},
     cell::UnsafeCell,
     thread,
+    waitq::Leaves,
 };
 
 /// Two threads and `main` each add to a non-atomic counter under the lock; none is lost, and
@@ -107,6 +108,7 @@ fn lock_try_acquire_never_succeeds_while_held() {
 /// the wake-up that an untimed waiter needs (loom would report the deadlock).
 #[test]
 fn lock_timed_acquire_racing_release() {
+    let leaves = Leaves::so_far();
     let outcomes = Outcomes::new(&[
         "the timed waiter got the lock",
         "the timed waiter timed out",
@@ -140,6 +142,7 @@ fn lock_timed_acquire_racing_release() {
         });
     });
     outcomes.check();
+    leaves.assert_received_since();
 }
 
 /// Waiters that time out while the lock stays held leave it held (a timed-out waiter's clean-up
@@ -176,6 +179,7 @@ fn lock_timeouts_while_held_leave_it_held() {
 /// twice, and the second waiter still gets it.
 #[test]
 fn lock_timed_acquire_racing_handoff() {
+    let leaves = Leaves::so_far();
     let outcomes = Outcomes::new(&[
         "the timed waiter got the lock",
         "the timed waiter timed out",
@@ -210,6 +214,7 @@ fn lock_timed_acquire_racing_handoff() {
         });
     });
     outcomes.check();
+    leaves.assert_received_since();
 }
 
 /// The fairness path: a waiter woken to retry that loses the race to a barging thread is handed
@@ -313,6 +318,7 @@ fn lock_a_task_and_a_thread_contending() {
 /// thread gets in (else deadlock) and the lock is free at the end.
 #[test]
 fn lock_a_future_dropped_after_its_handoff_passes_it_on() {
+    let leaves = Leaves::so_far();
     use std::{
         future::Future,
         task::{Context, Waker},
@@ -345,6 +351,7 @@ fn lock_a_future_dropped_after_its_handoff_passes_it_on() {
         thread_waiter.join().unwrap();
         assert_eq!(*lock.try_acquire().expect("the lock was lost"), 11);
     });
+    leaves.assert_received_since();
 }
 
 /// The same with a plain release, which wakes the queued future to retry or hands it the lock
@@ -353,6 +360,7 @@ fn lock_a_future_dropped_after_its_handoff_passes_it_on() {
 /// thread behind it.
 #[test]
 fn lock_a_future_dropped_around_its_wake_passes_it_on() {
+    let leaves = Leaves::so_far();
     use std::{
         future::Future,
         task::{Context, Waker},
@@ -382,6 +390,7 @@ fn lock_a_future_dropped_around_its_wake_passes_it_on() {
         thread_waiter.join().unwrap();
         assert_eq!(*lock.try_acquire().expect("the lock was lost"), 10);
     });
+    leaves.assert_received_since();
 }
 
 /// Two tasks and two threads in flight at once (`main` is the second thread): each gets the

@@ -12,6 +12,7 @@ use weft_sync::{
     Arc, Outcomes,
     atomic::{AtomicUsize, Ordering},
     thread,
+    waitq::Leaves,
 };
 
 /// A finite timeout: under loom a timed wait yields once and then times out unless woken.
@@ -131,6 +132,7 @@ fn an_acquire_that_lost_a_race_still_sees_the_releasers_writes() {
 /// permit (if any) is dropped, `available()` is 1.
 #[test]
 fn permit_not_lost_when_timeout_races_release() {
+    let leaves = Leaves::so_far();
     let outcomes = Outcomes::new(&["got the permit", "timed out"]);
     let o = outcomes.clone();
     weft_sync::model(move || {
@@ -148,6 +150,7 @@ fn permit_not_lost_when_timeout_races_release() {
         assert_eq!(sem.available(), 1, "a permit was lost");
     });
     outcomes.check();
+    leaves.assert_received_since();
 }
 
 /// The hand-off path: a waiter woken by a release can lose the permit to a barging thread
@@ -157,6 +160,7 @@ fn permit_not_lost_when_timeout_races_release() {
 /// not, the permit is never lost.
 #[test]
 fn handed_off_permit_not_lost_when_timeout_races() {
+    let leaves = Leaves::so_far();
     let outcomes = Outcomes::new(&["got the permit", "timed out"]);
     let o = outcomes.clone();
     weft_sync::model(move || {
@@ -174,6 +178,7 @@ fn handed_off_permit_not_lost_when_timeout_races() {
         assert_eq!(sem.available(), 1, "a permit was lost");
     });
     outcomes.check();
+    leaves.assert_received_since();
 }
 
 /// `release(2)` with two parked waiters wakes both (a release that woke only one would leave
@@ -275,6 +280,7 @@ fn bounded_bound_holds_with_parked_waiters() {
 /// not passed on would deadlock it), and both permits come back.
 #[test]
 fn two_waiters_two_releasers_lose_nothing() {
+    let leaves = Leaves::so_far();
     let outcomes = Outcomes::new(&["got the permit", "timed out"]);
     let o = outcomes.clone();
     weft_sync::model_with_preemptions(2, move || {
@@ -293,6 +299,7 @@ fn two_waiters_two_releasers_lose_nothing() {
         assert_eq!(sem.available(), 2, "a permit was lost");
     });
     outcomes.check();
+    leaves.assert_received_since();
 }
 
 /// A task (`acquire_async` under `block_on`) and a thread contend for one permit with the main
@@ -331,6 +338,7 @@ fn a_task_and_a_thread_contending_exclude_each_other() {
 /// passes the permit on. Either way the thread gets in (else deadlock) and nothing is lost.
 #[test]
 fn a_future_dropped_around_its_wake_passes_the_permit_on() {
+    let leaves = Leaves::so_far();
     use std::{
         future::Future,
         task::{Context, Waker},
@@ -352,6 +360,7 @@ fn a_future_dropped_around_its_wake_passes_the_permit_on() {
         thread_waiter.join().unwrap();
         assert_eq!(sem.available(), 0, "a permit was duplicated or lost");
     });
+    leaves.assert_received_since();
 }
 
 /// A task at the front of the queue is handed its permit: a release racing a thread that
@@ -393,6 +402,7 @@ fn a_task_at_the_front_is_handed_its_permit() {
 /// untimed waiter always gets in, and every permit not held comes back.
 #[test]
 fn a_dropped_future_and_a_timed_out_thread_strand_nobody() {
+    let leaves = Leaves::so_far();
     use std::{
         future::Future,
         task::{Context, Waker},
@@ -420,6 +430,7 @@ fn a_dropped_future_and_a_timed_out_thread_strand_nobody() {
         assert_eq!(sem.available(), 1, "a permit was lost");
     });
     outcomes.check();
+    leaves.assert_received_since();
 }
 
 /// Two tasks and two releasers of one permit each: both tasks get in (a release that reached

@@ -584,15 +584,104 @@ impl<T> WaitQueue<T> {
         if let Some(at) = self.position(ticket)
             && let Some(e) = self.entries.remove(at)
         {
+            Leaves::count(false);
             return Some(Left::Removed(e.payload));
         }
-        ticket.token().map(Left::Received)
+        let left = ticket.token().map(Left::Received);
+        if left.is_some() {
+            Leaves::count(true);
+        }
+        left
     }
 
     /// Gives back memory held for a past crowd of waiters.
     pub fn shrink(&mut self) {
         if self.entries.capacity() > 4 * self.entries.len().max(4) {
             self.entries.shrink_to(self.entries.len().max(4));
+        }
+    }
+}
+
+/// How the waiters' leaves ([`WaitQueue::leave`], [`WaitQueue::try_leave`]) ended, counted
+/// under `weft_loom`: still queued ([`Left::Removed`]), or holding a token delivered to them
+/// ([`Left::Received`], the race in which a leaving waiter must honour or pass on its wake-up).
+///
+/// loom runs every thread of a model on the test's own thread, so the count is the test's: a
+/// model takes [`Leaves::so_far`] before its search and checks after it that some interleaving
+/// left holding a token ([`Leaves::assert_received_since`]). A model that only ever reaches
+/// clean leaves proves nothing about the pass-on. Under `std` nothing is counted.
+///
+/// # Examples
+///
+/// ```
+/// use weft_sync::waitq::Leaves;
+///
+/// let before = Leaves::so_far();
+/// weft_sync::model(|| { /* a leave racing a wake-up */ });
+/// // Under `--cfg weft_loom` this fails unless some interleaving left holding a token.
+/// before.assert_received_since();
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Leaves {
+    /// Leaves that found the waiter still queued.
+    pub removed: usize,
+    /// Leaves that found a token delivered.
+    pub received: usize,
+}
+
+#[cfg(weft_loom)]
+std::thread_local! {
+    static LEAVES: std::cell::Cell<Leaves> = const {
+        std::cell::Cell::new(Leaves { removed: 0, received: 0 })
+    };
+}
+
+impl Leaves {
+    #[cfg(weft_loom)]
+    fn count(received: bool) {
+        LEAVES.with(|l| {
+            let mut n = l.get();
+            if received {
+                n.received += 1;
+            } else {
+                n.removed += 1;
+            }
+            l.set(n);
+        });
+    }
+
+    #[cfg(not(weft_loom))]
+    fn count(_received: bool) {}
+
+    /// The leaves counted so far by this test (under `std`: none).
+    #[must_use]
+    pub fn so_far() -> Self {
+        #[cfg(weft_loom)]
+        {
+            LEAVES.with(std::cell::Cell::get)
+        }
+        #[cfg(not(weft_loom))]
+        {
+            Self::default()
+        }
+    }
+
+    /// After a model's search: some interleaving since `self` (taken before it) had a waiter
+    /// leave holding a delivered token. Under `std`, where a model runs once, nothing is
+    /// asserted.
+    ///
+    /// # Panics
+    ///
+    /// Under `weft_loom`, if no leave since `self` found a token.
+    pub fn assert_received_since(self) {
+        if cfg!(weft_loom) {
+            let now = Self::so_far();
+            assert!(
+                now.received > self.received,
+                "no interleaving had a waiter leave holding a delivered token ({} leaves, all \
+                 still queued): the model never reached the pass-on race",
+                now.removed - self.removed
+            );
         }
     }
 }

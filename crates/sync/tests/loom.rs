@@ -4,7 +4,7 @@
 
 use std::sync::atomic::Ordering::SeqCst as S;
 
-use weft_sync::{Arc, Deadline, Mutex, Outcomes, atomic::AtomicUsize, thread};
+use weft_sync::{Arc, Deadline, Mutex, Outcomes, atomic::AtomicUsize, thread, waitq::Leaves};
 
 /// The logical clock explores both answers of a time-based decision: once another thread has
 /// parked, "at least this long has passed" is sometimes true and sometimes false; a zero
@@ -262,6 +262,7 @@ fn core_thread_and_task_waiting_together_are_both_woken() {
 /// is lost or doubled.
 #[test]
 fn core_leave_racing_wake_one_passes_the_hand_off_on() {
+    let leaves = Leaves::so_far();
     use gate::{AT_ONCE, LEFT_EMPTY, LEFT_PASSED_ON, WOKEN};
     let outcomes = Outcomes::new(&[AT_ONCE, WOKEN, LEFT_EMPTY, LEFT_PASSED_ON]);
     let o = outcomes.clone();
@@ -283,12 +284,14 @@ fn core_leave_racing_wake_one_passes_the_hand_off_on() {
         assert_eq!(gate.permits(), 0);
     });
     outcomes.check();
+    leaves.assert_received_since();
 }
 
 /// `wake_n` racing two timed waiters that keep what they were handed and an untimed one: every
 /// permit released is held by exactly one waiter or still in the gate.
 #[test]
 fn core_leave_racing_wake_n_conserves_hand_offs() {
+    let leaves = Leaves::so_far();
     use gate::{AT_ONCE, LEFT_EMPTY, LEFT_KEPT, WOKEN};
     let outcomes = Outcomes::new(&[AT_ONCE, WOKEN, LEFT_EMPTY, LEFT_KEPT]);
     let o = outcomes.clone();
@@ -322,12 +325,14 @@ fn core_leave_racing_wake_n_conserves_hand_offs() {
         );
     });
     outcomes.check();
+    leaves.assert_received_since();
 }
 
 /// A future polled once (queued), then handed a permit, then dropped without another poll:
 /// its `Drop` passes the permit to the parked thread behind it.
 #[test]
 fn core_future_dropped_after_its_wake_passes_the_token_on() {
+    let leaves = Leaves::so_far();
     use gate::{AT_ONCE, LEFT_EMPTY, LEFT_PASSED_ON, WOKEN};
     use std::{
         future::Future,
@@ -350,12 +355,14 @@ fn core_future_dropped_after_its_wake_passes_the_token_on() {
         assert_eq!(gate.permits(), 0);
     });
     outcomes.check();
+    leaves.assert_received_since();
 }
 
 /// A timed thread waiter racing one hand-off, keeping what it receives: it reports success
 /// exactly when the permit left the gate, never both nor neither.
 #[test]
 fn core_timeout_racing_wake_settles_exactly_once() {
+    let leaves = Leaves::so_far();
     use gate::{AT_ONCE, LEFT_EMPTY, LEFT_KEPT, WOKEN};
     let outcomes = Outcomes::new(&[AT_ONCE, WOKEN, LEFT_EMPTY, LEFT_KEPT]);
     let o = outcomes.clone();
@@ -373,6 +380,7 @@ fn core_timeout_racing_wake_settles_exactly_once() {
         assert_eq!(usize::from(got) + gate.permits(), 1);
     });
     outcomes.check();
+    leaves.assert_received_since();
 }
 
 /// What a waker writes before waking is visible to the woken waiter, thread or task, including
