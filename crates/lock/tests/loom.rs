@@ -103,16 +103,35 @@ fn lock_try_acquire_never_succeeds_while_held() {
     });
 }
 
+/// How the timed waiter of a timed and an untimed one ended.
+const TIMED_WAITER: &[&str] = &[
+    "the timed waiter got the lock",
+    "the timed waiter timed out",
+];
+
+/// The end of a model where a timed waiter (adding 1) and an untimed one (adding 10) raced the
+/// release of a holder that added 100: the lock is free, never lost, the untimed one got in,
+/// and the timed one got in (111) or timed out (110), which `o` records.
+fn timed_and_untimed_end(
+    o: &Outcomes,
+    lock: &Lock<usize>,
+    timed: thread::JoinHandle<()>,
+    untimed: thread::JoinHandle<()>,
+) {
+    timed.join().unwrap();
+    untimed.join().unwrap();
+    let n = *lock.try_acquire().expect("the lock was lost");
+    assert!(n == 110 || n == 111, "{n}");
+    o.saw(TIMED_WAITER[usize::from(n == 110)]);
+}
+
 /// A timed acquire racing with the release (under loom a timed wait yields once, then times
 /// out): the lock is never lost and never owned twice, and the timed-out waiter never swallows
 /// the wake-up that an untimed waiter needs (loom would report the deadlock).
 #[test]
 fn lock_timed_acquire_racing_release() {
     let leaves = Leaves::so_far();
-    let outcomes = Outcomes::new(&[
-        "the timed waiter got the lock",
-        "the timed waiter timed out",
-    ]);
+    let outcomes = Outcomes::new(TIMED_WAITER);
     let o = outcomes.clone();
     weft_sync::model(move || {
         let lock = Arc::new(Lock::new(0usize));
@@ -131,15 +150,7 @@ fn lock_timed_acquire_racing_release() {
         };
         *g += 100;
         drop(g);
-        timed.join().unwrap();
-        untimed.join().unwrap();
-        let n = *lock.try_acquire().expect("the lock was lost");
-        assert!(n == 110 || n == 111, "{n}");
-        o.saw(if n == 111 {
-            "the timed waiter got the lock"
-        } else {
-            "the timed waiter timed out"
-        });
+        timed_and_untimed_end(&o, &lock, timed, untimed);
     });
     outcomes.check();
     leaves.assert_received_since();
@@ -180,10 +191,7 @@ fn lock_timeouts_while_held_leave_it_held() {
 #[test]
 fn lock_timed_acquire_racing_handoff() {
     let leaves = Leaves::so_far();
-    let outcomes = Outcomes::new(&[
-        "the timed waiter got the lock",
-        "the timed waiter timed out",
-    ]);
+    let outcomes = Outcomes::new(TIMED_WAITER);
     let o = outcomes.clone();
     weft_sync::model(move || {
         let lock = Arc::new(Lock::new(0usize));
@@ -203,15 +211,7 @@ fn lock_timed_acquire_racing_handoff() {
         };
         *g += 100;
         g.unlock_fair();
-        timed.join().unwrap();
-        untimed.join().unwrap();
-        let n = *lock.try_acquire().expect("the lock was lost");
-        assert!(n == 110 || n == 111, "{n}");
-        o.saw(if n == 111 {
-            "the timed waiter got the lock"
-        } else {
-            "the timed waiter timed out"
-        });
+        timed_and_untimed_end(&o, &lock, timed, untimed);
     });
     outcomes.check();
     leaves.assert_received_since();
