@@ -152,21 +152,6 @@ impl Outcomes {
         self.inner.seen[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// How many interleavings reached the outcome `name` so far.
-    ///
-    /// # Panics
-    ///
-    /// If `name` is not one of the outcomes given to [`new`](Self::new).
-    pub fn count(&self, name: &str) -> usize {
-        let i = self
-            .inner
-            .names
-            .iter()
-            .position(|n| *n == name)
-            .unwrap_or_else(|| panic!("{name:?} is not among the outcomes"));
-        self.inner.seen[i].load(std::sync::atomic::Ordering::Relaxed)
-    }
-
     /// After the search: every outcome was reached by some interleaving (under `weft_loom`;
     /// under `std`, where the model ran once, nothing is asserted).
     ///
