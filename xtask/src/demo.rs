@@ -60,7 +60,19 @@ pub(crate) fn main(args: &[String]) -> std::result::Result<(), String> {
             other => return Err(format!("unknown option `{other}`")),
         }
     }
-    run_all(only.as_deref(), true)
+    run_all(only.as_deref(), true, Profile::Release)
+}
+
+/// The build the scenarios run from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Profile {
+    /// Optimised, as a user would ship them: `cargo xtask demo`, whose speedups are the point.
+    Release,
+    /// The debug build `cargo test -p weft --all-features` has already made (it builds every
+    /// example), with debug assertions on: `cargo xtask verify`, which checks that every
+    /// scenario runs to its end and needs no second, optimised build of the whole dependency
+    /// tree for that.
+    Dev,
 }
 
 /// Every example of the weft crate, in the guide's order.
@@ -76,7 +88,11 @@ pub(crate) fn scenarios() -> Vec<String> {
 }
 
 /// Builds the examples, runs them (or one), and prints the table. Errors if any failed.
-pub(crate) fn run_all(only: Option<&str>, verbose: bool) -> std::result::Result<(), String> {
+pub(crate) fn run_all(
+    only: Option<&str>,
+    verbose: bool,
+    profile: Profile,
+) -> std::result::Result<(), String> {
     let all = scenarios();
     let chosen: Vec<String> = match only {
         Some(name) => {
@@ -93,9 +109,15 @@ pub(crate) fn run_all(only: Option<&str>, verbose: bool) -> std::result::Result<
     if chosen.is_empty() {
         return Err("no scenarios found in crates/weft/examples".into());
     }
-    println!("building the scenarios (release) ...");
+    let (flag, dir) = match profile {
+        Profile::Release => (Some("--release"), "release"),
+        Profile::Dev => (None, "debug"),
+    };
+    println!("building the scenarios ({dir}) ...");
     let mut build = run::cargo();
-    build.args(["build", "--release", "-p", "weft", "--all-features"]);
+    build.arg("build");
+    build.args(flag);
+    build.args(["-p", "weft", "--all-features"]);
     for s in &chosen {
         build.args(["--example", s]);
     }
@@ -104,7 +126,7 @@ pub(crate) fn run_all(only: Option<&str>, verbose: bool) -> std::result::Result<
         println!("{}", o.output);
         return Err("the scenarios did not build".into());
     }
-    let bin_dir = target_dir().join("release/examples");
+    let bin_dir = target_dir().join(dir).join("examples");
     let mut results = Vec::new();
     let mut failed = Vec::new();
     for (i, name) in chosen.iter().enumerate() {

@@ -398,8 +398,8 @@ fn run_deep(ws: &Path, scratch: &Path, c: &Crate, deep: &[String]) -> Option<Ver
     for name in deep {
         println!("    deep: {name}");
         let mut cmd = run::cargo();
-        cmd.current_dir(ws)
-            .env("RUSTFLAGS", "--cfg weft_loom -C debug-assertions")
+        run::loom_env(&mut cmd)
+            .current_dir(ws)
             .args(["test", "-p", &c.package, "--all-features", "--target-dir"])
             .arg(scratch.join("target-loom"))
             .args([
@@ -460,8 +460,8 @@ fn run_checks(ws: &Path, scratch: &Path, c: &Crate, limit: Duration, nextest: bo
     let mut phases: Vec<(&str, Command, String)> = Vec::new();
     if c.has_loom_models() {
         let mut cmd = runner(scratch.join("target-loom"));
-        cmd.args(["--test", "loom", "--release"])
-            .env("RUSTFLAGS", "--cfg weft_loom -C debug-assertions")
+        run::loom_env(&mut cmd)
+            .args(["--test", "loom", "--release"])
             .env("LOOM_MAX_PREEMPTIONS", &bound);
         phases.push(("loom", cmd, String::new()));
     }

@@ -305,7 +305,7 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
     if wants("examples") && crates.iter().any(|c| c.dir == "weft") {
         step("examples", "every example of the weft crate, run");
         let start = std::time::Instant::now();
-        let ok = crate::demo::run_all(None, false).is_ok();
+        let ok = crate::demo::run_all(None, false, crate::demo::Profile::Dev).is_ok();
         let d = start.elapsed();
         let i = rows
             .iter()
@@ -440,8 +440,8 @@ fn loom_one(c: &Crate, preemptions: Option<&str>) -> Cell {
         "--target-dir",
     ])
     .arg(run::root().join("target/loom"))
-    .env("RUSTFLAGS", "--cfg weft_loom -C debug-assertions")
     .env("LOOM_MAX_PREEMPTIONS", &bound);
+    run::loom_env(&mut cmd);
     let o = run::run_with_timeout(&mut cmd, Duration::from_secs(900));
     let (passed, failed, _) = run::test_counts(&o.output);
     println!("    {}: {passed} models passed, {failed} failed", c.package);
