@@ -3,7 +3,7 @@
 //! * `verify [--only CRATE] [--skip CHECK]... [--serial]`: fmt, clippy, tests (with doc tests),
 //!   docs, tidy, loom, Miri, ThreadSanitizer, fuzz, examples; a crate × check table at the end.
 //!   Miri and the fuzz targets run alongside the rest (one CPU each) unless `--serial`.
-//! * `loom [CRATE] [--preemptions N]`: the loom models, exhaustive, one crate at a time.
+//! * `loom [CRATE] [--preemptions N]`: the loom models, exhaustive, each model a process.
 //! * `mutants [CRATE] [--list] [--only NAME]`: the planted-bug catalogues, each mutant must be
 //!   caught by the loom models or the tests.
 //! * `tsan [CRATE]`, `fuzz [--seconds N] [TARGET]`, `soak [--minutes F]`: ThreadSanitizer, the
@@ -19,6 +19,7 @@
 mod bench;
 mod demo;
 mod fuzz;
+mod loom;
 mod mutants;
 mod run;
 mod soak;

@@ -171,6 +171,11 @@ pub(crate) fn run_quiet_with_timeout(cmd: &mut Command, limit: Duration) -> Outc
     run_inner(cmd, false, Some(limit), true)
 }
 
+/// As [`run_quiet_with_timeout`], without announcing the command either.
+pub(crate) fn run_silent_with_timeout(cmd: &mut Command, limit: Duration) -> Outcome {
+    run_inner(cmd, false, Some(limit), false)
+}
+
 /// Where a check's lines go: straight to the terminal, or into a buffer that is printed in one
 /// piece later (a check running alongside others, so that its lines do not interleave with
 /// theirs).

@@ -266,9 +266,17 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
         );
     }
     if wants("loom") {
-        for (i, c) in &rows {
-            if c.has_loom_models() {
-                let cellv = loom_one(c, None);
+        let modelled: Vec<&(usize, Crate)> =
+            rows.iter().filter(|(_, c)| c.has_loom_models()).collect();
+        if !modelled.is_empty() {
+            let crates: Vec<Crate> = modelled.iter().map(|(_, c)| c.clone()).collect();
+            let results = crate::loom::run(&crates, &loom_bound(None));
+            for ((i, c), r) in modelled.iter().zip(results) {
+                let cellv = if r.ok {
+                    Cell::Pass(r.model_time)
+                } else {
+                    Cell::Fail(r.model_time)
+                };
                 table.set((*i, &c.dir), "loom", cellv);
             }
         }
@@ -418,47 +426,15 @@ fn cell(o: &Outcome) -> Cell {
     }
 }
 
-/// Runs one crate's loom models; a crate that ran zero models fails.
-fn loom_one(c: &Crate, preemptions: Option<&str>) -> Cell {
-    let bound = preemptions
+/// The preemption bound: `--preemptions`, else `LOOM_MAX_PREEMPTIONS`, else
+/// [`LOOM_PREEMPTIONS`].
+fn loom_bound(preemptions: Option<&str>) -> String {
+    preemptions
         .map(str::to_string)
         .or_else(|| std::env::var("LOOM_MAX_PREEMPTIONS").ok())
-        .unwrap_or_else(|| LOOM_PREEMPTIONS.to_string());
-    step(
-        "loom",
-        &format!("{} (exhaustive, LOOM_MAX_PREEMPTIONS={bound})", c.package),
-    );
-    let mut cmd = run::cargo();
-    cmd.args([
-        "test",
-        "-p",
-        &c.package,
-        "--all-features",
-        "--test",
-        "loom",
-        "--release",
-        "--target-dir",
-    ])
-    .arg(run::root().join("target/loom"))
-    .env("LOOM_MAX_PREEMPTIONS", &bound);
-    run::loom_env(&mut cmd);
-    let o = run::run_with_timeout(&mut cmd, Duration::from_secs(900));
-    let (passed, failed, _) = run::test_counts(&o.output);
-    println!("    {}: {passed} models passed, {failed} failed", c.package);
-    if o.ok && passed == 0 {
-        println!("    {}: ran zero loom models: that is a failure", c.package);
-        return Cell::Fail(o.elapsed);
-    }
-    if !o.ok {
-        println!(
-            "    to replay a failing model: LOOM_CHECKPOINT_FILE=loom.json LOOM_CHECKPOINT_INTERVAL=1 \
-             then LOOM_LOG=1 LOOM_LOCATION=1 with the same command and the model's name"
-        );
-    }
-    cell(&o)
+        .unwrap_or_else(|| LOOM_PREEMPTIONS.to_string())
 }
 
-/// Whether `cargo +nightly miri` works here.
 fn miri_available() -> bool {
     let mut cmd = nightly();
     cmd.args(["miri", "--version"]);
@@ -518,15 +494,17 @@ pub(crate) fn loom_main(args: &[String]) -> Result<(), String> {
             other => return Err(format!("unknown option `{other}`")),
         }
     }
-    let mut failed = Vec::new();
-    for c in selected(only.as_deref())?
+    let crates: Vec<Crate> = selected(only.as_deref())?
+        .into_iter()
+        .filter(Crate::has_loom_models)
+        .collect();
+    let results = crate::loom::run(&crates, &loom_bound(bound.as_deref()));
+    let failed: Vec<&str> = crates
         .iter()
-        .filter(|c| c.has_loom_models())
-    {
-        if let Cell::Fail(_) = loom_one(c, bound.as_deref()) {
-            failed.push(c.package.clone());
-        }
-    }
+        .zip(&results)
+        .filter(|(_, r)| !r.ok)
+        .map(|(c, _)| c.package.as_str())
+        .collect();
     if failed.is_empty() {
         Ok(())
     } else {
