@@ -410,7 +410,7 @@ fn notify_one_wakes_exactly_one_of_a_task_and_a_thread() {
 /// each wakes exactly one, a third finds nobody, and both tasks return holding the lock.
 #[test]
 fn notify_one_wakes_exactly_one_of_two_tasks() {
-    weft_sync::model_with_preemptions(1, || {
+    weft_sync::model_with_preemptions(2, || {
         let cond = Arc::new(Condition::new(0usize));
         let ready = Arc::new(Condition::new(0usize));
         let tasks: Vec<_> = (0..2)

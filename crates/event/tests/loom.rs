@@ -106,6 +106,48 @@ fn set_clear_and_a_timed_waiter_leave_the_event_consistent() {
     leaves.assert_received_since();
 }
 
+/// `set` then `clear` racing two timed waiters, each of which may be released, time out, or
+/// time out at the very moment it is released: both return, each reports `true` exactly when it
+/// was released, and the event is left clear and consistent. Some interleaving releases both,
+/// some releases neither, and in some a leaving waiter held the wake-up `set` had delivered to
+/// it.
+#[test]
+fn set_clear_and_two_timed_waiters_leave_the_event_consistent() {
+    let leaves = Leaves::so_far();
+    let outcomes = Outcomes::new(&["both released", "one released", "neither released"]);
+    let o = outcomes.clone();
+    weft_sync::model(move || {
+        let ev = Arc::new(Event::new());
+        let released_by = Arc::new(AtomicUsize::new(0));
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let (e, r) = (Arc::clone(&ev), Arc::clone(&released_by));
+                thread::spawn(move || {
+                    let got = e.wait_timeout(SHORT);
+                    if got {
+                        r.fetch_add(1, Ordering::SeqCst);
+                    }
+                    got
+                })
+            })
+            .collect();
+        // As in the one-waiter model: a yield first, so that a waiter can park before `set`.
+        thread::yield_now();
+        ev.set();
+        ev.clear();
+        let released = waiters
+            .into_iter()
+            .map(|w| usize::from(w.join().unwrap()))
+            .sum::<usize>();
+        o.saw(["neither released", "one released", "both released"][released]);
+        assert_eq!(released_by.load(Ordering::SeqCst), released);
+        assert!(!ev.is_set());
+        assert!(!ev.wait_timeout(SHORT));
+    });
+    outcomes.check();
+    leaves.assert_received_since();
+}
+
 /// A waiter that times out never consumes the wake-up of another: with one timed waiter and
 /// one untimed waiter racing a `set`, the untimed one is always released (else deadlock), and
 /// the timed one reports `true` exactly when it was released rather than timed out.
