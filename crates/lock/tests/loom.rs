@@ -619,6 +619,61 @@ fn rlock_two_contenders_while_the_owner_recurses() {
     });
 }
 
+/// Two contenders while the owner recurses, one of them timed: the timed one enters only when
+/// the lock is free (the depth it reads is 0) or times out holding nothing; the untimed one
+/// always enters; every write to the cell is ordered by the lock. Both the timed one entering
+/// and it timing out are reached, and so is the timed one leaving with the lock already handed
+/// to it (which it must pass on, or the untimed one sleeps forever).
+#[test]
+fn rlock_a_timed_and_an_untimed_contender_while_the_owner_recurses() {
+    let leaves = Leaves::so_far();
+    let outcomes = Outcomes::new(TIMED_WAITER);
+    let o = outcomes.clone();
+    weft_sync::model(move || {
+        let lock = Arc::new(RLock::new(UnsafeCell::new(0usize)));
+        let depth = Arc::new(AtomicUsize::new(0));
+        let outer = lock.acquire();
+        depth.store(1, Ordering::SeqCst);
+        let timed = {
+            let (lock, depth) = (lock.clone(), depth.clone());
+            thread::spawn(move || match lock.acquire_timeout(TIMEOUT) {
+                Some(g) => {
+                    assert_eq!(depth.swap(1, Ordering::SeqCst), 0, "entered while held");
+                    // SAFETY: we hold the lock; the test writes the cell only under it.
+                    g.with_mut(|p| unsafe { *p += 10 });
+                    depth.store(0, Ordering::SeqCst);
+                    drop(g);
+                    true
+                }
+                None => false,
+            })
+        };
+        let untimed = {
+            let (lock, depth) = (lock.clone(), depth.clone());
+            thread::spawn(move || {
+                let g = lock.acquire();
+                assert_eq!(depth.swap(1, Ordering::SeqCst), 0, "entered while held");
+                // SAFETY: we hold the lock; the test writes the cell only under it.
+                g.with_mut(|p| unsafe { *p += 100 });
+                depth.store(0, Ordering::SeqCst);
+                drop(g);
+            })
+        };
+        let inner = lock.acquire();
+        drop(inner);
+        depth.store(0, Ordering::SeqCst);
+        drop(outer);
+        let got = timed.join().unwrap();
+        untimed.join().unwrap();
+        o.saw(TIMED_WAITER[usize::from(!got)]);
+        let g = lock.try_acquire().expect("free at the end");
+        // SAFETY: we hold the lock.
+        assert_eq!(g.with(|p| unsafe { *p }), if got { 110 } else { 100 });
+    });
+    outcomes.check();
+    leaves.assert_received_since();
+}
+
 /// The raw API's wait morphing (what weft-condition's notify does): while a thread holds the
 /// lock, a waiter of another queue is moved, entry intact, into the lock's queue, with a third
 /// thread contending. The release that frees the lock wakes the moved waiter (or hands the lock
