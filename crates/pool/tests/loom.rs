@@ -466,6 +466,43 @@ fn initializer_panic_fails_queued_tasks_and_rejects_later_ones() {
     });
 }
 
+/// An initializer that panics, with two workers: two tasks submitted back to back start one
+/// worker or two, and whichever initializer panics first breaks the pool. Every task accepted
+/// fails with `BrokenPool` (none runs, none hangs, whatever the other worker is doing:
+/// starting, in its initializer, or leaving); a submit after the breakage is handed back.
+#[test]
+fn initializer_panic_with_two_workers_fails_both_tasks() {
+    let outcomes = Outcomes::new(&["the second task accepted", "the second task handed back"]);
+    let o = outcomes.clone();
+    weft_sync::model(move || {
+        let pool = ThreadPoolExecutor::builder()
+            .max_workers(2)
+            .initializer(|| panic!("init"))
+            .build()
+            .unwrap();
+        let first = pool.submit(|| 1);
+        // The first worker's initializer may have broken the pool already: then this one is
+        // handed back.
+        let second = pool.try_submit(|| 2);
+        assert!(matches!(first.result(), Err(TaskError::BrokenPool(_))));
+        match second {
+            Ok(f) => {
+                o.saw("the second task accepted");
+                assert!(matches!(f.result(), Err(TaskError::BrokenPool(_))));
+            }
+            Err(rejected) => {
+                o.saw("the second task handed back");
+                assert_eq!((rejected.into_inner())(), 2);
+            }
+        }
+        match pool.try_submit(|| 3) {
+            Ok(_) => panic!("a broken pool accepted a task"),
+            Err(rejected) => assert_eq!((rejected.into_inner())(), 3),
+        }
+    });
+    outcomes.check();
+}
+
 /// Issue 9: a worker running its task's done-callbacks is busy, not about to be idle. A task
 /// submitted from another thread while the only worker runs a callback gets a second worker
 /// (as in CPython, whose idle semaphore is released only after the work item, callbacks
