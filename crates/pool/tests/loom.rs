@@ -449,40 +449,32 @@ fn concurrent_submits_share_the_one_worker() {
 /// it is handed back.
 #[test]
 fn initializer_panic_fails_queued_tasks_and_rejects_later_ones() {
-    weft_sync::model(|| {
-        let pool = ThreadPoolExecutor::builder()
-            .max_workers(1)
-            .initializer(|| panic!("init"))
-            .build()
-            .unwrap();
-        let first = pool.submit(|| 1);
-        let second = pool.try_submit(|| 2);
-        assert!(matches!(first.result(), Err(TaskError::BrokenPool(_))));
-        match second {
-            Ok(f) => assert!(matches!(f.result(), Err(TaskError::BrokenPool(_)))),
-            Err(rejected) => assert_eq!((rejected.into_inner())(), 2),
-        }
-        assert!(pool.try_submit(|| 3).is_err());
-    });
+    initializer_panic_breaks_the_pool(1);
 }
 
-/// An initializer that panics, with two workers: two tasks submitted back to back start one
-/// worker or two, and whichever initializer panics first breaks the pool. Every task accepted
-/// fails with `BrokenPool` (none runs, none hangs, whatever the other worker is doing:
-/// starting, in its initializer, or leaving); a submit after the breakage is handed back.
+/// The same with two workers: two tasks submitted back to back start one worker or two, and
+/// whichever initializer panics first breaks the pool; every task accepted fails, whatever the
+/// other worker is doing (starting, in its initializer, or leaving).
 #[test]
 fn initializer_panic_with_two_workers_fails_both_tasks() {
+    initializer_panic_breaks_the_pool(2);
+}
+
+/// A pool of `workers` whose initializer panics is given a task, then a second one, then a
+/// third after both are settled: the first fails with `BrokenPool`, the second fails too or is
+/// handed back (each is reached), the third is handed back.
+fn initializer_panic_breaks_the_pool(workers: usize) {
     let outcomes = Outcomes::new(&["the second task accepted", "the second task handed back"]);
     let o = outcomes.clone();
     weft_sync::model(move || {
         let pool = ThreadPoolExecutor::builder()
-            .max_workers(2)
+            .max_workers(workers)
             .initializer(|| panic!("init"))
             .build()
             .unwrap();
         let first = pool.submit(|| 1);
-        // The first worker's initializer may have broken the pool already: then this one is
-        // handed back.
+        // A worker's initializer may have broken the pool already: then this one is handed
+        // back (`submit` would panic).
         let second = pool.try_submit(|| 2);
         assert!(matches!(first.result(), Err(TaskError::BrokenPool(_))));
         match second {
