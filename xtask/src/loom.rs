@@ -15,7 +15,6 @@ use std::{
     path::{Path, PathBuf},
     process::Command,
     sync::{
-        Arc,
         atomic::{AtomicUsize, Ordering},
         mpsc,
     },
@@ -226,11 +225,11 @@ fn run_jobs(jobs: &[Job], bound: &str, crates: &[Crate]) -> Vec<Done> {
     let width = std::thread::available_parallelism()
         .map_or(2, std::num::NonZeroUsize::get)
         .min(jobs.len().max(1));
-    let next = Arc::new(AtomicUsize::new(0));
+    let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel::<Done>();
     std::thread::scope(|s| {
         for _ in 0..width {
-            let (next, tx) = (Arc::clone(&next), tx.clone());
+            let (next, tx) = (&next, tx.clone());
             s.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);

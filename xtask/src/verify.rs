@@ -435,6 +435,7 @@ fn loom_bound(preemptions: Option<&str>) -> String {
         .unwrap_or_else(|| LOOM_PREEMPTIONS.to_string())
 }
 
+/// Whether `cargo +nightly miri` works here.
 fn miri_available() -> bool {
     let mut cmd = nightly();
     cmd.args(["miri", "--version"]);
