@@ -121,8 +121,9 @@ struct End {
     /// Changed only by read-modify-writes (under the lists lock), so that the wakers'
     /// `fetch_add(0)` and the sleepers' registrations form one modification order.
     waiting: AtomicUsize,
-    /// Whether async calls working at this end (gets at the head, puts at the tail) lately
-    /// found what they wanted by looking again (see [`ASYNC_LOOKS`]).
+    /// Whether calls working at this end (gets at the head, puts at the tail) lately found what
+    /// they wanted by waiting a moment before queueing: an async call by looking again (see
+    /// [`ASYNC_LOOKS`]), a thread by spinning (see [`thread_spin`]).
     looks_pay: Hint,
 }
 
@@ -173,6 +174,60 @@ fn looks_paid(looked: bool, pays: &Hint) {
     if looked && !pays.load(Relaxed) {
         pays.store(true, Relaxed);
     }
+}
+
+/// The most rounds a blocked thread spins (3 busy, the rest yields) before it parks, while
+/// spinning has lately been paying at its end (see [`thread_spin`]); otherwise it spins
+/// parking_lot's budget, [`SpinWait::new`]'s 10 rounds.
+#[cfg_attr(weft_loom, allow(dead_code))]
+const LONG_SPIN: u32 = 64;
+
+/// The spin of a blocked put (get) before it parks: [`LONG_SPIN`] rounds while puts (gets) at
+/// this end lately got in by spinning (`pays`), parking_lot's 10 otherwise.
+///
+/// A thread that parks is woken by the other end's next pop (push), and the kernel tends to
+/// wake it on the waker's CPU: a putter thread feeding a getter task packs onto the tokio
+/// worker's CPU, and from then on the two take turns there, a park and a wake-up every
+/// capacity's worth of items (issue 12, "`async_mixed`"). A thread that yields instead stays
+/// runnable where it is, and the other end keeps its own CPU. Yields cost CPU when nothing comes
+/// (about a microsecond each on the machine of issue 12), so the long spin is only for an end
+/// where spinning has been paying: the first call that spins its whole budget and parks turns
+/// it off.
+///
+/// Under loom every budget is the same single yield ([`SpinWait`]), so the hint is neither read
+/// nor written there: it changes nothing a model could observe, and would only multiply the
+/// interleavings of every blocked thread.
+#[inline]
+fn thread_spin(pays: &Hint) -> SpinWait {
+    #[cfg(not(weft_loom))]
+    // Relaxed: a hint (see `Hint`).
+    if pays.load(Ordering::Relaxed) {
+        return SpinWait::with_limits(3, LONG_SPIN);
+    }
+    let _ = pays;
+    SpinWait::new()
+}
+
+/// A blocked put (get) got in after `spin` spun at least once: spinning pays at this end.
+#[inline]
+fn spin_paid(spin: &SpinWait, pays: &Hint) {
+    #[cfg(not(weft_loom))]
+    // Relaxed: a hint (see `Hint`).
+    if spin.spun() && !pays.load(Ordering::Relaxed) {
+        pays.store(true, Ordering::Relaxed);
+    }
+    let _ = (spin, pays);
+}
+
+/// A blocked put (get) spun its whole budget and parks: spinning does not pay at this end.
+#[inline]
+fn spin_missed(pays: &Hint) {
+    #[cfg(not(weft_loom))]
+    // Relaxed: a hint (see `Hint`).
+    if pays.load(Ordering::Relaxed) {
+        pays.store(false, Ordering::Relaxed);
+    }
+    let _ = pays;
 }
 
 /// A bounded lock-free FIFO with blocking, task tracking and shutdown.
@@ -847,12 +902,13 @@ impl<T> Ring<T> {
     }
 
     pub(crate) fn put(&self, mut item: T, block: Block) -> Result<(), PutError<T>> {
-        let mut spin = SpinWait::new();
+        let mut spin = thread_spin(&self.tail.looks_pay);
         let mut gave_up = false;
         let mut woken = false;
         loop {
             match self.try_push(item, false) {
                 Push::Done => {
+                    spin_paid(&spin, &self.tail.looks_pay);
                     self.after_push(woken);
                     return Ok(());
                 }
@@ -877,6 +933,7 @@ impl<T> Ring<T> {
             if spin.spin() {
                 continue;
             }
+            spin_missed(&self.tail.looks_pay);
             (gave_up, woken) = self.sleep(
                 deadline,
                 |l| &mut l.putters,
@@ -888,11 +945,12 @@ impl<T> Ring<T> {
     }
 
     pub(crate) fn get(&self, block: Block) -> Result<T, GetError> {
-        let mut spin = SpinWait::new();
+        let mut spin = thread_spin(&self.head.looks_pay);
         let mut gave_up = false;
         let mut woken = false;
         loop {
             if let Pop::Item(item) = self.try_pop(false) {
+                spin_paid(&spin, &self.head.looks_pay);
                 self.after_pop(woken);
                 return Ok(item);
             }
@@ -925,6 +983,7 @@ impl<T> Ring<T> {
             if spin.spin() {
                 continue;
             }
+            spin_missed(&self.head.looks_pay);
             (gave_up, woken) = self.sleep(
                 deadline,
                 |l| &mut l.getters,
@@ -1056,5 +1115,59 @@ impl<T> std::fmt::Debug for Ring<T> {
         f.debug_struct("Ring")
             .field("cap", &self.cap)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(weft_loom)))]
+mod tests {
+    use std::{sync::Arc, thread, time::Duration};
+
+    use super::*;
+
+    /// How many rounds `spin` grants before it says "park".
+    fn rounds(mut spin: SpinWait) -> u32 {
+        let mut n = 0;
+        while spin.spin() {
+            n += 1;
+        }
+        n
+    }
+
+    #[test]
+    fn a_blocked_thread_spins_long_only_where_spinning_pays() {
+        let pays = Hint::new(false);
+        assert_eq!(rounds(thread_spin(&pays)), 10);
+        pays.store(true, Ordering::Relaxed);
+        assert_eq!(rounds(thread_spin(&pays)), LONG_SPIN);
+    }
+
+    #[test]
+    fn spinning_pays_only_for_a_call_that_spun_and_stops_paying_at_a_park() {
+        let pays = Hint::new(false);
+        let mut spin = thread_spin(&pays);
+        // Got in at the first attempt: says nothing.
+        spin_paid(&spin, &pays);
+        assert!(!pays.load(Ordering::Relaxed));
+        assert!(spin.spin());
+        spin_paid(&spin, &pays);
+        assert!(pays.load(Ordering::Relaxed));
+        spin_missed(&pays);
+        assert!(!pays.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "times a park against real time")]
+    fn a_getter_that_parks_turns_the_long_spin_off_at_its_end() {
+        let ring = Arc::new(Ring::<u32>::new(2));
+        ring.head.looks_pay.store(true, Ordering::Relaxed);
+        let getter = {
+            let ring = Arc::clone(&ring);
+            thread::spawn(move || ring.get(Block::forever()))
+        };
+        // 64 rounds of spinning take well under a millisecond: the getter parks long before.
+        thread::sleep(Duration::from_millis(50));
+        ring.put(7, Block::forever()).unwrap();
+        assert_eq!(getter.join().unwrap().unwrap(), 7);
+        assert!(!ring.head.looks_pay.load(Ordering::Relaxed));
     }
 }

@@ -45,6 +45,21 @@ impl SpinWait {
         self.counter = 0;
     }
 
+    /// Whether this spinner spun or yielded at least once since it was made or [`reset`](Self::reset).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut spin = weft_sync::SpinWait::new();
+    /// assert!(!spin.spun());
+    /// assert!(spin.spin());
+    /// assert!(spin.spun());
+    /// ```
+    #[must_use]
+    pub const fn spun(&self) -> bool {
+        self.counter > 0
+    }
+
     /// Spins or yields once; `false` once the budget is spent and the caller should park.
     pub fn spin(&mut self) -> bool {
         #[cfg(not(weft_loom))]
