@@ -32,8 +32,8 @@ use std::{
 
 use tokio::runtime::Runtime;
 use weft_bench::{
-    emit, emit_rounds, emit_rounds_sweep, emit_sweep, enabled, median, rounds, scale, share, spin,
-    sweep_enabled, sweep_name, thread_counts, work,
+    emit_rounds, emit_rounds_sweep, enabled, rounds, scale, share, spin, sweep_enabled, sweep_name,
+    thread_counts, work,
 };
 use weft_event::Event;
 use weft_semaphore::Semaphore;
@@ -57,11 +57,6 @@ fn runtime() -> Runtime {
 /// ns per operation of one run: `wall` over `total` operations.
 fn per(wall: Duration, total: u64) -> f64 {
     wall.as_nanos() as f64 / total as f64
-}
-
-/// ns per operation: the median over the runs of the wall time `run` reports over `total`.
-fn ns_per(total: u64, mut run: impl FnMut() -> Duration) -> f64 {
-    median(|| run().as_nanos() as f64 / total as f64)
 }
 
 /// Runs `tasks` tasks on `rt`, task `i` being `body(shared, i, its share of total)`, and returns
@@ -180,39 +175,42 @@ fn semaphore_sweep(rt: &Runtime) {
         if !enabled(&sweep_name(base, t)) {
             continue;
         }
-        let r = ns_per(total, || {
-            run_tasks(
-                rt,
-                t,
-                total,
-                Arc::new(Semaphore::new(2)),
-                &|s, i, n| async move {
+        let results = rounds(&mut [
+            ("weft", &mut || {
+                let wall = run_tasks(
+                    rt,
+                    t,
+                    total,
+                    Arc::new(Semaphore::new(2)),
+                    &|s, i, n| async move {
+                        let mut x = i as u64;
+                        for _ in 0..n {
+                            let p = s.acquire_async().await;
+                            tokio::task::yield_now().await;
+                            x = spin(inside, x);
+                            drop(p);
+                        }
+                        black_box(x);
+                    },
+                );
+                per(wall, total)
+            }),
+            ("tokio", &mut || {
+                let sem = Arc::new(tokio::sync::Semaphore::new(2));
+                let wall = run_tasks(rt, t, total, sem, &|s, i, n| async move {
                     let mut x = i as u64;
                     for _ in 0..n {
-                        let p = s.acquire_async().await;
+                        let p = s.acquire().await.unwrap();
                         tokio::task::yield_now().await;
                         x = spin(inside, x);
                         drop(p);
                     }
                     black_box(x);
-                },
-            )
-        });
-        emit_sweep(base, t, "weft", r, "ns/op");
-        let r = ns_per(total, || {
-            let sem = Arc::new(tokio::sync::Semaphore::new(2));
-            run_tasks(rt, t, total, sem, &|s, i, n| async move {
-                let mut x = i as u64;
-                for _ in 0..n {
-                    let p = s.acquire().await.unwrap();
-                    tokio::task::yield_now().await;
-                    x = spin(inside, x);
-                    drop(p);
-                }
-                black_box(x);
-            })
-        });
-        emit_sweep(base, t, "tokio", r, "ns/op");
+                });
+                per(wall, total)
+            }),
+        ]);
+        emit_rounds_sweep(base, t, "ns/op", results);
     }
 }
 
@@ -222,55 +220,56 @@ fn event_pingpong(rt: &Runtime) {
         return;
     }
     let n = scale(200_000);
-    let r = ns_per(n, || {
-        let (ping, pong) = (Arc::new(Event::new()), Arc::new(Event::new()));
-        rt.block_on(async {
-            let start = Instant::now();
-            let (a, b) = (Arc::clone(&ping), Arc::clone(&pong));
-            let echo = tokio::spawn(async move {
-                for _ in 0..n {
-                    a.wait_async().await;
-                    a.clear();
-                    b.set();
-                }
-            });
-            let serve = tokio::spawn(async move {
-                for _ in 0..n {
-                    ping.set();
-                    pong.wait_async().await;
-                    pong.clear();
-                }
-            });
-            serve.await.unwrap();
-            echo.await.unwrap();
-            start.elapsed()
-        })
-    });
-    emit(w, "weft", r, "ns/op");
-    let r = ns_per(n, || {
-        let ping = Arc::new(tokio::sync::Notify::new());
-        let pong = Arc::new(tokio::sync::Notify::new());
-        rt.block_on(async {
-            let start = Instant::now();
-            let (a, b) = (Arc::clone(&ping), Arc::clone(&pong));
-            let echo = tokio::spawn(async move {
-                for _ in 0..n {
-                    a.notified().await;
-                    b.notify_one();
-                }
-            });
-            let serve = tokio::spawn(async move {
-                for _ in 0..n {
-                    ping.notify_one();
-                    pong.notified().await;
-                }
-            });
-            serve.await.unwrap();
-            echo.await.unwrap();
-            start.elapsed()
-        })
-    });
-    emit(w, "tokio", r, "ns/op");
+    let results = rounds(&mut [
+        ("weft", &mut || {
+            let (ping, pong) = (Arc::new(Event::new()), Arc::new(Event::new()));
+            rt.block_on(async {
+                let start = Instant::now();
+                let (a, b) = (Arc::clone(&ping), Arc::clone(&pong));
+                let echo = tokio::spawn(async move {
+                    for _ in 0..n {
+                        a.wait_async().await;
+                        a.clear();
+                        b.set();
+                    }
+                });
+                let serve = tokio::spawn(async move {
+                    for _ in 0..n {
+                        ping.set();
+                        pong.wait_async().await;
+                        pong.clear();
+                    }
+                });
+                serve.await.unwrap();
+                echo.await.unwrap();
+                per(start.elapsed(), n)
+            })
+        }),
+        ("tokio", &mut || {
+            let ping = Arc::new(tokio::sync::Notify::new());
+            let pong = Arc::new(tokio::sync::Notify::new());
+            rt.block_on(async {
+                let start = Instant::now();
+                let (a, b) = (Arc::clone(&ping), Arc::clone(&pong));
+                let echo = tokio::spawn(async move {
+                    for _ in 0..n {
+                        a.notified().await;
+                        b.notify_one();
+                    }
+                });
+                let serve = tokio::spawn(async move {
+                    for _ in 0..n {
+                        ping.notify_one();
+                        pong.notified().await;
+                    }
+                });
+                serve.await.unwrap();
+                echo.await.unwrap();
+                per(start.elapsed(), n)
+            })
+        }),
+    ]);
+    emit_rounds(w, "ns/op", results);
 }
 
 /// The sending half of an async channel as the queue sweeps use it: each producer task keeps
