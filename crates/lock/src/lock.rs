@@ -478,7 +478,146 @@ impl<T: ?Sized> fmt::Debug for Acquire<'_, T> {
 
 #[cfg(all(test, not(weft_loom)))]
 mod tests {
+    use std::{
+        future::Future,
+        sync::{
+            Arc,
+            atomic::{AtomicUsize, Ordering},
+        },
+        task::{Context, Poll, Wake, Waker},
+        thread,
+        time::Duration,
+    };
+
     use super::Lock;
+
+    // The tests below need a thread to have queued before the release they test, and see the
+    // queue to know it: a sleep long enough on a quiet machine is not on a loaded one (under
+    // Miri beside other checks, a thread took longer than 30 ms to queue and the test waited
+    // for it forever).
+
+    /// Waits until `n` threads and tasks are queued on `lock`.
+    fn until_queued<T>(lock: &Lock<T>, n: usize) {
+        while lock.raw.queued() < n {
+            thread::yield_now();
+        }
+    }
+
+    /// A waker that counts its wake-ups.
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn counting_waker() -> (Arc<Count>, Waker) {
+        let c = Arc::new(Count(AtomicUsize::new(0)));
+        (Arc::clone(&c), Waker::from(c))
+    }
+
+    #[test]
+    fn woken_oldest_first_threads_and_tasks_in_one_fifo() {
+        // A task, then a thread, then a second task queue; the releases reach them in that
+        // order, and the second task, polled out of turn, does not take the lock meant for the
+        // first.
+        let lock = Arc::new(Lock::new(Vec::new()));
+        let held = lock.acquire();
+        let (c1, w1) = counting_waker();
+        let mut first = Box::pin(lock.acquire_async());
+        assert!(
+            first
+                .as_mut()
+                .poll(&mut Context::from_waker(&w1))
+                .is_pending()
+        );
+        let l = Arc::clone(&lock);
+        let thread = thread::spawn(move || l.acquire().push("thread"));
+        until_queued(&lock, 2);
+        let (c3, w3) = counting_waker();
+        let mut third = Box::pin(lock.acquire_async());
+        assert!(
+            third
+                .as_mut()
+                .poll(&mut Context::from_waker(&w3))
+                .is_pending()
+        );
+
+        // A fair release hands the lock to the oldest waiter, the first task.
+        held.unlock_fair();
+        assert_eq!(c1.0.load(Ordering::SeqCst), 1);
+        assert_eq!(c3.0.load(Ordering::SeqCst), 0);
+        assert!(
+            third
+                .as_mut()
+                .poll(&mut Context::from_waker(&w3))
+                .is_pending(),
+            "a younger waiter polled out of turn does not take it"
+        );
+        let Poll::Ready(mut g) = first.as_mut().poll(&mut Context::from_waker(&w1)) else {
+            panic!("the lock was handed to the first task")
+        };
+        g.push("first");
+        g.unlock_fair(); // to the thread, next in line
+        thread.join().unwrap();
+        assert_eq!(
+            c3.0.load(Ordering::SeqCst),
+            1,
+            "then the third is handed it"
+        );
+        let Poll::Ready(mut g) = third.as_mut().poll(&mut Context::from_waker(&w3)) else {
+            panic!("the lock was handed to the third task")
+        };
+        g.push("third");
+        drop(g);
+        assert_eq!(*lock.acquire(), ["first", "thread", "third"]);
+    }
+
+    #[test]
+    fn unlock_fair_hands_the_lock_to_a_waiter() {
+        let lock = Lock::new(0);
+        let g = lock.acquire();
+        thread::scope(|s| {
+            let waiter = s.spawn(|| {
+                let mut g = lock.acquire();
+                *g += 1;
+                thread::sleep(Duration::from_millis(200));
+            });
+            until_queued(&lock, 1);
+            g.unlock_fair();
+            // The lock went straight to the waiter: it never became free for us to take before
+            // the waiter had it (it counts to 1 first).
+            if let Some(g) = lock.try_acquire() {
+                assert_eq!(*g, 1, "barged past the waiter");
+            }
+            waiter.join().unwrap();
+        });
+        assert_eq!(*lock.acquire(), 1);
+    }
+
+    #[test]
+    fn fairness_a_long_waiter_is_handed_the_lock() {
+        // A waiter that has waited longer than the fairness bound (0.5 ms) gets the lock
+        // directly from the next release: the releasing thread cannot take it back at once.
+        let lock = Lock::new(0);
+        let g = lock.acquire();
+        thread::scope(|s| {
+            let waiter = s.spawn(|| {
+                *lock.acquire() += 1;
+            });
+            until_queued(&lock, 1);
+            // Far past the fairness bound (a sleep is never shorter than asked).
+            thread::sleep(Duration::from_millis(20));
+            drop(g);
+            // Either the waiter holds it now, or it has had it already (it counted to 1).
+            if let Some(g) = lock.try_acquire() {
+                assert_eq!(*g, 1, "barged past a waiter queued for 20 ms");
+            }
+            waiter.join().unwrap();
+        });
+        assert_eq!(*lock.acquire(), 1);
+    }
 
     /// Issue 12: the state byte and the start of the data lie in one 16-byte block (so in one
     /// cache line) wherever the lock is placed, for data aligned to at most 8.

@@ -254,6 +254,14 @@ impl RawLock {
         std::ptr::from_ref(&self.state) as usize
     }
 
+    /// How many threads and tasks are queued (for tests that must start a release only once a
+    /// waiter has queued: a sleep cannot promise that on a loaded machine).
+    #[cfg(all(test, not(weft_loom)))]
+    pub(crate) fn queued(&self) -> usize {
+        let w = self.cold.waiters.lock();
+        w.queue.len() + w.bumped.len()
+    }
+
     /// Whether somebody holds the lock (a snapshot).
     #[inline]
     pub fn is_locked(&self) -> bool {

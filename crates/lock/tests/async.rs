@@ -288,62 +288,6 @@ fn tasks_and_threads_with_timeouts_lose_nothing() {
 }
 
 #[test]
-fn woken_oldest_first_threads_and_tasks_in_one_fifo() {
-    // A task, then a thread, then a second task queue; the releases reach them in that order,
-    // and the second task, polled out of turn, does not take the lock meant for the first.
-    let lock = Arc::new(Lock::new(Vec::new()));
-    let held = lock.acquire();
-    let (c1, w1) = counting_waker();
-    let mut first = Box::pin(lock.acquire_async());
-    assert!(
-        first
-            .as_mut()
-            .poll(&mut Context::from_waker(&w1))
-            .is_pending()
-    );
-    let l = Arc::clone(&lock);
-    let thread = std::thread::spawn(move || l.acquire().push("thread"));
-    std::thread::sleep(Duration::from_millis(30));
-    let (c3, w3) = counting_waker();
-    let mut third = Box::pin(lock.acquire_async());
-    assert!(
-        third
-            .as_mut()
-            .poll(&mut Context::from_waker(&w3))
-            .is_pending()
-    );
-
-    // A fair release hands the lock to the oldest waiter, the first task.
-    held.unlock_fair();
-    assert_eq!(c1.0.load(Ordering::SeqCst), 1);
-    assert_eq!(c3.0.load(Ordering::SeqCst), 0);
-    assert!(
-        third
-            .as_mut()
-            .poll(&mut Context::from_waker(&w3))
-            .is_pending(),
-        "a younger waiter polled out of turn does not take it"
-    );
-    let Poll::Ready(mut g) = first.as_mut().poll(&mut Context::from_waker(&w1)) else {
-        panic!("the lock was handed to the first task")
-    };
-    g.push("first");
-    g.unlock_fair(); // to the thread, next in line
-    thread.join().unwrap();
-    assert_eq!(
-        c3.0.load(Ordering::SeqCst),
-        1,
-        "then the third is handed it"
-    );
-    let Poll::Ready(mut g) = third.as_mut().poll(&mut Context::from_waker(&w3)) else {
-        panic!("the lock was handed to the third task")
-    };
-    g.push("third");
-    drop(g);
-    assert_eq!(*lock.acquire(), ["first", "thread", "third"]);
-}
-
-#[test]
 fn wakers_are_updated_across_polls() {
     let lock = Lock::new(());
     let held = lock.acquire();

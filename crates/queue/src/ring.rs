@@ -1120,7 +1120,7 @@ impl<T> std::fmt::Debug for Ring<T> {
 
 #[cfg(all(test, not(weft_loom)))]
 mod tests {
-    use std::{sync::Arc, thread, time::Duration};
+    use std::{sync::Arc, thread};
 
     use super::*;
 
@@ -1156,7 +1156,6 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(miri, ignore = "times a park against real time")]
     fn a_getter_that_parks_turns_the_long_spin_off_at_its_end() {
         let ring = Arc::new(Ring::<u32>::new(2));
         ring.head.looks_pay.store(true, Ordering::Relaxed);
@@ -1164,8 +1163,11 @@ mod tests {
             let ring = Arc::clone(&ring);
             thread::spawn(move || ring.get(Block::forever()))
         };
-        // 64 rounds of spinning take well under a millisecond: the getter parks long before.
-        thread::sleep(Duration::from_millis(50));
+        // Put only once the getter has registered to park, which it does after its whole spin
+        // (however slowly a loaded machine runs it). Woken, it finds the item at its first try.
+        while ring.tail.waiting.load(Ordering::SeqCst) == 0 {
+            thread::yield_now();
+        }
         ring.put(7, Block::forever()).unwrap();
         assert_eq!(getter.join().unwrap().unwrap(), 7);
         assert!(!ring.head.looks_pay.load(Ordering::Relaxed));
