@@ -14,7 +14,7 @@ use std::{
 use weft_lock::{Lock, LockGuard};
 
 /// Every async wait in these tests is bounded by this (a hang fails instead of blocking).
-const LIMIT: Duration = Duration::from_secs(20);
+const LIMIT: Duration = Duration::from_secs(60);
 
 /// Rounds of the contention tests (far fewer under Miri, which is slow).
 const ROUNDS: usize = if cfg!(miri) { 20 } else { 1_000 };

@@ -10,8 +10,10 @@ use std::{
 use weft_lock::{Lock, LockGuard};
 use weft_sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-/// Generous upper bound for "returns soon after": the machine is shared and noisy.
-const SLACK: Duration = Duration::from_secs(2);
+/// Upper bound for "returns soon after": only a hang or a timeout that never fires exceeds it.
+/// Under Miri, beside the other checks on a loaded machine, seconds pass between two steps of
+/// one thread.
+const SLACK: Duration = Duration::from_secs(30);
 
 #[test]
 fn acquire_release_and_locked() {
@@ -102,7 +104,7 @@ fn acquire_timeout_gets_the_lock_released_meanwhile() {
         let h = s.spawn(|| {
             let t = Instant::now();
             let mut g = lock
-                .acquire_timeout(Duration::from_secs(20))
+                .acquire_timeout(Duration::from_secs(120))
                 .expect("released meanwhile");
             *g += 1;
             t.elapsed()
@@ -110,7 +112,8 @@ fn acquire_timeout_gets_the_lock_released_meanwhile() {
         thread::sleep(Duration::from_millis(50));
         drop(g);
         let took = h.join().unwrap();
-        assert!(took < Duration::from_secs(10), "{took:?}");
+        // Woken by the release, not taken at the deadline after a lost wake-up.
+        assert!(took < Duration::from_secs(60), "{took:?}");
     });
     assert_eq!(lock.into_inner(), 1);
 }
@@ -239,9 +242,9 @@ fn fairness_a_hot_relock_loop_cannot_starve_a_waiter() {
         let mut worst = Duration::ZERO;
         for _ in 0..rounds {
             let t = Instant::now();
-            let g = lock.acquire_timeout(Duration::from_secs(5));
+            let g = lock.acquire_timeout(SLACK);
             let took = t.elapsed();
-            assert!(g.is_some(), "the waiter starved for 5 s");
+            assert!(g.is_some(), "the waiter starved for {SLACK:?}");
             worst = worst.max(took);
         }
         stop.store(true, Ordering::Relaxed);
