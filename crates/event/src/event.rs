@@ -262,6 +262,13 @@ impl Event {
         self.wait_slow(Deadline::after(timeout))
     }
 
+    /// How many threads and tasks are queued (for tests that must act only once a waiter has
+    /// queued: a sleep cannot promise that on a loaded machine).
+    #[cfg(all(test, not(weft_loom)))]
+    pub(crate) fn queued(&self) -> usize {
+        self.waiters.lock().len()
+    }
+
     /// Spins briefly, then parks until released by a `set` or until `deadline`.
     #[cold]
     fn wait_slow(&self, deadline: Deadline) -> bool {
@@ -450,5 +457,103 @@ impl fmt::Debug for Event {
         f.debug_struct("Event")
             .field("is_set", &self.is_set())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(weft_loom)))]
+mod tests {
+    use std::{
+        future::Future,
+        sync::Arc,
+        task::{Context, Waker},
+        thread,
+        time::Duration,
+    };
+
+    use super::Event;
+
+    // The tests below need waiters to have queued before the `set` they test, and see the queue
+    // to know it: a sleep long enough on a quiet machine is not on a loaded one (under Miri
+    // beside other checks, a thread can take longer than any sleep a test would afford to reach
+    // its wait).
+
+    /// A timeout that no correct run reaches: a waiter given it is released by a `set`.
+    const LONG: Duration = Duration::from_secs(120);
+
+    /// Waits until `n` threads and tasks are queued on `ev`.
+    fn until_queued(ev: &Event, n: usize) {
+        while ev.queued() < n {
+            thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn set_then_clear_still_releases_waiters() {
+        // CPython gh-57711 (test_set_and_clear): waiters blocked at the time of `set` return
+        // true even when the event is cleared before they run.
+        let ev = Arc::new(Event::new());
+        let threads: Vec<_> = (0..5)
+            .map(|_| {
+                let ev = Arc::clone(&ev);
+                thread::spawn(move || ev.wait_timeout(LONG))
+            })
+            .collect();
+        // All five are blocked: a waiter that had not reached its wait would find the event
+        // cleared again and rightly time out.
+        until_queued(&ev, 5);
+        ev.set();
+        ev.clear();
+        for t in threads {
+            assert!(t.join().unwrap());
+        }
+        assert!(!ev.is_set());
+    }
+
+    #[test]
+    fn mixed_timeouts_and_set() {
+        // Short timed waiters time out while long ones are queued; the set then releases the
+        // long ones (a short waiter leaving must not take down the mark that sends `set` to the
+        // queue while others still wait in it).
+        let ev = Arc::new(Event::new());
+        let long: Vec<_> = (0..3)
+            .map(|_| {
+                let ev = Arc::clone(&ev);
+                thread::spawn(move || ev.wait_timeout(LONG))
+            })
+            .collect();
+        until_queued(&ev, 3);
+        let short: Vec<_> = (0..3)
+            .map(|_| {
+                let ev = Arc::clone(&ev);
+                thread::spawn(move || ev.wait_timeout(Duration::from_millis(20)))
+            })
+            .collect();
+        // Nobody sets the event until every short waiter has returned, so each times out
+        // however late it started or woke.
+        for (i, t) in short.into_iter().enumerate() {
+            assert!(!t.join().unwrap(), "short waiter {i}");
+        }
+        ev.set();
+        for (i, t) in long.into_iter().enumerate() {
+            assert!(t.join().unwrap(), "long waiter {i}");
+        }
+    }
+
+    #[test]
+    fn a_future_dropped_while_a_thread_waits_keeps_the_parked_mark() {
+        // A future queued behind a parked thread leaves; the thread still waits, so the mark
+        // that sends `set` to the queue must stay, or the set below would miss the thread.
+        let ev = Arc::new(Event::new());
+        let e = Arc::clone(&ev);
+        let thread = thread::spawn(move || e.wait());
+        until_queued(&ev, 1);
+        let mut fut = Box::pin(ev.wait_async());
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(ev.queued(), 2);
+        drop(fut); // leaves while the thread is queued
+        assert_eq!(ev.queued(), 1);
+        ev.set();
+        thread.join().unwrap();
     }
 }

@@ -8,7 +8,7 @@ use std::{
         atomic::{AtomicUsize, Ordering},
     },
     task::{Context, Poll, Waker},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use weft_event::Event;
@@ -28,16 +28,9 @@ fn multi_thread() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn eventually(mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "condition never held"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
+/// A bound that only a hang or a lost wake-up reaches. Under Miri, beside the other checks on
+/// a loaded machine, seconds pass between two steps of one thread.
+const LIMIT: Duration = Duration::from_secs(60);
 
 #[test]
 fn ready_at_once_when_set() {
@@ -141,9 +134,7 @@ fn tokio_timeout_around_wait_async() {
             e.set();
         });
         let e = Arc::clone(&ev);
-        let r = rt.block_on(async move {
-            tokio::time::timeout(Duration::from_secs(20), e.wait_async()).await
-        });
+        let r = rt.block_on(async move { tokio::time::timeout(LIMIT, e.wait_async()).await });
         assert!(r.is_ok());
         setter.join().unwrap();
     }
@@ -163,41 +154,29 @@ fn a_future_dropped_right_after_it_was_woken_strands_nobody() {
     // Cleared, the event blocks again, and a later set still releases a waiter.
     ev.clear();
     assert!(!ev.wait_timeout(Duration::from_millis(1)));
+    // Whether the thread is parked at the set or starts waiting after it, the set releases it.
     let e = Arc::clone(&ev);
     let t = std::thread::spawn(move || e.wait());
-    eventually(|| format!("{ev:?}").contains("is_set: false"));
     ev.set();
     t.join().unwrap();
 }
 
-#[test]
-fn a_future_dropped_while_a_thread_waits_keeps_the_parked_mark() {
-    let ev = Arc::new(Event::new());
-    let e = Arc::clone(&ev);
-    let started = Arc::new(AtomicUsize::new(0));
-    let s = Arc::clone(&started);
-    let thread = std::thread::spawn(move || {
-        s.store(1, Ordering::SeqCst);
-        e.wait();
-    });
-    eventually(|| started.load(Ordering::SeqCst) == 1);
-    std::thread::sleep(Duration::from_millis(20));
-    let mut fut = Box::pin(ev.wait_async());
-    let mut cx = Context::from_waker(Waker::noop());
-    assert!(fut.as_mut().poll(&mut cx).is_pending());
-    drop(fut); // leaves while the thread is (probably) parked
-    ev.set();
-    thread.join().unwrap();
-}
+// `a_future_dropped_while_a_thread_waits_keeps_the_parked_mark` is a unit test in
+// src/event.rs: the future must queue behind a parked thread, which it sees there.
 
 #[test]
 fn the_future_is_send_and_spawnable() {
     fn send<T: Send>(_: &T) {}
-    let ev: &'static Event = Box::leak(Box::new(Event::new()));
+    // A static, so that a future borrowing the event can move into a spawned task (and Miri
+    // does not count a leaked box, nor the queue it holds, as leaked memory).
+    static EV: std::sync::LazyLock<Event> = std::sync::LazyLock::new(Event::new);
+    let ev: &'static Event = &EV;
     send(&ev.wait_async());
     let rt = multi_thread();
     rt.block_on(async {
         let h = tokio::spawn(ev.wait_async());
+        // Usually the task is queued by now; one that is not yet finds the flag up and
+        // completes at once.
         tokio::time::sleep(Duration::from_millis(5)).await;
         ev.set();
         h.await.unwrap();

@@ -11,14 +11,20 @@ use std::{
 
 use weft_event::Event;
 
-/// Spins (sleeping) until `cond` holds, for at most 10 s.
+/// Upper bound for "returns soon after": only a hang or a timeout that never fires exceeds it.
+/// Under Miri, beside the other checks on a loaded machine, seconds pass between two steps of
+/// one thread.
+const SLACK: Duration = Duration::from_secs(30);
+
+/// A timeout that no correct run reaches: a waiter given it is released by a `set`, however
+/// slowly the setter gets there.
+const LONG: Duration = Duration::from_secs(120);
+
+/// Spins (sleeping) until `cond` holds; fails if it has not held after [`SLACK`].
 fn eventually(mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "condition never held"
-        );
+        assert!(start.elapsed() < SLACK, "condition never held");
         thread::sleep(Duration::from_millis(1));
     }
 }
@@ -67,10 +73,7 @@ fn timeout_never_early() {
         assert!(!ev.wait_timeout(d));
         let elapsed = t.elapsed();
         assert!(elapsed >= d, "returned after {elapsed:?}, before {d:?}");
-        assert!(
-            elapsed < d + Duration::from_secs(2),
-            "returned late: {elapsed:?}"
-        );
+        assert!(elapsed < d + SLACK, "returned late: {elapsed:?}");
     }
 }
 
@@ -104,6 +107,9 @@ fn set_from_another_thread_wakes_waiter() {
         e.wait();
         b.load(Ordering::SeqCst)
     });
+    // Usually the waiter is parked by now; if the machine is slow and it is not, its wait
+    // starts after the set and returns at once, still seeing the store: the test holds
+    // either way.
     thread::sleep(Duration::from_millis(50));
     before_set.store(1, Ordering::SeqCst);
     ev.set();
@@ -114,7 +120,8 @@ fn set_from_another_thread_wakes_waiter() {
 fn timed_wait_woken_by_set_returns_true() {
     let ev = Arc::new(Event::new());
     let e = Arc::clone(&ev);
-    let t = thread::spawn(move || e.wait_timeout(Duration::from_secs(30)));
+    let t = thread::spawn(move || e.wait_timeout(LONG));
+    // Usually parked by now; a waiter that starts after the set returns true as well.
     thread::sleep(Duration::from_millis(20));
     ev.set();
     assert!(t.join().unwrap());
@@ -131,6 +138,8 @@ fn duration_max_waits_forever_until_set() {
         r.store(1, Ordering::SeqCst);
         got
     });
+    // However far the waiter got meanwhile (if it has not even started, the check below
+    // holds trivially), it must not have returned before the set.
     thread::sleep(Duration::from_millis(100));
     assert_eq!(
         returned.load(Ordering::SeqCst),
@@ -152,12 +161,14 @@ fn set_wakes_every_waiter() {
                 if i % 2 == 0 {
                     ev.wait();
                 } else {
-                    assert!(ev.wait_timeout(Duration::from_secs(30)));
+                    assert!(ev.wait_timeout(LONG));
                 }
                 woke.fetch_add(1, Ordering::SeqCst);
             })
         })
         .collect();
+    // Most are parked by now; any that are late find the flag up and return at once, so every
+    // count below holds however many were parked at the set.
     thread::sleep(Duration::from_millis(50));
     assert_eq!(woke.load(Ordering::SeqCst), 0);
     ev.set();
@@ -167,31 +178,8 @@ fn set_wakes_every_waiter() {
     assert_eq!(woke.load(Ordering::SeqCst), 8);
 }
 
-#[test]
-fn set_then_clear_still_releases_waiters() {
-    // CPython gh-57711 (test_set_and_clear): waiters blocked at the time of `set` return true
-    // even when the event is cleared before they run.
-    let ev = Arc::new(Event::new());
-    let blocked = Arc::new(AtomicUsize::new(0));
-    let threads: Vec<_> = (0..5)
-        .map(|_| {
-            let (ev, blocked) = (Arc::clone(&ev), Arc::clone(&blocked));
-            thread::spawn(move || {
-                blocked.fetch_add(1, Ordering::SeqCst);
-                ev.wait_timeout(Duration::from_secs(30))
-            })
-        })
-        .collect();
-    eventually(|| blocked.load(Ordering::SeqCst) == 5);
-    // Let them park (generously: the machine may be busy).
-    thread::sleep(Duration::from_millis(300));
-    ev.set();
-    ev.clear();
-    for t in threads {
-        assert!(t.join().unwrap());
-    }
-    assert!(!ev.is_set());
-}
+// `set_then_clear_still_releases_waiters` and `mixed_timeouts_and_set` are unit tests in
+// src/event.rs: they must act only once waiters have queued, which they see there.
 
 #[test]
 fn cleared_event_blocks_again() {
@@ -211,35 +199,10 @@ fn timed_out_waiter_does_not_steal_a_later_wake_up() {
     // A second, untimed waiter must still be woken by the next set.
     let e = Arc::clone(&ev);
     let t = thread::spawn(move || e.wait());
+    // Usually parked by now; a waiter that starts after the set returns at once.
     thread::sleep(Duration::from_millis(20));
     ev.set();
     t.join().unwrap();
-}
-
-#[test]
-fn mixed_timeouts_and_set() {
-    // Short timed waiters time out; long ones are released by the set.
-    let ev = Arc::new(Event::new());
-    let threads: Vec<_> = (0..6)
-        .map(|i| {
-            let ev = Arc::clone(&ev);
-            thread::spawn(move || {
-                let d = if i % 2 == 0 {
-                    Duration::from_millis(20)
-                } else {
-                    Duration::from_secs(30)
-                };
-                (i, ev.wait_timeout(d))
-            })
-        })
-        .collect();
-    // Long enough for the short waiters to time out, even on a busy machine.
-    thread::sleep(Duration::from_millis(500));
-    ev.set();
-    for t in threads {
-        let (i, r) = t.join().unwrap();
-        assert_eq!(r, i % 2 == 1, "waiter {i}");
-    }
 }
 
 #[test]
@@ -264,7 +227,8 @@ fn dropping_a_waiters_handle_while_it_waits() {
     let ev = Arc::new(Event::new());
     let e = Arc::clone(&ev);
     let setter = Arc::clone(&ev);
-    let t = thread::spawn(move || e.wait_timeout(Duration::from_secs(30)));
+    let t = thread::spawn(move || e.wait_timeout(LONG));
+    // Usually parked by now; a waiter that starts after the set returns true as well.
     thread::sleep(Duration::from_millis(20));
     drop(ev);
     thread::spawn(move || setter.set()).join().unwrap();
