@@ -15,7 +15,12 @@ use weft_barrier::{Barrier, BrokenBarrierError};
 use weft_sync::Mutex;
 
 const N: usize = 5;
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a wait may take before a test calls it hung: far longer than any round here takes
+/// to fill on a loaded machine under Miri, so that only a real hang reaches it.
+const SLACK: Duration = Duration::from_secs(60);
+/// The barriers' default timeout where it only turns a hang into a failure (CPython's is 2 s,
+/// which a round of threads slowed down by Miri on a loaded machine can exceed, breaking it).
+const DEFAULT_TIMEOUT: Duration = SLACK;
 
 /// Runs `f` on `N - 1` new threads and on this one; waits for all (CPython's `run_threads`).
 fn run_threads(f: impl Fn() + Send + Sync + 'static) {
@@ -32,13 +37,21 @@ fn run_threads(f: impl Fn() + Send + Sync + 'static) {
     }
 }
 
+/// Sleeps in small steps until `cond` holds, for at most [`SLACK`].
 fn eventually(mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "condition never held"
-        );
+        assert!(start.elapsed() < SLACK, "condition never held");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Waits until `b` is broken, for at most [`SLACK`]: a late party then arrives either way, so
+/// that a timeout that never fires shows as a round that passes (failing the test) rather than
+/// as a hang.
+fn until_broken(b: &Barrier) {
+    let start = Instant::now();
+    while !b.broken() && start.elapsed() < SLACK {
         thread::sleep(Duration::from_millis(1));
     }
 }
@@ -137,7 +150,7 @@ fn test_abort() {
 
 #[test]
 fn test_reset() {
-    let b = Arc::new(Barrier::new(N).default_timeout(DEFAULT_TIMEOUT * 5));
+    let b = Arc::new(Barrier::new(N).default_timeout(DEFAULT_TIMEOUT));
     let r = Arc::new([
         AtomicUsize::new(0),
         AtomicUsize::new(0),
@@ -167,7 +180,7 @@ fn test_reset() {
 
 #[test]
 fn test_abort_and_reset() {
-    let b = Arc::new(Barrier::new(N).default_timeout(DEFAULT_TIMEOUT * 5));
+    let b = Arc::new(Barrier::new(N).default_timeout(DEFAULT_TIMEOUT));
     let barrier2 = Arc::new(Barrier::new(N));
     let r = Arc::new([
         AtomicUsize::new(0),
@@ -211,10 +224,12 @@ fn test_timeout() {
     run_threads(move || {
         let i = b2.wait().unwrap();
         if i == N / 2 {
-            // One thread is late!
-            thread::sleep(Duration::from_millis(1000));
+            // One thread is late: it comes once the others' timeout has broken the barrier.
+            // (CPython's thread sleeps 1 s against their 0.5 s timeout; on a loaded machine the
+            // others can start waiting so late that it comes in time, and the round passes.)
+            until_broken(&b2);
         }
-        // The default timeout is 2 s, so this is shorter.
+        // Shorter than the default timeout.
         assert_eq!(
             b2.wait_timeout(Duration::from_millis(500)),
             Err(BrokenBarrierError)
@@ -225,16 +240,21 @@ fn test_timeout() {
 
 #[test]
 fn test_default_timeout() {
+    // The parties meet first at an untimed barrier: with the 300 ms default timeout, a round
+    // that a loaded machine fills more slowly than that would break.
+    let start = Arc::new(Barrier::new(N));
     let b = Arc::new(Barrier::new(N).default_timeout(Duration::from_millis(300)));
     let b2 = Arc::clone(&b);
     run_threads(move || {
-        let i = b2.wait().unwrap();
+        let i = start.wait().unwrap();
         if i == N / 2 {
-            // One thread is later than the default timeout.
-            thread::sleep(Duration::from_millis(1000));
+            // One thread is later than the default timeout: it comes once the others' wait has
+            // timed out and broken the barrier (a fixed sleep could end before that).
+            until_broken(&b2);
         }
         assert_eq!(b2.wait(), Err(BrokenBarrierError));
     });
+    assert!(b.broken());
 }
 
 #[test]
@@ -363,7 +383,7 @@ fn stress_many_rounds_mixed_timeouts() {
                     if i % 2 == 0 {
                         b.wait().unwrap();
                     } else {
-                        b.wait_timeout(Duration::from_secs(30)).unwrap();
+                        b.wait_timeout(SLACK).unwrap();
                     }
                 }
             })

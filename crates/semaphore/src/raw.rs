@@ -179,6 +179,14 @@ impl Raw {
         self.state.load(Ordering::Relaxed) >> 1
     }
 
+    /// How many threads and tasks are queued (for tests that must act only once a waiter has
+    /// queued: a sleep cannot promise that on a loaded machine).
+    #[cfg(all(test, not(weft_loom)))]
+    pub(crate) fn queued(&self) -> usize {
+        let w = self.waiters.lock();
+        w.queue.len() + w.bumped.len()
+    }
+
     /// Takes a permit if one is free; never blocks.
     #[inline]
     pub(crate) fn try_acquire(&self) -> bool {

@@ -246,3 +246,215 @@ impl fmt::Debug for Semaphore {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(all(test, not(weft_loom)))]
+mod tests {
+    use std::{
+        future::Future,
+        sync::{
+            Arc,
+            atomic::{AtomicUsize, Ordering},
+        },
+        task::{Context, Poll, Wake, Waker},
+        thread,
+        time::{Duration, Instant},
+    };
+
+    use weft_sync::Mutex;
+
+    use super::Semaphore;
+
+    // The tests below need a thread to have queued before the release they test, and see the
+    // queue to know it: a sleep long enough on a quiet machine is not on a loaded one (under
+    // Miri beside other checks, a thread took longer than 30 ms to queue, and the release
+    // meant for it went to a later waiter).
+
+    /// Waits until `n` threads and tasks are queued on `sem`.
+    fn until_queued(sem: &Semaphore, n: usize) {
+        while sem.raw.queued() < n {
+            thread::yield_now();
+        }
+    }
+
+    /// Waits until `cond` holds; fails after a minute, far longer than any wait in these tests
+    /// takes on a loaded machine, so only a lost wake-up reaches it.
+    fn eventually(mut cond: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !cond() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "condition never held"
+            );
+            thread::yield_now();
+        }
+    }
+
+    /// A waker that counts its wake-ups.
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn counting_waker() -> (Arc<Count>, Waker) {
+        let c = Arc::new(Count(AtomicUsize::new(0)));
+        (Arc::clone(&c), Waker::from(c))
+    }
+
+    #[test]
+    fn waiters_are_woken_oldest_first() {
+        let sem = Arc::new(Semaphore::new(0));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut threads = Vec::new();
+        for i in 0..4 {
+            let (s, o) = (Arc::clone(&sem), Arc::clone(&order));
+            threads.push(thread::spawn(move || {
+                s.acquire().forget();
+                o.lock().push(i);
+            }));
+            until_queued(&sem, i + 1); // It has queued before the next starts.
+        }
+        for n in 1..=4 {
+            sem.release(1);
+            eventually(|| order.lock().len() == n);
+        }
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(*order.lock(), vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn a_future_dropped_right_after_it_was_woken_passes_the_permit_on() {
+        let sem = Arc::new(Semaphore::new(0));
+        let mut fut = Box::pin(sem.acquire_async());
+        let (count, waker) = counting_waker();
+        assert!(
+            fut.as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        // A thread queues behind the task.
+        let s = Arc::clone(&sem);
+        let thread = thread::spawn(move || s.acquire().forget());
+        until_queued(&sem, 2);
+        sem.release(1);
+        assert_eq!(
+            count.0.load(Ordering::SeqCst),
+            1,
+            "the oldest waiter, the task, is woken"
+        );
+        drop(fut); // woken, never polled again
+        thread.join().unwrap();
+        assert_eq!(sem.available(), 0);
+    }
+
+    #[test]
+    fn a_task_is_handed_its_permit_and_a_dropped_future_passes_it_on() {
+        // A release hands the permit straight to the task at the front of the queue: it never
+        // enters the count, so a barging `try_acquire` finds nothing. Dropped without being
+        // polled again, the future passes the permit on to the thread queued behind it.
+        let sem = Arc::new(Semaphore::new(0));
+        let mut fut = Box::pin(sem.acquire_async());
+        let (count, waker) = counting_waker();
+        assert!(
+            fut.as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        sem.release(1);
+        assert_eq!(count.0.load(Ordering::SeqCst), 1, "the task is woken");
+        assert!(
+            sem.try_acquire().is_none(),
+            "the permit went to the count, not to the task"
+        );
+        let s = Arc::clone(&sem);
+        let got = Arc::new(AtomicUsize::new(0));
+        let g = Arc::clone(&got);
+        let thread = thread::spawn(move || {
+            s.acquire().forget();
+            g.store(1, Ordering::SeqCst);
+        });
+        // The thread either queues (the permit is the task's) or, wrongly, takes a permit and
+        // goes through: wait for whichever comes first.
+        while sem.raw.queued() < 1 && got.load(Ordering::SeqCst) == 0 {
+            thread::yield_now();
+        }
+        assert_eq!(
+            got.load(Ordering::SeqCst),
+            0,
+            "the thread overtook the task"
+        );
+        drop(fut); // handed a permit, never polled again
+        thread.join().unwrap();
+        assert_eq!(sem.available(), 0);
+    }
+
+    #[test]
+    fn woken_oldest_first_threads_and_tasks_in_one_fifo() {
+        // A task, then a thread, then a second task queue; three single releases wake them in
+        // that order.
+        let sem = Arc::new(Semaphore::new(0));
+        let (c1, w1) = counting_waker();
+        let mut first = Box::pin(sem.acquire_async());
+        assert!(
+            first
+                .as_mut()
+                .poll(&mut Context::from_waker(&w1))
+                .is_pending()
+        );
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let (s, o) = (Arc::clone(&sem), Arc::clone(&order));
+        let thread = thread::spawn(move || {
+            s.acquire().forget();
+            o.lock().push("thread");
+        });
+        until_queued(&sem, 2);
+        let (c3, w3) = counting_waker();
+        let mut third = Box::pin(sem.acquire_async());
+        assert!(
+            third
+                .as_mut()
+                .poll(&mut Context::from_waker(&w3))
+                .is_pending()
+        );
+
+        sem.release(1);
+        assert_eq!(c1.0.load(Ordering::SeqCst), 1);
+        assert_eq!(c3.0.load(Ordering::SeqCst), 0);
+        // The queued third task, polled out of turn, does not take the permit meant for the
+        // first.
+        assert!(
+            third
+                .as_mut()
+                .poll(&mut Context::from_waker(&w3))
+                .is_pending()
+        );
+        match first.as_mut().poll(&mut Context::from_waker(&w1)) {
+            Poll::Ready(p) => p.forget(),
+            Poll::Pending => panic!("the woken task takes its permit"),
+        }
+        sem.release(1);
+        // The thread is woken (it races for the permit in the count); the queued third task,
+        // polled out of turn meanwhile, still does not take it.
+        assert!(
+            third
+                .as_mut()
+                .poll(&mut Context::from_waker(&w3))
+                .is_pending()
+        );
+        thread.join().unwrap();
+        assert_eq!(*order.lock(), ["thread"]);
+        assert_eq!(c3.0.load(Ordering::SeqCst), 0);
+        sem.release(1);
+        assert_eq!(c3.0.load(Ordering::SeqCst), 1);
+        assert!(matches!(
+            third.as_mut().poll(&mut Context::from_waker(&w3)),
+            Poll::Ready(_)
+        ));
+        drop(third);
+        assert_eq!(sem.available(), 1);
+    }
+}
