@@ -5,6 +5,11 @@ use std::time::Duration;
 
 use weft_futures::{TaskError, promise};
 
+/// Bounds the waits for a task or thread that is sure to complete the future: only a hang
+/// exceeds it. Under Miri, beside the other checks on a loaded machine, seconds pass between
+/// two steps of one thread.
+const LIMIT: Duration = Duration::from_secs(60);
+
 #[tokio::test(flavor = "current_thread")]
 async fn await_does_not_block_the_runtime_thread() {
     // One runtime thread: if `await` blocked it, the completing task could never run.
@@ -128,7 +133,7 @@ async fn threads_and_tasks_wait_on_one_future() {
     tokio::task::yield_now().await;
     p.set_result(8);
     for t in tasks {
-        tokio::time::timeout(Duration::from_secs(10), t)
+        tokio::time::timeout(LIMIT, t)
             .await
             .expect("a task was not woken")
             .unwrap();
@@ -150,7 +155,7 @@ async fn wait_async_timed_out_then_done() {
     );
     assert!(!f.done());
     let thread = std::thread::spawn(move || p.set_result(9));
-    tokio::time::timeout(Duration::from_secs(10), f.wait_async())
+    tokio::time::timeout(LIMIT, f.wait_async())
         .await
         .expect("the second wait was not woken");
     thread.join().unwrap();

@@ -3,7 +3,10 @@
 use std::{
     future::Future,
     pin::Pin,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     task::{Context, Poll, Waker},
     time::{Duration, Instant},
 };
@@ -158,12 +161,24 @@ fn spurious_unparks_are_absorbed() {
     let q = Mutex::new(WaitQueue::<()>::new());
     let ticket = q.lock().register_thread(());
     let me = std::thread::current();
-    let t = std::thread::spawn(move || {
-        for _ in 0..5 {
-            me.unpark();
-            std::thread::sleep(Duration::from_millis(2));
-        }
-    });
+    let unparked = Arc::new(AtomicBool::new(false));
+    let t = {
+        let unparked = Arc::clone(&unparked);
+        std::thread::spawn(move || {
+            for _ in 0..5 {
+                me.unpark();
+                unparked.store(true, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        })
+    };
+    // Park only once the first unpark is in: its token makes the park's first sleep return at
+    // once, so at least one spurious unpark reaches the park however late the other thread
+    // runs (the later ones most likely reach it too). The wait spins: a blocking wait could
+    // use up the token itself.
+    while !unparked.load(Ordering::SeqCst) {
+        std::thread::yield_now();
+    }
     let start = Instant::now();
     assert_eq!(
         ticket.park(Deadline::after(Duration::from_millis(40))),
