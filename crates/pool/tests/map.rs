@@ -9,6 +9,10 @@ use weft_pool::ThreadPoolExecutor;
 type Counter = std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::SeqCst;
 
+/// A timeout that only a hang reaches: under Miri, beside the other checks on a loaded
+/// machine, seconds pass between two steps of one thread.
+const SLACK: Duration = Duration::from_secs(30);
+
 /// An input that counts how many items were pulled; `Rc` makes it `!Send` on purpose: items
 /// are pulled on the caller's thread.
 fn counting(n: impl Iterator<Item = u64>) -> (Rc<Cell<usize>>, impl Iterator<Item = u64>) {
@@ -241,9 +245,16 @@ fn dropping_the_iterator_cancels_what_has_not_started() {
     let pool = ThreadPoolExecutor::new(1);
     let ran = Arc::new(Counter::new(0));
     let r = ran.clone();
+    // Every item after the first holds the only worker until the iterator is dropped, so
+    // that none but the second can have started by then. (Items that slept 20 ms each let a
+    // third one start legitimately whenever this thread was late to drop the iterator.)
+    let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let d = dropped.clone();
     let mut it = pool.map_with(
-        move |_: u32| {
-            thread::sleep(Duration::from_millis(20));
+        move |x: u32| {
+            while x > 0 && !d.load(SeqCst) {
+                thread::yield_now();
+            }
             r.fetch_add(1, SeqCst);
         },
         0..100,
@@ -251,6 +262,7 @@ fn dropping_the_iterator_cancels_what_has_not_started() {
     );
     assert!(it.next().unwrap().is_ok());
     drop(it);
+    dropped.store(true, SeqCst);
     pool.shutdown(true, false);
     // The first item, and at most the one running when the iterator was dropped.
     assert!(ran.load(SeqCst) <= 2, "{}", ran.load(SeqCst));
@@ -361,10 +373,7 @@ fn an_item_waiting_for_a_later_item_of_its_batch_is_helped() {
         .map_with(
             move |x: u32| {
                 if x == 0 {
-                    rx.lock()
-                        .unwrap()
-                        .recv_timeout(Duration::from_secs(20))
-                        .is_ok()
+                    rx.lock().unwrap().recv_timeout(SLACK).is_ok()
                 } else {
                     tx.lock().unwrap().send(x).is_ok()
                 }

@@ -19,11 +19,30 @@ fn name() -> String {
     thread::current().name().unwrap_or("").to_owned()
 }
 
+/// Upper bound for "returns soon" and "arrives soon": only a hang or a timeout that never
+/// fires exceeds it. Under Miri, beside the other checks on a loaded machine, seconds pass
+/// between two steps of one thread.
+const SLACK: Duration = Duration::from_secs(30);
+
+/// How long a task holds its worker when a test checks that something does not wait for it:
+/// longer than [`SLACK`], so that waiting for the task and a slow machine cannot be mistaken
+/// for one another.
+const LONG: Duration = Duration::from_secs(60);
+
 /// A gate a task blocks on until the test opens it.
 fn gate() -> (mpsc::Sender<()>, impl FnOnce() + Send + 'static) {
     let (tx, rx) = mpsc::channel::<()>();
     (tx, move || {
         let _ = rx.recv();
+    })
+}
+
+/// A gate as [`gate`], that also opens by itself [`LONG`] after the task reaches it: a call
+/// that wrongly waits for the task then fails the test instead of hanging it.
+fn gate_at_most_long() -> (mpsc::Sender<()>, impl FnOnce() + Send + 'static) {
+    let (tx, rx) = mpsc::channel::<()>();
+    (tx, move || {
+        let _ = rx.recv_timeout(LONG);
     })
 }
 
@@ -74,9 +93,17 @@ fn never_more_than_max_workers() {
         .thread_name_prefix("bound")
         .build()
         .unwrap();
+    // The first three tasks meet at a barrier: they can only pass it on three workers at
+    // once, so every worker runs one of them however late its thread starts (with sleeps
+    // alone, a worker slow to start on a loaded machine could find the queue already empty).
+    let met = Arc::new(Barrier::new(3));
     let futures: Vec<_> = (0..24)
-        .map(|_| {
-            pool.submit(|| {
+        .map(|i| {
+            let met = met.clone();
+            pool.submit(move || {
+                if i < 3 {
+                    met.wait();
+                }
                 thread::sleep(Duration::from_millis(5));
                 name()
             })
@@ -111,7 +138,8 @@ fn idle_worker_is_reused() {
     for round in 0..10 {
         assert_eq!(pool.submit(name).result().unwrap(), "reuse_0");
         if round % 3 == 0 {
-            // Long enough for the worker to stop spinning and park.
+            // Long enough for the worker to stop spinning and park, most likely; a worker
+            // still spinning is reused all the same, so a slow machine only skips the case.
             thread::sleep(Duration::from_millis(30));
         }
     }
@@ -198,6 +226,18 @@ fn initializer_runs_once_per_worker_before_tasks() {
         .unwrap();
     let seen = inits.clone();
     assert!(pool.submit(move || seen.load(SeqCst)).result().unwrap() >= 1);
+    // With one worker held, the next task runs on the second, which ran its initializer
+    // first. (Left to timing, all the tasks below could run on the first worker of a slow
+    // machine, and the second never start.)
+    let (open, wait) = gate();
+    let held = pool.submit(wait);
+    while !held.running() {
+        thread::yield_now();
+    }
+    let seen = inits.clone();
+    assert_eq!(pool.submit(move || seen.load(SeqCst)).result(), Ok(2));
+    open.send(()).unwrap();
+    held.result().unwrap();
     let fs: Vec<_> = (0..20)
         .map(|_| pool.submit(|| thread::sleep(Duration::from_millis(2))))
         .collect();
@@ -237,7 +277,7 @@ fn initializer_panic_breaks_the_pool() {
     );
     let start = Instant::now();
     drop(pool);
-    assert!(start.elapsed() < Duration::from_secs(5));
+    assert!(start.elapsed() < SLACK, "dropping the broken pool hung");
 }
 
 #[test]
@@ -291,13 +331,20 @@ fn shutdown_cancel_futures_cancels_the_queue() {
 #[test]
 fn shutdown_without_wait_returns_at_once() {
     let pool = ThreadPoolExecutor::new(1);
-    let (open, wait) = gate();
+    // The running task holds the only worker until the gate opens below, or for `LONG` from a
+    // moment after `start`: a shutdown that waited for it would take longer than `LONG`
+    // (however slow the machine, a shutdown that does not wait takes less).
+    let start = Instant::now();
+    let (open, wait) = gate_at_most_long();
     let running = pool.submit(wait);
     let after = pool.submit(|| 5);
-    let start = Instant::now();
     pool.shutdown(false, false);
-    assert!(start.elapsed() < Duration::from_secs(2));
-    assert!(!after.done());
+    let took = start.elapsed();
+    assert!(
+        took < LONG,
+        "shutdown(wait = false) waited for the running task: {took:?}"
+    );
+    assert!(!running.done() && !after.done());
     open.send(()).unwrap();
     assert_eq!(after.result(), Ok(5));
     running.result().unwrap();
@@ -341,12 +388,16 @@ fn last_reference_dropped_inside_a_task() {
     let p = pool.clone();
     let (tx, rx) = mpsc::channel();
     pool.submit(move || {
-        thread::sleep(Duration::from_millis(20));
+        // Waits for the test to drop its reference (a sleep would not be enough on a loaded
+        // machine: the test's drop, coming last, would run Drop on the test's thread).
+        while Arc::strong_count(&p) > 1 {
+            thread::yield_now();
+        }
         drop(p); // the last reference: Drop runs on this worker
         tx.send("dropped").unwrap();
     });
     drop(pool);
-    assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok("dropped"));
+    assert_eq!(rx.recv_timeout(SLACK), Ok("dropped"));
 }
 
 #[test]
@@ -396,17 +447,30 @@ fn concurrent_shutdown_waiters_all_wait() {
 
 #[test]
 fn futures_work_with_as_completed() {
+    // Three tasks on three workers complete in the order 10, 30, 60, not the order they were
+    // submitted in. Each is held at a gate: the first gate opens only once `as_completed`
+    // holds all three (it yields the futures already done in input order, so none may be done
+    // before), each other one from the done-callback of the task before (a callback runs once
+    // its future is done). Sleeps of 10, 30 and 60 ms would set that order only on a machine
+    // that runs every thread on time.
     let pool = ThreadPoolExecutor::new(3);
-    let futures: Vec<_> = [60u64, 10, 30]
-        .into_iter()
-        .map(|ms| {
-            pool.submit(move || {
-                thread::sleep(Duration::from_millis(ms));
-                ms
-            })
+    let (open_10, wait_10) = gate();
+    let (open_30, wait_30) = gate();
+    let (open_60, wait_60) = gate();
+    let task = |n: u64, wait: Box<dyn FnOnce() + Send>| {
+        pool.submit(move || {
+            wait();
+            n
         })
-        .collect();
-    let order: Vec<u64> = as_completed(futures).map(|f| f.result().unwrap()).collect();
+    };
+    let f60 = task(60, Box::new(wait_60));
+    let f10 = task(10, Box::new(wait_10));
+    let f30 = task(30, Box::new(wait_30));
+    f10.add_done_callback(move || open_30.send(()).unwrap());
+    f30.add_done_callback(move || open_60.send(()).unwrap());
+    let completed = as_completed(vec![f60, f10, f30]);
+    open_10.send(()).unwrap();
+    let order: Vec<u64> = completed.map(|f| f.result().unwrap()).collect();
     assert_eq!(order, [10, 30, 60]);
 }
 
@@ -600,7 +664,7 @@ fn done_callback_may_submit_to_the_same_pool() {
         let inner = p.submit(|| 2);
         tx.send(inner.result()).unwrap();
     });
-    assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(Ok(2)));
+    assert_eq!(rx.recv_timeout(SLACK), Ok(Ok(2)));
     assert_eq!(f.result(), Ok(1));
 }
 
@@ -619,7 +683,8 @@ fn woken_workers_run_tasks_with_the_mask_they_started_with() {
     assert_eq!(first.result(), Ok(true));
     for round in 0..30 {
         // Both workers park; then two tasks back to back wake them, the second left to the
-        // first worker, which pins it for its wake-up.
+        // first worker, which pins it for its wake-up. (A worker that has not parked yet on a
+        // slow machine takes its task unpinned: the masks must match all the same.)
         thread::sleep(Duration::from_millis(5));
         let a = pool.submit(mask);
         let b = pool.submit(mask);

@@ -32,6 +32,16 @@ mod cases {
 
     type Case = (&'static str, fn());
 
+    /// Upper bound for "returns soon": only a hang, or a pool that keeps going wrong, exceeds
+    /// it. On a loaded machine, beside the other checks, seconds pass between two steps.
+    const SLACK: Duration = Duration::from_secs(30);
+
+    /// How long, in milliseconds, a task runs when a case checks that something does not wait
+    /// for it: longer than [`SLACK`], so that waiting for the task and a slow machine cannot be
+    /// mistaken for one another.
+    const LONG_MS: u64 = 60_000;
+    const LONG: Duration = Duration::from_millis(LONG_MS);
+
     const CASES: &[Case] = &[
         ("happy_path", happy_path),
         ("build_errors", build_errors),
@@ -250,8 +260,8 @@ mod cases {
             let r = catch_unwind(AssertUnwindSafe(case));
             let mut leak = String::new();
             // Everything is reaped by the time the pool's Drop returns; allow a moment only
-            // for the kernel to finish tearing down.
-            let until = Instant::now() + Duration::from_secs(2);
+            // for the kernel to finish tearing down (a long one on a loaded machine).
+            let until = Instant::now() + SLACK;
             loop {
                 let (f, k) = (fd_count(), children());
                 if f == fds && k.is_empty() {
@@ -309,6 +319,54 @@ mod cases {
     fn sleep_ms(ms: u64) -> u64 {
         std::thread::sleep(Duration::from_millis(ms));
         ms
+    }
+
+    /// A directory for one case's marker files: a task makes itself seen by creating one, and
+    /// is held by waiting for one (a gate) that the case creates. Removed when dropped, which
+    /// also lets go every task still held: declare it after the pool, so that it is dropped
+    /// first, also when the case fails.
+    struct Markers(std::path::PathBuf);
+
+    impl Markers {
+        fn new(case: &str) -> Self {
+            let dir =
+                std::env::temp_dir().join(format!("weft-process-{case}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("cannot create the marker directory");
+            Self(dir)
+        }
+
+        fn path(&self, name: &str) -> String {
+            self.0.join(name).to_string_lossy().into_owned()
+        }
+
+        fn exists(&self, name: &str) -> bool {
+            self.0.join(name).exists()
+        }
+
+        fn create(&self, name: &str) {
+            std::fs::write(self.0.join(name), b"").expect("cannot create a marker file");
+        }
+    }
+
+    impl Drop for Markers {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Creates the file `mark` if given, then waits until the file `gate` exists (or its
+    /// directory is gone), if given.
+    fn mark_then_wait((mark, gate): (Option<String>, Option<String>)) {
+        if let Some(mark) = mark {
+            std::fs::write(mark, b"").expect("cannot create a marker file");
+        }
+        if let Some(gate) = gate {
+            let gate = std::path::Path::new(&gate);
+            while !gate.exists() && gate.parent().is_some_and(std::path::Path::exists) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
     }
 
     fn boom(msg: String) -> u8 {
@@ -469,22 +527,21 @@ mod cases {
         let pool = ProcessPoolExecutor::new(2).unwrap();
         let zygote = pool.submit(ppid, ()).result().unwrap();
         assert_ne!(zygote, std::process::id() as i32);
-        let running: Vec<_> = (0..2).map(|_| pool.submit(sleep_ms, 5_000)).collect();
-        let queued: Vec<_> = (0..3).map(|_| pool.submit(sleep_ms, 5_000)).collect();
+        // Every task starts after `t` and runs `LONG`: a future that waited for its task would
+        // be done only after `LONG`, and one that did not, however slow the machine, before.
+        let t = Instant::now();
+        let running: Vec<_> = (0..2).map(|_| pool.submit(sleep_ms, LONG_MS)).collect();
+        let queued: Vec<_> = (0..3).map(|_| pool.submit(sleep_ms, LONG_MS)).collect();
         while !running.iter().all(weft_futures::Future::running) {
             std::thread::sleep(Duration::from_millis(1));
         }
-        let t = Instant::now();
         // SAFETY: signalling the pool's zygote, a live child of ours (not yet reaped: only the
         // pool reaps it, after seeing its control socket close).
         unsafe { libc::kill(zygote, libc::SIGKILL) };
         for f in running.into_iter().chain(queued) {
             expect_broken(f.result(), "SIGKILL");
         }
-        assert!(
-            t.elapsed() < Duration::from_secs(4),
-            "pending futures waited for their tasks"
-        );
+        assert!(t.elapsed() < LONG, "pending futures waited for their tasks");
         assert!(pool.is_broken());
         assert!(pool.try_submit(square, 1).is_err());
         let p = catch_unwind(AssertUnwindSafe(|| pool.submit(square, 1)));
@@ -577,7 +634,7 @@ mod cases {
                 }
             }
         }
-        std::thread::sleep(Duration::from_secs(10));
+        std::thread::sleep(LONG);
         0
     }
 
@@ -589,7 +646,11 @@ mod cases {
             Err(TaskError::Failed(why)) => assert!(why.contains("malformed frame"), "{why}"),
             other => panic!("{other:?}"),
         }
-        assert!(t.elapsed() < Duration::from_secs(5));
+        // The task sleeps `LONG` after its scribble: the frame was seen without waiting for it.
+        assert!(
+            t.elapsed() < LONG,
+            "the malformed frame was seen only at the task's end"
+        );
         let w2 = pool.submit(pid, ()).result().unwrap();
         assert_ne!(w, w2, "the worker must be replaced");
     }
@@ -701,7 +762,10 @@ mod cases {
         for f in fs {
             expect_broken(f.result(), "no database");
         }
-        assert!(t.elapsed() < Duration::from_secs(5));
+        assert!(
+            t.elapsed() < SLACK,
+            "the futures waited for a pool that had broken"
+        );
         assert!(pool.is_broken());
         assert!(pool.try_submit(square, 1).is_err());
     }
@@ -712,13 +776,18 @@ mod cases {
             .prefetch(0)
             .build()
             .unwrap();
-        let running = pool.submit(sleep_ms, 200);
+        // The first task holds the only worker until the cancels are made. (A task that slept
+        // 200 ms let the queued ones run when this thread was slower than that to cancel
+        // them.)
+        let markers = Markers::new("cancel_queued");
+        let running = pool.submit(mark_then_wait, (None, Some(markers.path("open"))));
         let queued: Vec<_> = (0..5).map(|_| pool.submit(pid, ())).collect();
         for f in &queued[1..] {
             assert!(f.cancel());
             assert!(f.cancelled());
         }
-        assert_eq!(running.result(), Ok(200));
+        markers.create("open");
+        assert_eq!(running.result(), Ok(()));
         let mut q = queued.into_iter();
         assert!(q.next().unwrap().result().is_ok());
         for f in q {
@@ -777,34 +846,65 @@ mod cases {
             .prefetch(0)
             .build()
             .unwrap();
-        let t = Instant::now();
+        // Each task leaves a marker; every one after the first then holds the only worker
+        // until the iterator is dropped, so that no task but the second can have started by
+        // then. (Tasks that slept let a third one start legitimately when this thread was
+        // slow to drop the iterator, and a time limit could not tell that from a run of a
+        // cancelled task.)
+        let markers = Markers::new("map_drop_cancels");
+        let tasks = (0..5).map(|i| {
+            let gate = (i > 0).then(|| markers.path("open"));
+            (Some(markers.path(&format!("task-{i}"))), gate)
+        });
         let opts = MapOptions::default().buffersize(5);
-        let mut it = pool.map_with(sleep_ms, [0, 1_500, 1_500, 1_500, 1_500], opts);
-        assert_eq!(it.next(), Some(Ok(0)));
+        let mut it = pool.map_with(mark_then_wait, tasks, opts);
+        assert_eq!(it.next(), Some(Ok(())));
         drop(it);
+        markers.create("open");
         drop(pool);
         // The second task may have started before the drop; the other three must not run.
-        let e = t.elapsed();
-        assert!(
-            e < Duration::from_millis(4_000),
-            "queued map tasks ran: {e:?}"
-        );
+        let ran: Vec<usize> = (2..5)
+            .filter(|i| markers.exists(&format!("task-{i}")))
+            .collect();
+        assert!(ran.is_empty(), "queued map tasks ran: {ran:?}");
     }
 
     fn shutdown_cancel_futures() {
         let pool = ProcessPoolExecutor::new(1).unwrap();
-        let running = pool.submit(sleep_ms, 200);
+        // The first task holds the only worker until the queued ones are cancelled (a task that
+        // slept 200 ms let one of them start when this thread was slower than that to shut
+        // down); a queued task that runs leaves a marker.
+        let markers = Markers::new("shutdown_cancel_futures");
+        let running = pool.submit(mark_then_wait, (None, Some(markers.path("open"))));
         while !running.running() {
             std::thread::sleep(Duration::from_millis(1));
         }
-        let queued: Vec<_> = (0..5).map(|_| pool.submit(sleep_ms, 3_000)).collect();
-        let t = Instant::now();
-        pool.shutdown(true, true);
-        assert!(
-            t.elapsed() < Duration::from_millis(2_500),
-            "a cancelled task ran"
-        );
-        assert_eq!(running.result(), Ok(200));
+        let queued: Vec<_> = (0..5)
+            .map(|i| {
+                pool.submit(
+                    mark_then_wait,
+                    (Some(markers.path(&format!("queued-{i}"))), None),
+                )
+            })
+            .collect();
+        std::thread::scope(|s| {
+            // Opens the gate once the shutdown has cancelled the queue (or, if it never does,
+            // after `SLACK`, for the assertions below to fail rather than hang).
+            s.spawn(|| {
+                let until = Instant::now() + SLACK;
+                while !queued.iter().all(weft_futures::Future::cancelled) && Instant::now() < until
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                markers.create("open");
+            });
+            pool.shutdown(true, true);
+        });
+        let ran: Vec<usize> = (0..5)
+            .filter(|i| markers.exists(&format!("queued-{i}")))
+            .collect();
+        assert!(ran.is_empty(), "cancelled tasks ran: {ran:?}");
+        assert_eq!(running.result(), Ok(()));
         for f in queued {
             assert!(f.cancelled());
         }
@@ -846,13 +946,14 @@ mod cases {
 
     fn terminate_workers() {
         let pool = ProcessPoolExecutor::new(2).unwrap();
-        let running = pool.submit(sleep_ms, 10_000);
-        let queued = pool.submit(sleep_ms, 10_000);
-        let queued2 = pool.submit(sleep_ms, 10_000);
+        // Every task starts after `t` and runs `LONG`: waiting for any of them takes longer.
+        let t = Instant::now();
+        let running = pool.submit(sleep_ms, LONG_MS);
+        let queued = pool.submit(sleep_ms, LONG_MS);
+        let queued2 = pool.submit(sleep_ms, LONG_MS);
         while !running.running() {
             std::thread::sleep(Duration::from_millis(1));
         }
-        let t = Instant::now();
         pool.terminate_workers();
         expect_broken(running.result(), "SIGTERM");
         // `queued` may have reached the second worker before the signal.
@@ -863,7 +964,7 @@ mod cases {
             }
         }
         drop(pool);
-        assert!(t.elapsed() < Duration::from_secs(3));
+        assert!(t.elapsed() < LONG, "the pool waited for a terminated task");
     }
 
     fn kill_workers() {
@@ -911,7 +1012,7 @@ mod cases {
             }
         });
         // A callback runs on the completing thread, possibly just after `result` returned.
-        let until = Instant::now() + Duration::from_secs(5);
+        let until = Instant::now() + SLACK;
         while done.load(Ordering::SeqCst) < 600 && Instant::now() < until {
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -926,7 +1027,7 @@ mod cases {
         // Dropping `a` first must not wait on `b`'s processes holding `a`'s sockets.
         let t = Instant::now();
         drop(a);
-        assert!(t.elapsed() < Duration::from_secs(2));
+        assert!(t.elapsed() < SLACK, "dropping `a` waited for `b`");
         assert_eq!(b.submit(square, 4).result(), Ok(16));
     }
 
@@ -1075,10 +1176,7 @@ mod cases {
         let f = pool.submit(square, 2);
         expect_broken(f.result(), "exited with status 9");
         while !pool.is_broken() {
-            assert!(
-                t.elapsed() < Duration::from_secs(5),
-                "the pool keeps forking"
-            );
+            assert!(t.elapsed() < SLACK, "the pool keeps forking");
             std::thread::sleep(Duration::from_millis(1));
         }
         assert!(pool.try_submit(square, 1).is_err());
