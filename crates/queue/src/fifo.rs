@@ -155,3 +155,101 @@ impl<T> Backend<T> for Fifo<T> {
 }
 
 crate::api::queue_api!(Queue, [], 1, 2, 1, "queue.Queue");
+
+/// Tests whose threads must be parked before the test acts: they wait for the ring's count of
+/// parked threads instead of sleeping, so a slow or loaded machine cannot let a thread arrive
+/// late and skip the blocked path (docs/verification.md, "Tests on a loaded machine").
+#[cfg(all(test, not(weft_loom)))]
+mod tests {
+    use std::{sync::Arc, thread, time::Duration};
+
+    use super::{Fifo, Queue};
+    use crate::ShutDown;
+
+    /// Waits until `getters` getters and `putters` putters are parked on `q`'s ring.
+    fn until_parked<T>(q: &Queue<T>, getters: usize, putters: usize) {
+        let Fifo::Ring(ring) = &q.inner else {
+            panic!("a bounded queue of this size is a ring")
+        };
+        while ring.parked() != (getters, putters) {
+            thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn blocked_getter_woken_by_put_and_putter_by_get() {
+        let q = Arc::new(Queue::new(1));
+        let g = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.get())
+        };
+        until_parked(&q, 1, 0);
+        q.put(1).unwrap();
+        assert_eq!(g.join().unwrap(), Ok(1));
+        q.put(2).unwrap();
+        let p = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.put(3))
+        };
+        until_parked(&q, 0, 1);
+        assert_eq!(q.get(), Ok(2));
+        p.join().unwrap().unwrap();
+        assert_eq!(q.get(), Ok(3));
+    }
+
+    #[test]
+    fn duration_max_is_forever() {
+        let q = Arc::new(Queue::new(1));
+        let g = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.get_timeout(Duration::MAX))
+        };
+        until_parked(&q, 1, 0);
+        q.put_timeout(5, Duration::MAX).unwrap();
+        assert_eq!(g.join().unwrap(), Ok(5));
+        q.put(1).unwrap();
+        let p = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.put_timeout(2, Duration::MAX))
+        };
+        until_parked(&q, 0, 1);
+        assert_eq!(q.get(), Ok(1));
+        assert_eq!(p.join().unwrap(), Ok(()));
+        assert_eq!(q.get(), Ok(2));
+    }
+
+    #[test]
+    fn shutdown_wakes_blocked_getters_and_putters() {
+        for immediate in [false, true] {
+            let empty = Arc::new(Queue::<u32>::new(1));
+            let full = Arc::new(Queue::new(1));
+            full.put(0).unwrap();
+            let getters: Vec<_> = (0..3)
+                .map(|_| {
+                    let q = Arc::clone(&empty);
+                    thread::spawn(move || q.get())
+                })
+                .collect();
+            let putters: Vec<_> = (0..3)
+                .map(|i| {
+                    let q = Arc::clone(&full);
+                    thread::spawn(move || q.put(i + 1))
+                })
+                .collect();
+            until_parked(&empty, 3, 0);
+            until_parked(&full, 0, 3);
+            empty.shutdown(immediate);
+            full.shutdown(immediate);
+            for g in getters {
+                assert_eq!(g.join().unwrap(), Err(ShutDown(())));
+            }
+            let mut back: Vec<_> = putters
+                .into_iter()
+                .map(|p| p.join().unwrap().unwrap_err().0)
+                .collect();
+            back.sort_unstable();
+            assert_eq!(back, vec![1, 2, 3], "every item handed back");
+            assert_eq!(full.try_get().is_ok(), !immediate);
+        }
+    }
+}

@@ -1118,6 +1118,19 @@ impl<T> std::fmt::Debug for Ring<T> {
     }
 }
 
+/// How many getters and putters are registered to park (test builds only): tests that need a
+/// thread parked before they act wait for this instead of sleeping (see docs/verification.md,
+/// "Tests on a loaded machine").
+#[cfg(all(test, not(weft_loom)))]
+impl<T> Ring<T> {
+    pub(crate) fn parked(&self) -> (usize, usize) {
+        (
+            self.tail.waiting.load(Ordering::SeqCst),
+            self.head.waiting.load(Ordering::SeqCst),
+        )
+    }
+}
+
 #[cfg(all(test, not(weft_loom)))]
 mod tests {
     use std::{sync::Arc, thread};

@@ -95,52 +95,6 @@ fn timeouts_never_return_early() {
 }
 
 #[test]
-fn duration_max_is_forever() {
-    let q = Arc::new(Queue::new(1));
-    let g = {
-        let q = Arc::clone(&q);
-        thread::spawn(move || q.get_timeout(Duration::MAX))
-    };
-    // Lets the getter block first, most likely. A getter that comes late finds the item and
-    // takes it at once: the assertions hold either way (the sleeps below likewise).
-    thread::sleep(Duration::from_millis(30));
-    q.put_timeout(5, Duration::MAX).unwrap();
-    assert_eq!(g.join().unwrap(), Ok(5));
-    q.put(1).unwrap();
-    let p = {
-        let q = Arc::clone(&q);
-        thread::spawn(move || q.put_timeout(2, Duration::MAX))
-    };
-    thread::sleep(Duration::from_millis(30));
-    assert_eq!(q.get(), Ok(1));
-    assert_eq!(p.join().unwrap(), Ok(()));
-    assert_eq!(q.get(), Ok(2));
-}
-
-#[test]
-fn blocked_getter_woken_by_put_and_putter_by_get() {
-    let q = Arc::new(Queue::new(1));
-    let g = {
-        let q = Arc::clone(&q);
-        thread::spawn(move || q.get())
-    };
-    // Lets the getter block first, most likely. A getter that comes late finds the item and
-    // takes it at once, and a late putter finds the slot free: the assertions hold either way.
-    thread::sleep(Duration::from_millis(20));
-    q.put(1).unwrap();
-    assert_eq!(g.join().unwrap(), Ok(1));
-    q.put(2).unwrap();
-    let p = {
-        let q = Arc::clone(&q);
-        thread::spawn(move || q.put(3))
-    };
-    thread::sleep(Duration::from_millis(20));
-    assert_eq!(q.get(), Ok(2));
-    p.join().unwrap().unwrap();
-    assert_eq!(q.get(), Ok(3));
-}
-
-#[test]
 fn task_done_and_join() {
     let q = Arc::new(Queue::new(0));
     q.join(); // nothing outstanding: returns at once
@@ -212,42 +166,6 @@ fn shutdown_immediate_removes_items_and_settles_tasks() {
     assert!(!j.is_finished());
     q.task_done().unwrap();
     j.join().unwrap();
-}
-
-#[test]
-fn shutdown_wakes_blocked_getters_and_putters() {
-    for immediate in [false, true] {
-        let empty = Arc::new(Queue::<u32>::new(1));
-        let full = Arc::new(Queue::new(1));
-        full.put(0).unwrap();
-        let getters: Vec<_> = (0..3)
-            .map(|_| {
-                let q = Arc::clone(&empty);
-                thread::spawn(move || q.get())
-            })
-            .collect();
-        let putters: Vec<_> = (0..3)
-            .map(|i| {
-                let q = Arc::clone(&full);
-                thread::spawn(move || q.put(i + 1))
-            })
-            .collect();
-        // Lets them block first, most likely. One that comes after the shutdown hears
-        // `ShutDown` (a putter with its item back) at once: the assertions hold either way.
-        thread::sleep(Duration::from_millis(30));
-        empty.shutdown(immediate);
-        full.shutdown(immediate);
-        for g in getters {
-            assert_eq!(g.join().unwrap(), Err(ShutDown(())));
-        }
-        let mut back: Vec<_> = putters
-            .into_iter()
-            .map(|p| p.join().unwrap().unwrap_err().0)
-            .collect();
-        back.sort_unstable();
-        assert_eq!(back, vec![1, 2, 3], "every item handed back");
-        assert_eq!(full.try_get().is_ok(), !immediate);
-    }
 }
 
 #[test]
