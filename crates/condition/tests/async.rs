@@ -3,15 +3,13 @@
 
 use std::{
     future::Future,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-    task::{Context, Poll, Wake, Waker},
+    sync::Arc,
+    task::{Context, Poll, Waker},
     time::{Duration, Instant},
 };
 
 use weft_condition::{Condition, ConditionGuard};
+use weft_sync::counting_waker;
 
 /// Every async wait in these tests is bounded by this (a hang fails instead of blocking). Only
 /// a hang or a lost wake-up may reach it: under Miri, beside the other checks on a loaded
@@ -39,20 +37,6 @@ fn eventually(mut cond: impl FnMut() -> bool) {
         assert!(start.elapsed() < LIMIT, "condition never held");
         std::thread::sleep(Duration::from_millis(1));
     }
-}
-
-/// A waker that counts its wake-ups.
-struct Count(AtomicUsize);
-
-impl Wake for Count {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counting_waker() -> (Arc<Count>, Waker) {
-    let c = Arc::new(Count(AtomicUsize::new(0)));
-    (Arc::clone(&c), Waker::from(c))
 }
 
 #[test]
@@ -91,11 +75,7 @@ fn lock_async_is_ready_at_once_when_free_and_waits_when_held() {
     let mut fut = Box::pin(cond.lock_async());
     assert!(fut.as_mut().poll(&mut cx).is_pending());
     drop(held);
-    assert_eq!(
-        count.0.load(Ordering::SeqCst),
-        1,
-        "the unlock wakes the task"
-    );
+    assert_eq!(count.get(), 1, "the unlock wakes the task");
     let Poll::Ready(mut g) = fut.as_mut().poll(&mut cx) else {
         panic!("woken with the lock free")
     };
@@ -282,7 +262,7 @@ fn notify_n_counts_tasks_and_threads_oldest_first() {
     eventually(|| cond.lock().len() == 1);
     // Without the lock, notify(1) wakes the oldest (the task) directly.
     assert_eq!(cond.notify(1), 1);
-    assert_eq!(c1.0.load(Ordering::SeqCst), 1);
+    assert_eq!(c1.get(), 1);
     assert!(matches!(
         task.as_mut().poll(&mut Context::from_waker(&w1)),
         Poll::Ready(())

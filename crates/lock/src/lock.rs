@@ -480,14 +480,13 @@ impl<T: ?Sized> fmt::Debug for Acquire<'_, T> {
 mod tests {
     use std::{
         future::Future,
-        sync::{
-            Arc,
-            atomic::{AtomicUsize, Ordering},
-        },
-        task::{Context, Poll, Wake, Waker},
+        sync::Arc,
+        task::{Context, Poll},
         thread,
         time::Duration,
     };
+
+    use weft_sync::counting_waker;
 
     use super::Lock;
 
@@ -501,20 +500,6 @@ mod tests {
         while lock.raw.queued() < n {
             thread::yield_now();
         }
-    }
-
-    /// A waker that counts its wake-ups.
-    struct Count(AtomicUsize);
-
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    fn counting_waker() -> (Arc<Count>, Waker) {
-        let c = Arc::new(Count(AtomicUsize::new(0)));
-        (Arc::clone(&c), Waker::from(c))
     }
 
     #[test]
@@ -546,8 +531,8 @@ mod tests {
 
         // A fair release hands the lock to the oldest waiter, the first task.
         held.unlock_fair();
-        assert_eq!(c1.0.load(Ordering::SeqCst), 1);
-        assert_eq!(c3.0.load(Ordering::SeqCst), 0);
+        assert_eq!(c1.get(), 1);
+        assert_eq!(c3.get(), 0);
         assert!(
             third
                 .as_mut()
@@ -561,11 +546,7 @@ mod tests {
         g.push("first");
         g.unlock_fair(); // to the thread, next in line
         thread.join().unwrap();
-        assert_eq!(
-            c3.0.load(Ordering::SeqCst),
-            1,
-            "then the third is handed it"
-        );
+        assert_eq!(c3.get(), 1, "then the third is handed it");
         let Poll::Ready(mut g) = third.as_mut().poll(&mut Context::from_waker(&w3)) else {
             panic!("the lock was handed to the third task")
         };

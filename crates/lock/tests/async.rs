@@ -7,11 +7,12 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
-    task::{Context, Poll, Wake, Waker},
+    task::{Context, Poll, Waker},
     time::Duration,
 };
 
 use weft_lock::{Lock, LockGuard};
+use weft_sync::counting_waker;
 
 /// Every async wait in these tests is bounded by this (a hang fails instead of blocking).
 const LIMIT: Duration = Duration::from_secs(60);
@@ -32,20 +33,6 @@ fn multi_thread() -> tokio::runtime::Runtime {
         .enable_time()
         .build()
         .unwrap()
-}
-
-/// A waker that counts its wake-ups.
-struct Count(AtomicUsize);
-
-impl Wake for Count {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counting_waker() -> (Arc<Count>, Waker) {
-    let c = Arc::new(Count(AtomicUsize::new(0)));
-    (Arc::clone(&c), Waker::from(c))
 }
 
 #[test]
@@ -163,11 +150,7 @@ fn a_future_dropped_right_after_it_was_woken_passes_the_lock_on() {
     let thread = std::thread::spawn(move || *l.acquire() += 1);
     std::thread::sleep(Duration::from_millis(20));
     drop(held);
-    assert_eq!(
-        count.0.load(Ordering::SeqCst),
-        1,
-        "the oldest waiter, the task, is woken"
-    );
+    assert_eq!(count.get(), 1, "the oldest waiter, the task, is woken");
     drop(fut); // woken, never polled again
     thread.join().unwrap();
     assert_eq!(*lock.acquire(), 1);
@@ -191,7 +174,7 @@ fn a_handed_off_lock_is_passed_on_by_a_dropped_future() {
     let thread = std::thread::spawn(move || *l.acquire() += 1);
     std::thread::sleep(Duration::from_millis(20));
     held.unlock_fair();
-    assert_eq!(count.0.load(Ordering::SeqCst), 1, "handed to the task");
+    assert_eq!(count.get(), 1, "handed to the task");
     assert!(
         lock.locked(),
         "a hand-off leaves the lock held, for the task"
@@ -305,8 +288,8 @@ fn wakers_are_updated_across_polls() {
             .is_pending()
     );
     drop(held);
-    assert_eq!(a.0.load(Ordering::SeqCst), 0);
-    assert_eq!(b.0.load(Ordering::SeqCst), 1);
+    assert_eq!(a.get(), 0);
+    assert_eq!(b.get(), 1);
     assert!(fut.as_mut().poll(&mut Context::from_waker(&wb)).is_ready());
 }
 
@@ -373,10 +356,10 @@ fn a_future_dropped_after_a_retry_wake_up_passes_it_on() {
         assert!(poll_once(&mut first, &w1).is_pending());
         assert!(poll_once(&mut second, &w2).is_pending());
         drop(held);
-        assert_eq!(c1.0.load(Ordering::SeqCst), 1, "the oldest is woken");
-        assert_eq!(c2.0.load(Ordering::SeqCst), 0);
+        assert_eq!(c1.get(), 1, "the oldest is woken");
+        assert_eq!(c2.get(), 0);
         drop(first);
-        assert_eq!(c2.0.load(Ordering::SeqCst), 1, "the wake-up was passed on");
+        assert_eq!(c2.get(), 1, "the wake-up was passed on");
         let Poll::Ready(mut g) = poll_once(&mut second, &w2) else {
             panic!("the second task gets the lock")
         };
@@ -400,7 +383,7 @@ fn a_release_wakes_the_next_of_several_queued_tasks_in_turn() {
         }
         drop(held);
         for (i, (f, (c, w))) in futs.iter_mut().zip(&wakers).enumerate() {
-            assert_eq!(c.0.load(Ordering::SeqCst), 1, "task {i} was woken in turn");
+            assert_eq!(c.get(), 1, "task {i} was woken in turn");
             let Poll::Ready(mut g) = poll_once(f, w) else {
                 panic!("task {i} gets the lock")
             };

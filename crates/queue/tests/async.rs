@@ -10,11 +10,12 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
-    task::{Context, Poll, Wake, Waker},
+    task::{Context, Poll, Waker},
     time::{Duration, Instant},
 };
 
 use weft_queue::{LifoQueue, PriorityQueue, Queue, ShutDown, SimpleQueue};
+use weft_sync::counting_waker;
 
 /// Every async wait in these tests is bounded by this: only a hang exceeds it. Under Miri one
 /// wait can cover most of a test that takes half a minute on a quiet machine, and the other
@@ -40,20 +41,6 @@ async fn bounded<F: Future>(f: F) -> F::Output {
     tokio::time::timeout(LIMIT, f)
         .await
         .expect("an async wait hung")
-}
-
-/// A waker that counts its wake-ups.
-struct Count(AtomicUsize);
-
-impl Wake for Count {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counting_waker() -> (Arc<Count>, Waker) {
-    let c = Arc::new(Count(AtomicUsize::new(0)));
-    (Arc::clone(&c), Waker::from(c))
 }
 
 fn poll<F: Future + Unpin>(f: &mut F, w: &Waker) -> Poll<F::Output> {
@@ -305,11 +292,11 @@ fn dropped_woken_get_passes_the_item_on<T: Q>(maxsize: usize) {
     assert!(g1.as_mut().poll(&mut Context::from_waker(&w1)).is_pending());
     assert!(g2.as_mut().poll(&mut Context::from_waker(&w2)).is_pending());
     q.put(5).unwrap();
-    assert_eq!(c1.0.load(Ordering::SeqCst), 1, "the oldest getter is woken");
-    assert_eq!(c2.0.load(Ordering::SeqCst), 0, "one wake-up per item");
+    assert_eq!(c1.get(), 1, "the oldest getter is woken");
+    assert_eq!(c2.get(), 0, "one wake-up per item");
     drop(g1);
     assert_eq!(q.len(), 1, "a dropped get_async took nothing");
-    assert_eq!(c2.0.load(Ordering::SeqCst), 1, "the wake-up passed on");
+    assert_eq!(c2.get(), 1, "the wake-up passed on");
     assert_eq!(
         g2.as_mut().poll(&mut Context::from_waker(&w2)),
         Poll::Ready(Ok(5))
@@ -331,7 +318,7 @@ fn dropped_woken_get_passes_on_to_a_thread<T: Q>(maxsize: usize) {
     // which the test accepts as well).
     std::thread::sleep(Duration::from_millis(20));
     q.put(9).unwrap();
-    eventually(|| c.0.load(Ordering::SeqCst) > 0 || getter.is_finished());
+    eventually(|| c.get() > 0 || getter.is_finished());
     drop(g);
     assert_eq!(getter.join().unwrap(), Ok(9));
 }
@@ -446,8 +433,8 @@ macro_rules! dropped_woken_put {
             assert!(poll(&mut p1, &w1).is_pending());
             assert!(poll(&mut p2, &w2).is_pending());
             assert_eq!(q.get().unwrap().0, 0);
-            assert_eq!(c1.0.load(Ordering::SeqCst), 1, "the oldest putter is woken");
-            assert_eq!(c2.0.load(Ordering::SeqCst), 0, "one wake-up per slot");
+            assert_eq!(c1.get(), 1, "the oldest putter is woken");
+            assert_eq!(c2.get(), 0, "one wake-up per slot");
             let before = Arc::strong_count(&tracker);
             drop(p1);
             assert_eq!(
@@ -455,11 +442,7 @@ macro_rules! dropped_woken_put {
                 before - 1,
                 "its item was dropped"
             );
-            assert_eq!(
-                c2.0.load(Ordering::SeqCst),
-                1,
-                "the slot's wake-up passed on"
-            );
+            assert_eq!(c2.get(), 1, "the slot's wake-up passed on");
             assert!(matches!(poll(&mut p2, &w2), Poll::Ready(Ok(()))));
             assert_eq!(q.get().unwrap().0, 2);
             assert_eq!(q.unfinished_tasks(), 2, "the dropped put was never counted");
@@ -509,9 +492,9 @@ fn simple_queue_dropped_woken_get_passes_the_item_on() {
     assert!(g1.as_mut().poll(&mut Context::from_waker(&w1)).is_pending());
     assert!(g2.as_mut().poll(&mut Context::from_waker(&w2)).is_pending());
     q.put(3);
-    assert_eq!(c1.0.load(Ordering::SeqCst), 1);
+    assert_eq!(c1.get(), 1);
     drop(g1);
-    assert_eq!(c2.0.load(Ordering::SeqCst), 1, "the wake-up passed on");
+    assert_eq!(c2.get(), 1, "the wake-up passed on");
     assert_eq!(
         g2.as_mut().poll(&mut Context::from_waker(&w2)),
         Poll::Ready(3)

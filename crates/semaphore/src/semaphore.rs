@@ -255,12 +255,12 @@ mod tests {
             Arc,
             atomic::{AtomicUsize, Ordering},
         },
-        task::{Context, Poll, Wake, Waker},
+        task::{Context, Poll},
         thread,
         time::{Duration, Instant},
     };
 
-    use weft_sync::Mutex;
+    use weft_sync::{Mutex, counting_waker};
 
     use super::Semaphore;
 
@@ -287,20 +287,6 @@ mod tests {
             );
             thread::yield_now();
         }
-    }
-
-    /// A waker that counts its wake-ups.
-    struct Count(AtomicUsize);
-
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    fn counting_waker() -> (Arc<Count>, Waker) {
-        let c = Arc::new(Count(AtomicUsize::new(0)));
-        (Arc::clone(&c), Waker::from(c))
     }
 
     #[test]
@@ -341,11 +327,7 @@ mod tests {
         let thread = thread::spawn(move || s.acquire().forget());
         until_queued(&sem, 2);
         sem.release(1);
-        assert_eq!(
-            count.0.load(Ordering::SeqCst),
-            1,
-            "the oldest waiter, the task, is woken"
-        );
+        assert_eq!(count.get(), 1, "the oldest waiter, the task, is woken");
         drop(fut); // woken, never polled again
         thread.join().unwrap();
         assert_eq!(sem.available(), 0);
@@ -365,7 +347,7 @@ mod tests {
                 .is_pending()
         );
         sem.release(1);
-        assert_eq!(count.0.load(Ordering::SeqCst), 1, "the task is woken");
+        assert_eq!(count.get(), 1, "the task is woken");
         assert!(
             sem.try_acquire().is_none(),
             "the permit went to the count, not to the task"
@@ -422,8 +404,8 @@ mod tests {
         );
 
         sem.release(1);
-        assert_eq!(c1.0.load(Ordering::SeqCst), 1);
-        assert_eq!(c3.0.load(Ordering::SeqCst), 0);
+        assert_eq!(c1.get(), 1);
+        assert_eq!(c3.get(), 0);
         // The queued third task, polled out of turn, does not take the permit meant for the
         // first.
         assert!(
@@ -447,9 +429,9 @@ mod tests {
         );
         thread.join().unwrap();
         assert_eq!(*order.lock(), ["thread"]);
-        assert_eq!(c3.0.load(Ordering::SeqCst), 0);
+        assert_eq!(c3.get(), 0);
         sem.release(1);
-        assert_eq!(c3.0.load(Ordering::SeqCst), 1);
+        assert_eq!(c3.get(), 1);
         assert!(matches!(
             third.as_mut().poll(&mut Context::from_waker(&w3)),
             Poll::Ready(_)

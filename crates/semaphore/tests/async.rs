@@ -11,11 +11,12 @@ use std::{
         Arc, OnceLock,
         atomic::{AtomicUsize, Ordering},
     },
-    task::{Context, Poll, Wake, Waker},
+    task::{Context, Poll, Waker},
     time::Duration,
 };
 
 use weft_semaphore::{BoundedSemaphore, Permit, Semaphore};
+use weft_sync::counting_waker;
 
 /// Every async wait in these tests is bounded by this (a hang fails instead of blocking): far
 /// longer than any of them takes on a loaded machine, under Miri too, so that only a hang
@@ -43,20 +44,6 @@ fn multi_thread() -> tokio::runtime::Runtime {
         .enable_time()
         .build()
         .unwrap()
-}
-
-/// A waker that counts its wake-ups.
-struct Count(AtomicUsize);
-
-impl Wake for Count {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counting_waker() -> (Arc<Count>, Waker) {
-    let c = Arc::new(Count(AtomicUsize::new(0)));
-    (Arc::clone(&c), Waker::from(c))
 }
 
 #[test]
@@ -236,8 +223,8 @@ fn wakers_are_updated_across_polls() {
             .is_pending()
     );
     sem.release(1);
-    assert_eq!(a.0.load(Ordering::SeqCst), 0);
-    assert_eq!(b.0.load(Ordering::SeqCst), 1);
+    assert_eq!(a.get(), 0);
+    assert_eq!(b.get(), 1);
     assert!(fut.as_mut().poll(&mut Context::from_waker(&wb)).is_ready());
 }
 

@@ -79,6 +79,45 @@ pub use std::sync::Arc;
 #[cfg(weft_loom)]
 pub use loom::sync::Arc;
 
+/// A waker that counts how often it was woken, for tests of weft's async paths: a task that
+/// must be woken exactly once, passed a wake-up on, or never woken. Made by [`counting_waker`].
+/// Not a loom type: the count is a plain `std` atomic, for tests on real threads.
+///
+/// # Examples
+///
+/// ```
+/// let (count, waker) = weft_sync::counting_waker();
+/// waker.wake_by_ref();
+/// assert_eq!(count.get(), 1);
+/// ```
+#[derive(Debug, Default)]
+pub struct WakeCount(std::sync::atomic::AtomicUsize);
+
+impl WakeCount {
+    /// How many wake-ups so far.
+    #[must_use]
+    pub fn get(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl std::task::Wake for WakeCount {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A [`WakeCount`] and a waker that counts into it.
+#[must_use]
+pub fn counting_waker() -> (std::sync::Arc<WakeCount>, std::task::Waker) {
+    let count = std::sync::Arc::new(WakeCount::default());
+    (std::sync::Arc::clone(&count), std::task::Waker::from(count))
+}
+
 /// Whether this build is a loom model build (`--cfg weft_loom`).
 pub const LOOM: bool = cfg!(weft_loom);
 
