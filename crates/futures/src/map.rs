@@ -4,7 +4,7 @@ use std::{collections::VecDeque, fmt, mem, time::Duration, vec};
 
 use weft_sync::Deadline;
 
-use crate::{Future, MapOptions, TaskError};
+use crate::{Future, MapOptions, TaskError, shared::Spin};
 
 /// What one task of a [`Map`] hands back when it runs several items: the result of every item
 /// it ran, in order, and the items it was asked to leave unrun.
@@ -190,6 +190,17 @@ pub trait MapSubmit<X, R> {
     /// A chunk came back: `ran` items ran in `elapsed`. For an executor that sizes its chunks.
     fn finished(&mut self, ran: usize, elapsed: Duration) {
         let _ = (ran, elapsed);
+    }
+
+    /// How long the map may keep looking at its oldest task, `len` items, yielding its CPU in
+    /// between, before it parks to wait for it (`None`, the default: it only spins briefly).
+    /// An executor whose first chunks are small and quick (an adaptive map's ramp) returns about
+    /// how long such a task takes: the caller is then awake when it finishes and submits the
+    /// next chunks at once, where a parked caller costs a wake-up, and on some machines tens of
+    /// microseconds in which the workers run out of work (issue 12, docs/pool.md).
+    fn poll_for(&self, len: usize) -> Option<Duration> {
+        let _ = len;
+        None
     }
 
     /// How many items go into each task that re-submits the `n` items a split chunk left
@@ -417,9 +428,19 @@ where
         }
     }
 
-    /// Waits for `front`, telling the source when it stalls past its patience. `spin`: whether
-    /// the wait may spin before it parks (see `long_chunks`).
-    fn await_front<T>(&mut self, front: &Future<T>, spin: bool) {
+    /// How to spin for the oldest task, `len` items: poll it for as long as the source asks
+    /// ([`MapSubmit::poll_for`]); otherwise the future's short spin, or none (`quiet`: the
+    /// chunk before was long, see `long_chunks`).
+    fn spin_for(&self, len: usize, quiet: bool) -> Spin {
+        match self.source.poll_for(len) {
+            Some(budget) => Spin::Poll(budget),
+            None if quiet => Spin::Off,
+            None => Spin::Short,
+        }
+    }
+
+    /// Waits for `front`, telling the source when it stalls past its patience.
+    fn await_front<T>(&mut self, front: &Future<T>, spin: Spin) {
         match self.source.patience() {
             Some(patience) => {
                 if !front.shared.wait_spinning(Deadline::after(patience), spin) {
@@ -508,11 +529,11 @@ where
             self.refill();
             self.current = match self.inflight.pop_front()? {
                 Slot::One(future) => {
-                    self.await_front(&future, true);
+                    self.await_front(&future, self.spin_for(1, false));
                     return Some(future.result());
                 }
                 Slot::Chunk(future, len) => {
-                    self.await_front(&future, !self.long_chunks);
+                    self.await_front(&future, self.spin_for(len, self.long_chunks));
                     match future.result() {
                         Ok(chunk) => {
                             self.long_chunks = chunk.elapsed >= LONG_CHUNK;

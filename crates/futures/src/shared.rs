@@ -24,12 +24,14 @@
 use std::{
     mem,
     panic::{AssertUnwindSafe, catch_unwind},
+    time::Duration,
 };
 
 use weft_sync::{
     Arc, Deadline, Mutex, SpinWait,
     atomic::{AtomicUsize, Ordering},
     cell::UnsafeCell,
+    clock::Instant,
     waitq::{Left, Ticket, Token, WaitQueue},
 };
 
@@ -45,6 +47,26 @@ pub(crate) const CANCELLED: usize = 4;
 const LISTENERS: usize = 0b1000;
 /// The hook slot is full, and owned by whoever makes the future done (see `add_hook`).
 const HOOKED: usize = 0b1_0000;
+
+/// How a blocking wait spins before it parks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Spin {
+    /// Park at once: the task has far longer to run than a spin lasts (a map's batch of
+    /// ~2 ms). On a machine that puts a woken thread on its waker's CPU, a spin would only keep
+    /// the task's worker from running (issue 12, docs/pool.md).
+    Off,
+    /// The short busy spin of every wait (a few microseconds at most).
+    Short,
+    /// The short busy spin, then yield the CPU between looks at the future for up to this long,
+    /// then park. For a task expected to finish within about that time (the first, small
+    /// batches of an adaptive map): the caller is then awake when it finishes, where a park
+    /// costs a wake-up of the caller and, on this kind of machine, tens of microseconds before
+    /// it runs again, while the workers run out of work (issue 12, fourteenth round, docs/pool.md).
+    Poll(Duration),
+}
+
+/// The most yields of a [`Spin::Poll`] (under loom, one), whatever its budget.
+const POLL_YIELDS: u32 = 10_000;
 
 /// Busy rounds a blocking wait spins while its task is pending (14 pause instructions).
 const WAIT_SPIN_PENDING: u32 = 3;
@@ -518,14 +540,11 @@ impl<T> Shared<T> {
 
     /// Blocks until done or until `deadline`; whether it is done.
     pub(crate) fn wait(&self, deadline: Deadline) -> bool {
-        self.wait_spinning(deadline, true)
+        self.wait_spinning(deadline, Spin::Short)
     }
 
-    /// As [`wait`](Self::wait), with its busy spin before parking only if `spin`. A caller that
-    /// knows the task has far longer to run than the spin lasts (a map's batch of ~2 ms) passes
-    /// `false`: on a machine that puts a woken thread on its waker's CPU, the spin would only
-    /// keep the task's worker from running (issue 12, docs/pool.md).
-    pub(crate) fn wait_spinning(&self, deadline: Deadline, spin: bool) -> bool {
+    /// As [`wait`](Self::wait), spinning as `spin` says before it parks (see [`Spin`]).
+    pub(crate) fn wait_spinning(&self, deadline: Deadline, spin: Spin) -> bool {
         if self.is_done() {
             return true;
         }
@@ -538,7 +557,7 @@ impl<T> Shared<T> {
         // right now, on another CPU (this thread holds its own), and a short task is done
         // within microseconds (issue 12, docs/pool.md). A task not yet picked up gets only the
         // short spin: if its worker shares this CPU, spinning only keeps it away.
-        let rounds = |busy| if spin { busy } else { 0 };
+        let rounds = |busy| if matches!(spin, Spin::Off) { 0 } else { busy };
         let mut pending = SpinWait::with_limits(rounds(WAIT_SPIN_PENDING), WAIT_SPIN_PENDING);
         let mut running = SpinWait::with_limits(rounds(WAIT_SPIN_RUNNING), WAIT_SPIN_RUNNING);
         loop {
@@ -553,6 +572,17 @@ impl<T> Shared<T> {
             };
             if !more {
                 break;
+            }
+        }
+        if let Spin::Poll(budget) = spin {
+            // Yield the CPU between looks until the budget is spent: a worker that shares this
+            // CPU runs meanwhile, and the completion needs no wake-up (see `Spin::Poll`).
+            let start = Instant::now();
+            let mut yields = SpinWait::with_limits(0, POLL_YIELDS);
+            while !start.elapsed_at_least(budget) && !deadline.has_passed() && yields.spin() {
+                if self.is_done() {
+                    return true;
+                }
             }
         }
         let mut ticket = None;
@@ -612,5 +642,67 @@ mod tests {
     fn shared_state_is_compact() {
         let size = std::mem::size_of::<super::Shared<usize>>();
         assert!(size <= 64, "Shared<usize> is {size} bytes");
+    }
+}
+
+#[cfg(all(test, not(weft_loom)))]
+mod poll_tests {
+    use std::time::{Duration, Instant};
+
+    use weft_sync::Deadline;
+
+    use super::Spin;
+    use crate::promise;
+
+    /// A poll whose budget runs out parks like any wait, and the completion wakes it; a wait
+    /// that returns `true` has seen the task done.
+    #[test]
+    fn a_poll_that_runs_out_parks_and_is_woken() {
+        for budget in [Duration::ZERO, Duration::from_micros(50)] {
+            let (p, f) = promise::<u32>();
+            let (seen, go) = std::sync::mpsc::channel::<()>();
+            let completer = std::thread::spawn(move || {
+                // Complete only once the waiter has started waiting (and, with these budgets,
+                // soon stopped polling).
+                go.recv().unwrap();
+                std::thread::sleep(Duration::from_millis(5));
+                p.set_result(7);
+            });
+            seen.send(()).unwrap();
+            assert!(
+                f.shared
+                    .wait_spinning(Deadline::never(), Spin::Poll(budget))
+            );
+            assert!(f.done(), "a wait that said done saw it done");
+            assert_eq!(f.result(), Ok(7));
+            completer.join().unwrap();
+        }
+    }
+
+    /// A completion made while the caller polls ends the wait.
+    #[test]
+    fn a_poll_sees_a_completion_made_meanwhile() {
+        let (p, f) = promise::<u32>();
+        let completer = std::thread::spawn(move || p.set_result(3));
+        assert!(
+            f.shared
+                .wait_spinning(Deadline::never(), Spin::Poll(Duration::from_secs(60)))
+        );
+        assert_eq!(f.result(), Ok(3));
+        completer.join().unwrap();
+    }
+
+    /// A poll stops at the wait's deadline: not done, and never before the deadline.
+    #[test]
+    fn a_poll_keeps_to_the_deadline() {
+        let (_p, f) = promise::<u32>();
+        let start = Instant::now();
+        let timeout = Duration::from_millis(5);
+        assert!(!f.shared.wait_spinning(
+            Deadline::after(timeout),
+            Spin::Poll(Duration::from_secs(60))
+        ));
+        assert!(start.elapsed() >= timeout);
+        assert!(!f.done());
     }
 }

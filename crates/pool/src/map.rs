@@ -32,6 +32,17 @@ type SplitFlag = Arc<AtomicBool>;
 /// rarely: 2 ms rather than 0.5 ms made `map` over 1 µs items 0.5–1 % faster (issue 12). Idle
 /// workers help finish the last ones (see [`Batch`]).
 const TARGET_NANOS: u64 = 2_000_000;
+/// Adaptive batches grow at most this many times per batch. One timed item may be a fluke, but
+/// a batch sized from it that turns out slow is split after [`SPLIT_AFTER`] like any other;
+/// fourfold growth took seven batches from one item to 2 ms of 1 µs items, each a round trip
+/// through the caller while the workers ran dry (issue 12, fourteenth round: 1 → 64 → 2 000 items).
+const GROWTH: usize = 64;
+/// While the map's oldest batch is expected to take at most this long (or no batch has been
+/// timed yet), its caller polls for it this long before it parks ([`MapSubmit::poll_for`]).
+/// The first result of a map over 1 µs items took 110–180 µs with the caller parked at once and
+/// 70–130 µs with it polling, on the machine of issue 12 (a parked caller on an idle vCPU takes
+/// tens of microseconds to wake up); every round trip of the ramp costs that.
+const POLL_NANOS: u64 = 250_000;
 /// A caller that has waited this long for a batch asks every batch in flight to split: the items
 /// turned slow, and what is left of each batch should spread over the workers.
 const SPLIT_AFTER: Duration = Duration::from_millis(50);
@@ -71,7 +82,7 @@ const fn max_batch<X, T>() -> usize {
 /// The thread pool's side of a map: each task is a [`BatchJob`] of items run by `f`.
 ///
 /// With the default options (no `buffersize`, `chunksize` 1) the batches are adaptive: they
-/// start at one item, grow (at most fourfold per batch) while batches run under
+/// start at one item, grow (at most [`GROWTH`]-fold per batch) while batches run under
 /// [`TARGET_NANOS`], shrink at once when they run longer, and a caller that waits
 /// [`SPLIT_AFTER`] for its oldest batch makes every batch in flight stop after its current item
 /// and hand what it left to the pool, spread over the workers. With explicit options, each
@@ -166,6 +177,14 @@ where
         self.adaptive.as_ref().map(|_| SPLIT_AFTER)
     }
 
+    fn poll_for(&self, len: usize) -> Option<Duration> {
+        self.adaptive.as_ref()?;
+        let quick = self
+            .per_item
+            .is_none_or(|per_item| per_item.saturating_mul(len as u64) <= POLL_NANOS);
+        quick.then_some(Duration::from_nanos(POLL_NANOS))
+    }
+
     fn stalled(&mut self) {
         if let Some(a) = &mut self.adaptive {
             // Relaxed: the flag only asks to stop early; the items left come back through the
@@ -187,8 +206,8 @@ where
         let Some(a) = &mut self.adaptive else { return };
         let max = max_batch::<X, T>();
         let ideal = usize::try_from(TARGET_NANOS / per_item).unwrap_or(max);
-        // Grow at most fourfold per batch (one fast batch may be a fluke); shrink at once.
-        a.size = ideal.clamp(1, max).min(a.size.saturating_mul(4));
+        // Grow at most `GROWTH`-fold per batch; shrink at once.
+        a.size = ideal.clamp(1, max).min(a.size.saturating_mul(GROWTH));
     }
 }
 
@@ -632,6 +651,45 @@ mod tests {
                 assert_eq!(Arc::strong_count(&f), 1);
             }
         }
+    }
+
+    /// The ramp of an adaptive map: one item, then at most `GROWTH` times more per timed batch,
+    /// up to ~2 ms of items; the caller polls a batch that is not timed yet or is expected to be
+    /// quick, and parks at once for a long one. Explicit options never poll.
+    #[test]
+    fn adaptive_batches_ramp_in_two_steps_and_the_caller_polls_only_quick_ones() {
+        use std::time::Duration;
+
+        use super::{GROWTH, POLL_NANOS, TARGET_NANOS};
+
+        let pool = ThreadPoolExecutor::new(2);
+        let mut b = Batches::new(&pool, |x: u64| x, MapOptions::default());
+        let poll = Some(Duration::from_nanos(POLL_NANOS));
+        let size = |b: &mut Batches<'_, _>| MapSubmit::<u64, u64>::chunk_len(b, 1);
+        assert_eq!(size(&mut b), 1);
+        // Nothing timed yet: the first batches are polled, whatever their length.
+        assert_eq!(MapSubmit::<u64, u64>::poll_for(&b, 1), poll);
+        assert_eq!(MapSubmit::<u64, u64>::poll_for(&b, 1_000_000), poll);
+        // One item ran in 1 µs: the next batch grows by `GROWTH` only...
+        MapSubmit::<u64, u64>::finished(&mut b, 1, Duration::from_micros(1));
+        assert_eq!(size(&mut b), GROWTH);
+        // ...and the one after that reaches the target (2 ms of 1 µs items).
+        MapSubmit::<u64, u64>::finished(&mut b, GROWTH, Duration::from_micros(GROWTH as u64));
+        let ideal = usize::try_from(TARGET_NANOS / 1_000).unwrap();
+        assert_eq!(size(&mut b), ideal);
+        // At 1 µs an item, a batch of up to 250 items is polled; a 2 ms batch is not.
+        let quick = usize::try_from(POLL_NANOS / 1_000).unwrap();
+        assert_eq!(MapSubmit::<u64, u64>::poll_for(&b, quick), poll);
+        assert_eq!(MapSubmit::<u64, u64>::poll_for(&b, quick + 1), None);
+        assert_eq!(MapSubmit::<u64, u64>::poll_for(&b, ideal), None);
+        // Items that turn slow shrink the batches at once.
+        MapSubmit::<u64, u64>::finished(&mut b, 10, Duration::from_millis(10));
+        assert_eq!(size(&mut b), 2);
+        // An explicit chunksize (or buffersize) is never polled.
+        let fixed = Batches::new(&pool, |x: u64| x, MapOptions::default().chunksize(7));
+        assert_eq!(MapSubmit::<u64, u64>::poll_for(&fixed, 7), None);
+        let fixed = Batches::new(&pool, |x: u64| x, MapOptions::default().buffersize(4));
+        assert_eq!(MapSubmit::<u64, u64>::poll_for(&fixed, 1), None);
     }
 
     #[test]
