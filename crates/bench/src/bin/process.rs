@@ -10,7 +10,8 @@
 //! built then too, before any thread pool exists; the sweep and `cpu_bound_threads` then run
 //! weft and its peers in interleaved rounds ([`weft_bench::rounds`]), so that the machine's
 //! changes of state fall on all of them alike (a report once measured weft's sweep while the
-//! second vCPU was mostly gone and the peers' after it was back).
+//! second vCPU was mostly gone and the peers' after it was back), with one sequential baseline
+//! per round, shared by its contenders ([`Baseline`]).
 #![allow(clippy::disallowed_types, missing_docs)]
 
 use std::{
@@ -285,6 +286,43 @@ fn one_speedup(nums: &[u64], parallel: &mut dyn FnMut() -> Duration) -> f64 {
     s.as_secs_f64() / p.as_secs_f64()
 }
 
+/// The sequential baseline of a [`rounds`] comparison, timed once per round and shared by
+/// every contender of that round: each contender's speedup is that round's sequential time over
+/// its own parallel time, so the paired ratio of two contenders in a round is the ratio of their
+/// parallel times alone. With a baseline of its own per run, the ratio also carried two
+/// independent sequential timings, and on this machine one process's runs of the same loop
+/// differ up to twofold (the host halves a vCPU's speed for seconds at a time): the sweep's
+/// speedups ranged 0.46–3.35× on two vCPUs (issue 12, fifteenth round).
+struct Baseline<'a> {
+    nums: &'a [u64],
+    /// Contenders per round: the first call of every round times the loop again.
+    per_round: usize,
+    calls: std::cell::Cell<usize>,
+    last: std::cell::Cell<Duration>,
+}
+
+impl<'a> Baseline<'a> {
+    fn new(nums: &'a [u64], per_round: usize) -> Self {
+        Self {
+            nums,
+            per_round,
+            calls: std::cell::Cell::new(0),
+            last: std::cell::Cell::new(Duration::ZERO),
+        }
+    }
+
+    /// One contender's speedup in the current round: `parallel` over the round's baseline.
+    fn speedup(&self, parallel: &mut dyn FnMut() -> Duration) -> f64 {
+        let calls = self.calls.get();
+        if calls.is_multiple_of(self.per_round) {
+            self.last.set(sequential(self.nums));
+        }
+        self.calls.set(calls + 1);
+        let p = parallel();
+        self.last.get().as_secs_f64() / p.as_secs_f64()
+    }
+}
+
 fn cpu_bound_processes() {
     let nums = numbers();
     let pool = ProcessPoolExecutor::new(WORKERS).unwrap();
@@ -304,8 +342,9 @@ fn cpu_bound_processes() {
 fn cpu_bound_threads() {
     let nums = numbers();
     let pool = ThreadPoolExecutor::new(WORKERS);
+    let baseline = Baseline::new(&nums, 2);
     let mut std_threads = || {
-        one_speedup(&nums, &mut || {
+        baseline.speedup(&mut || {
             let t = Instant::now();
             let (a, b) = nums.split_at(nums.len() / 2);
             let s: u64 = std::thread::scope(|s| {
@@ -325,7 +364,7 @@ fn cpu_bound_threads() {
         })
     };
     let mut weft = || {
-        one_speedup(&nums, &mut || {
+        baseline.speedup(&mut || {
             let t = Instant::now();
             let s: u64 = pool
                 .map(cpu_bound, nums.clone())
@@ -370,8 +409,9 @@ fn sweep(pools: Vec<(usize, ProcessPoolExecutor)>) {
             .num_threads(t)
             .build()
             .unwrap();
+        let baseline = Baseline::new(&nums, 3);
         let mut weft = || {
-            one_speedup(&nums, &mut || {
+            baseline.speedup(&mut || {
                 let start = Instant::now();
                 let s: u64 = pool
                     .map_with(cpu_bound, nums.clone(), MapOptions::default())
@@ -382,7 +422,7 @@ fn sweep(pools: Vec<(usize, ProcessPoolExecutor)>) {
             })
         };
         let mut std_threads = || {
-            one_speedup(&nums, &mut || {
+            baseline.speedup(&mut || {
                 let start = Instant::now();
                 let s = std::thread::scope(|s| {
                     let hs: Vec<_> = (0..t)
@@ -406,7 +446,7 @@ fn sweep(pools: Vec<(usize, ProcessPoolExecutor)>) {
             })
         };
         let mut rayon_pool = || {
-            one_speedup(&nums, &mut || {
+            baseline.speedup(&mut || {
                 use rayon::prelude::*;
                 let start = Instant::now();
                 let s = rayon.install(|| {
